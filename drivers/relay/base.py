@@ -1,0 +1,28 @@
+"""The relay interface. Mechanism only: when to unlock is decided elsewhere."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from ..health import DeviceHealth
+
+
+class RelayError(Exception):
+    """The relay could not be switched."""
+
+
+class Relay(ABC):
+    """A fail-secure gate relay: energised = unlocked, released = locked."""
+
+    health: DeviceHealth
+
+    @abstractmethod
+    def open(self) -> None:
+        """Acquire the device and leave the gate locked."""
+
+    @abstractmethod
+    def set_unlocked(self, unlocked: bool) -> None:
+        """Energise (True) or release (False) the relay; quick and blocking."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the relay (lock) and free the device; safe to call twice."""

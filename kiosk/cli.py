@@ -1,0 +1,59 @@
+"""`kiosk` command line: one sub-command module per area, each with `register(subparsers, common)`.
+
+Modules import their heavy dependencies (OpenCV, LiteRT, paho) inside their handlers, so
+`kiosk --help` and `kiosk config check` start fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import __version__
+from .config import ConfigError, KioskConfig, load_config
+
+# Each module registers one or more sub-commands.
+COMMAND_MODULES = [
+    "kiosk.commands.config_cmd",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """An error to show the operator as one line, with exit status 1."""
+
+
+def load(args: argparse.Namespace) -> KioskConfig:
+    """The validated configuration named by --config (or the default); exits with one line on error."""
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        print(f"kiosk: config error: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=None,
+                        help="configuration file (default /etc/kiosk/kiosk.toml, or built-in defaults if absent)")
+    parser = argparse.ArgumentParser(prog="kiosk", description="Face + temperature kiosk daemon and its tools.")
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers, common)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CommandError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,32 @@
+"""[device]: identity of this kiosk and where it keeps its state."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from pydantic import Field
+
+from .base import Section
+
+
+class DeviceRole(str, Enum):
+    entry = "entry"
+    exit = "exit"
+    both = "both"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class DeviceConfig(Section):
+    id: str = Field("kiosk-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                    description="Device id, used in MQTT topics and events (letters, digits, _ . -).")
+    role: DeviceRole = Field(DeviceRole.both, description="Door role: entry, exit or both (drives clock-in/out).")
+    state_dir: Path = Field(Path("/var/lib/kiosk"),
+                            description="Writable state: database, models, keys, calibration. Relative paths are "
+                                        "taken from the working directory.")
+    timezone: str = Field("localtime", description="IANA zone for schedules and 'day' boundaries, or 'localtime'.")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="DEBUG, INFO, WARNING or ERROR.")
+    log_format: LogFormat = Field(LogFormat.text, description="text (key=value) or json, one line per record.")

@@ -1,0 +1,31 @@
+"""[face]: detection, alignment, quality gates and the embedding model."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+from pydantic import Field
+
+from .base import Section
+
+
+class DetectorKind(str, Enum):
+    blazeface_short = "blazeface_short"  # MediaPipe BlazeFace short range via LiteRT (default, faces within ~2 m)
+    blazeface_full = "blazeface_full"    # BlazeFace full range (faces beyond 2 m)
+    yunet = "yunet"                      # OpenCV FaceDetectorYN; needs face.yunet_model
+    mediapipe = "mediapipe"              # MediaPipe Tasks FaceDetector; needs the 'mediapipe' extra
+
+
+class FaceConfig(Section):
+    models_dir: Optional[Path] = Field(None, description="Model directory; unset = <state_dir>/models.")
+    detector: DetectorKind = Field(DetectorKind.blazeface_short, description="Face detector backend.")
+    yunet_model: Optional[Path] = Field(None, description="Path of the YuNet .onnx file (detector = yunet).")
+    detection_threshold: float = Field(0.6, gt=0, lt=1, description="Minimum detector score.")
+    embedder: str = Field("dlib_resnet_v1", description="Embedding model id (a spec in the models directory).")
+    num_threads: int = Field(1, ge=1, le=16, description="Inference threads per model.")
+    min_face_px: int = Field(80, ge=20, le=1000, description="Minimum face width in pixels ('move closer').")
+    max_yaw_deg: float = Field(30.0, gt=0, le=90, description="Largest head turn accepted ('look at the camera').")
+    min_sharpness: float = Field(40.0, ge=0, description="Minimum variance of the Laplacian of the face chip.")
+    min_brightness: float = Field(50.0, ge=0, le=255, description="Minimum mean luminance of the face.")
+    max_brightness: float = Field(215.0, ge=0, le=255, description="Maximum mean luminance of the face.")

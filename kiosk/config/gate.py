@@ -1,0 +1,54 @@
+"""[gate]: the door relay and optional door inputs."""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional
+
+from pydantic import Field
+
+from .base import Section
+
+
+class RelayBackend(str, Enum):
+    gpio = "gpio"      # libgpiod v2 line
+    serial = "serial"  # LCUS-type USB relay board
+    mock = "mock"      # in-memory relay (simulation, tests)
+
+
+class GateConfig(Section):
+    backend: RelayBackend = Field(RelayBackend.gpio, description="gpio, serial or mock.")
+    gpio_chip: str = Field("/dev/gpiochip0", description="GPIO chip device.")
+    gpio_line: int = Field(17, ge=0, le=1023, description="Line offset driving the relay.")
+    active_low: bool = Field(False, description="Relay energises when the line is low.")
+    serial_port: str = Field("/dev/ttyUSB1", description="Serial port of an LCUS-type relay board.")
+    serial_baud: int = Field(9600, description="Baud of the relay board.")
+    relay_channel: int = Field(1, ge=1, le=8, description="Channel on a multi-relay board.")
+    pulse_s: float = Field(3.0, gt=0, le=60, description="How long the gate stays unlocked after a grant.")
+    door_contact_line: Optional[int] = Field(None, ge=0, le=1023,
+                                             description="GPIO line of a door contact (closed = door shut).")
+    exit_button_line: Optional[int] = Field(None, ge=0, le=1023,
+                                            description="GPIO line of a request-to-exit button.")
+    held_open_s: float = Field(30.0, gt=0, le=3600, description="Door open this long raises door_held_open.")
+
+
+class AttendanceMode(str, Enum):
+    device_role = "device_role"  # entry devices clock in, exit devices clock out
+    first_last = "first_last"    # first recognition of the day is in, later ones are out
+
+
+class AttendanceConfig(Section):
+    mode: AttendanceMode = Field(AttendanceMode.device_role, description="device_role or first_last.")
+    day_starts_at: str = Field("04:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                               description="Local time at which an attendance day begins (HH:MM).")
+
+
+class DisplayBackend(str, Enum):
+    headless = "headless"  # messages go to the log
+    opencv = "opencv"      # a window on a local screen
+
+
+class DisplayConfig(Section):
+    backend: DisplayBackend = Field(DisplayBackend.headless, description="headless or opencv.")
+    buzzer_line: Optional[int] = Field(None, ge=0, le=1023, description="GPIO line of a buzzer.")
+    led_green_line: Optional[int] = Field(None, ge=0, le=1023, description="GPIO line of a green LED.")
+    led_red_line: Optional[int] = Field(None, ge=0, le=1023, description="GPIO line of a red LED.")

@@ -1,0 +1,48 @@
+"""[mqtt]: the broker connection, topics, outbox and remote commands."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+from pydantic import Field
+
+from .base import Section
+
+
+class MqttProtocol(str, Enum):
+    v311 = "3.1.1"
+    v5 = "5"
+
+
+class CommandAuth(str, Enum):
+    signed = "signed"  # every command carries an Ed25519 signature by a trusted key
+    acl = "acl"        # the broker's ACL alone decides who may publish commands
+
+
+class MqttConfig(Section):
+    enabled: bool = Field(False, description="Publish events and accept commands over MQTT.")
+    host: str = Field("localhost", description="Broker host.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 for TLS by convention).")
+    protocol: MqttProtocol = Field(MqttProtocol.v5, description="'3.1.1' or '5'.")
+    client_id: Optional[str] = Field(None, description="Client id; unset = 'kiosk-<device id>'.")
+    username: Optional[str] = Field(None, description="Broker user name.")
+    password_file: Optional[Path] = Field(None, description="File holding the broker password.")
+    tls: bool = Field(False, description="Use TLS.")
+    ca_file: Optional[Path] = Field(None, description="CA bundle for the broker's certificate.")
+    cert_file: Optional[Path] = Field(None, description="Client certificate (mutual TLS).")
+    key_file: Optional[Path] = Field(None, description="Client key (mutual TLS).")
+    topic_prefix: str = Field("kiosk", pattern=r"^[^#+]+$", description="First level of every topic.")
+    fleet_topic: str = Field("kiosk/fleet", pattern=r"^[^#+]+$", description="Topic root shared by all kiosks of a site.")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive.")
+    reconnect_min_s: float = Field(0.5, gt=0, le=60, description="First reconnect delay (doubles, with jitter).")
+    reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest reconnect delay.")
+    outbox_max_events: int = Field(1_000_000, ge=100, description="Outbox size that raises the 'outbox full' alarm.")
+    inflight_max: int = Field(100, ge=1, le=65535, description="Unacknowledged QoS 1 messages in flight.")
+    health_interval_s: float = Field(30.0, ge=1, description="Period of the health message.")
+    command_auth: CommandAuth = Field(CommandAuth.signed, description="signed or acl.")
+    trusted_keys_dir: Optional[Path] = Field(None, description="Ed25519 public keys (PEM) trusted to sign commands; "
+                                                               "unset = <keys_dir>/trusted.")
+    fleet_sync: bool = Field(True, description="Share persons and templates with the other kiosks of the fleet.")
+    ha_discovery: bool = Field(False, description="Publish Home Assistant MQTT discovery messages.")
+    ha_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix.")

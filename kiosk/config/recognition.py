@@ -1,0 +1,29 @@
+"""[recognition]: matching thresholds and the frame-to-decision state machine."""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional
+
+from pydantic import Field
+
+from .base import Section
+
+
+class SecurityLevel(str, Enum):
+    """Maps to a false-accept-rate target; the threshold meeting it comes from `kiosk eval`."""
+
+    low = "low"        # FAR 1e-2
+    normal = "normal"  # FAR 1e-3
+    high = "high"      # FAR 1e-4
+
+
+class RecognitionConfig(Section):
+    security_level: SecurityLevel = Field(SecurityLevel.normal, description="low, normal or high (FAR 1e-2/1e-3/1e-4).")
+    threshold: Optional[float] = Field(None, gt=0,
+                                       description="Distance threshold override; unset = the level's value for the "
+                                                   "active model.")
+    min_margin: float = Field(0.04, ge=0, le=1,
+                              description="Least distance gap between the best and the second-best person.")
+    confirm_frames: int = Field(3, ge=1, le=30, description="Agreeing frames needed before a decision.")
+    cooldown_s: float = Field(30.0, ge=0, le=86400, description="The same person is not decided again within this.")
+    track_timeout_s: float = Field(2.0, gt=0, le=60, description="A face unseen this long ends its track.")

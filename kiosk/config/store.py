@@ -1,0 +1,22 @@
+"""[store]: the local database, encryption keys and retention."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from pydantic import Field
+
+from .base import Section
+
+
+class StoreConfig(Section):
+    database: Optional[Path] = Field(None, description="SQLite database; unset = <state_dir>/kiosk.db.")
+    keys_dir: Optional[Path] = Field(None, description="Template and signing keys; unset = <state_dir>/keys.")
+    keep_source_images: bool = Field(False, description="Keep enrollment photos (only with the person's consent), "
+                                                        "so persons can be re-embedded after a model change.")
+    event_retention_days: int = Field(365, ge=1, le=36500, description="Events older than this are purged.")
+    image_retention_days: int = Field(30, ge=1, le=36500, description="Kept source images older than this are purged.")
+    audit_retention_days: int = Field(1825, ge=1, le=36500,
+                                      description="Audit records are kept at least this long (never purged earlier).")
+    retention_interval_s: float = Field(3600.0, ge=10, description="How often the retention purge runs.")
+    notice_version: str = Field("v1", description="Version of the privacy notice shown before enrollment.")

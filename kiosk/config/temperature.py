@@ -1,0 +1,57 @@
+"""[temperature]: body temperature screening and thermal liveness."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+from pydantic import Field
+
+from .base import Section
+
+
+class FeverMode(str, Enum):
+    hard = "hard"  # deny and alert
+    soft = "soft"  # allow, log and alert
+    off = "off"    # measure and report only
+
+
+class ScreeningOrder(str, Enum):
+    before_identification = "before_identification"  # screen everyone, even unknown faces
+    after_identification = "after_identification"    # screen only recognised persons
+
+
+class TemperatureConfig(Section):
+    fever_threshold_c: float = Field(37.3, ge=35.0, le=40.0, description="Estimated body temperature counted as fever.")
+    mode: FeverMode = Field(FeverMode.hard, description="hard (deny + alert), soft (allow + alert) or off.")
+    order: ScreeningOrder = Field(ScreeningOrder.before_identification,
+                                  description="Screen before or after identification.")
+    confirm_readings: int = Field(2, ge=1, le=10, description="Fever readings needed before a fever verdict.")
+    min_quality: float = Field(0.5, ge=0, le=1, description="Readings below this quality ask the person to come "
+                                                            "closer or stand still instead of giving a verdict.")
+    calibration_file: Optional[Path] = Field(None, description="Calibration file (registration, distance curve, "
+                                                               "blackbody); unset = <state_dir>/calibration.json "
+                                                               "if present, else built-in defaults.")
+    ambient_sensor_c: Optional[float] = Field(None, ge=-20, le=50,
+                                              description="Fixed room temperature, if known; unset = estimate from "
+                                                          "the thermal background.")
+
+
+class LivenessConfig(Section):
+    enabled: bool = Field(True, description="Refuse faces whose thermal region does not look like skin.")
+    min_skin_c: float = Field(30.0, ge=20, le=40, description="Coldest plausible face surface temperature.")
+    max_skin_c: float = Field(40.5, ge=30, le=45, description="Hottest plausible face surface temperature.")
+    min_contrast_c: float = Field(3.0, ge=0, le=20, description="Least face-minus-background contrast.")
+    min_score: float = Field(0.5, ge=0, le=1, description="Liveness score needed to count as live.")
+
+
+class MaskPolicy(str, Enum):
+    require = "require"  # deny without a mask
+    ignore = "ignore"    # do not check
+    warn = "warn"        # allow, ask to wear one
+    forbid = "forbid"    # ask to remove the mask (recognition needs the whole face)
+
+
+class MaskConfig(Section):
+    policy: MaskPolicy = Field(MaskPolicy.warn, description="require, ignore, warn or forbid.")
+    threshold: float = Field(0.5, gt=0, lt=1, description="Mask score above which a face counts as masked.")

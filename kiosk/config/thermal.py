@@ -1,0 +1,40 @@
+"""[thermal]: the MLX90640 thermopile (I2C or a UART module) or its mock."""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional
+
+from pydantic import Field
+
+from .base import Section
+
+
+class ThermalBackend(str, Enum):
+    i2c = "i2c"    # MLX90640 on an I2C bus through smbus2
+    uart = "uart"  # GY-MCU90640-style module over a serial port
+    mock = "mock"  # simulated MLX90640 registers through a fake I2C bus (same driver code as i2c)
+    none = "none"  # no thermal sensor: no temperature, no thermal liveness
+
+
+class ReadoutMode(str, Enum):
+    chess = "chess"
+    interleaved = "interleaved"
+
+
+class ThermalConfig(Section):
+    backend: ThermalBackend = Field(ThermalBackend.i2c, description="i2c, uart, mock or none.")
+    i2c_bus: int = Field(1, ge=0, le=255, description="I2C bus number (/dev/i2c-N).")
+    i2c_address: int = Field(0x33, ge=0x03, le=0x77, description="7-bit I2C address (0x33 by default).")
+    i2c_chunk_words: int = Field(832, ge=16, le=832,
+                                 description="Words per I2C read transfer (lower it for adapters with small buffers).")
+    refresh_hz: float = Field(8.0, description="Subpage refresh rate: 0.5, 1, 2, 4, 8, 16, 32 or 64.")
+    adc_resolution: int = Field(18, ge=16, le=19, description="ADC resolution in bits (16 to 19).")
+    mode: ReadoutMode = Field(ReadoutMode.chess, description="chess (Melexis default) or interleaved readout.")
+    uart_port: str = Field("/dev/ttyUSB0", description="Serial port of a UART module.")
+    uart_baud: int = Field(115200, description="UART baud: 9600, 115200 or 460800.")
+    emissivity: float = Field(0.98, gt=0.1, le=1.0, description="Emissivity of skin (0.98).")
+    reflected_c: Optional[float] = Field(None, ge=-40, le=85,
+                                         description="Reflected temperature in C; unset = sensor Ta - 8 (Melexis' "
+                                                     "open-air rule) or the ambient sensor when one is configured.")
+    max_errors_before_degraded: int = Field(5, ge=1, le=1000,
+                                            description="Consecutive bus errors before the sensor is reported degraded.")
