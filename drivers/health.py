@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class HealthState(str, Enum):
+class HealthState(StrEnum):
     ok = "ok"
     degraded = "degraded"  # working, with errors (retries, dropped frames)
     failed = "failed"      # not working

@@ -35,7 +35,7 @@ class Camera(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Camera":
+    def __enter__(self) -> Camera:
         self.open()
         return self
 

@@ -37,7 +37,7 @@ class ThermalSensor(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> "ThermalSensor":
+    def __enter__(self) -> ThermalSensor:
         self.open()
         return self
 

@@ -1,14 +1,14 @@
 """[camera]: the RGB camera."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import Field
 
 from .base import Section
 
 
-class CameraBackend(str, Enum):
+class CameraBackend(StrEnum):
     opencv = "opencv"  # V4L2 / USB / libcamera through OpenCV VideoCapture
     mock = "mock"      # frames rendered by the scene simulator
 

@@ -1,7 +1,7 @@
 """[device]: identity of this kiosk and where it keeps its state."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
@@ -9,13 +9,13 @@ from pydantic import Field
 from .base import Section
 
 
-class DeviceRole(str, Enum):
+class DeviceRole(StrEnum):
     entry = "entry"
     exit = "exit"
     both = "both"
 
 
-class LogFormat(str, Enum):
+class LogFormat(StrEnum):
     text = "text"
     json = "json"
 

@@ -1,7 +1,7 @@
 """[face]: detection, alignment, quality gates and the embedding model."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
@@ -10,7 +10,7 @@ from pydantic import Field
 from .base import Section
 
 
-class DetectorKind(str, Enum):
+class DetectorKind(StrEnum):
     blazeface_short = "blazeface_short"  # MediaPipe BlazeFace short range via LiteRT (default, faces within ~2 m)
     blazeface_full = "blazeface_full"    # BlazeFace full range (faces beyond 2 m)
     yunet = "yunet"                      # OpenCV FaceDetectorYN; needs face.yunet_model

@@ -1,7 +1,7 @@
 """[gate]: the door relay and optional door inputs."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Optional
 
 from pydantic import Field
@@ -9,7 +9,7 @@ from pydantic import Field
 from .base import Section
 
 
-class RelayBackend(str, Enum):
+class RelayBackend(StrEnum):
     gpio = "gpio"      # libgpiod v2 line
     serial = "serial"  # LCUS-type USB relay board
     mock = "mock"      # in-memory relay (simulation, tests)
@@ -31,7 +31,7 @@ class GateConfig(Section):
     held_open_s: float = Field(30.0, gt=0, le=3600, description="Door open this long raises door_held_open.")
 
 
-class AttendanceMode(str, Enum):
+class AttendanceMode(StrEnum):
     device_role = "device_role"  # entry devices clock in, exit devices clock out
     first_last = "first_last"    # first recognition of the day is in, later ones are out
 
@@ -42,7 +42,7 @@ class AttendanceConfig(Section):
                                description="Local time at which an attendance day begins (HH:MM).")
 
 
-class DisplayBackend(str, Enum):
+class DisplayBackend(StrEnum):
     headless = "headless"  # messages go to the log
     opencv = "opencv"      # a window on a local screen
 

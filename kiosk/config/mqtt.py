@@ -1,7 +1,7 @@
 """[mqtt]: the broker connection, topics, outbox and remote commands."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
@@ -10,12 +10,12 @@ from pydantic import Field
 from .base import Section
 
 
-class MqttProtocol(str, Enum):
+class MqttProtocol(StrEnum):
     v311 = "3.1.1"
     v5 = "5"
 
 
-class CommandAuth(str, Enum):
+class CommandAuth(StrEnum):
     signed = "signed"  # every command carries an Ed25519 signature by a trusted key
     acl = "acl"        # the broker's ACL alone decides who may publish commands
 

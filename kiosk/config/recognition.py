@@ -1,7 +1,7 @@
 """[recognition]: matching thresholds and the frame-to-decision state machine."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Optional
 
 from pydantic import Field
@@ -9,7 +9,7 @@ from pydantic import Field
 from .base import Section
 
 
-class SecurityLevel(str, Enum):
+class SecurityLevel(StrEnum):
     """Maps to a false-accept-rate target; the threshold meeting it comes from `kiosk eval`."""
 
     low = "low"        # FAR 1e-2

@@ -1,7 +1,7 @@
 """[temperature]: body temperature screening and thermal liveness."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
@@ -10,13 +10,13 @@ from pydantic import Field
 from .base import Section
 
 
-class FeverMode(str, Enum):
+class FeverMode(StrEnum):
     hard = "hard"  # deny and alert
     soft = "soft"  # allow, log and alert
     off = "off"    # measure and report only
 
 
-class ScreeningOrder(str, Enum):
+class ScreeningOrder(StrEnum):
     before_identification = "before_identification"  # screen everyone, even unknown faces
     after_identification = "after_identification"    # screen only recognised persons
 
@@ -45,7 +45,7 @@ class LivenessConfig(Section):
     min_score: float = Field(0.5, ge=0, le=1, description="Liveness score needed to count as live.")
 
 
-class MaskPolicy(str, Enum):
+class MaskPolicy(StrEnum):
     require = "require"  # deny without a mask
     ignore = "ignore"    # do not check
     warn = "warn"        # allow, ask to wear one

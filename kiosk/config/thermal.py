@@ -1,7 +1,7 @@
 """[thermal]: the MLX90640 thermopile (I2C or a UART module) or its mock."""
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Optional
 
 from pydantic import Field
@@ -9,14 +9,14 @@ from pydantic import Field
 from .base import Section
 
 
-class ThermalBackend(str, Enum):
+class ThermalBackend(StrEnum):
     i2c = "i2c"    # MLX90640 on an I2C bus through smbus2
     uart = "uart"  # GY-MCU90640-style module over a serial port
     mock = "mock"  # simulated MLX90640 registers through a fake I2C bus (same driver code as i2c)
     none = "none"  # no thermal sensor: no temperature, no thermal liveness
 
 
-class ReadoutMode(str, Enum):
+class ReadoutMode(StrEnum):
     chess = "chess"
     interleaved = "interleaved"
 
