@@ -1,0 +1,1 @@
+"""Asyncio plumbing for the daemon: bounded queues, device reader threads, health."""
