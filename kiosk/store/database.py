@@ -1,0 +1,83 @@
+"""The SQLite file: one connection per thread, WAL, explicit write transactions.
+
+Thread rule: every thread that touches the store gets its own `sqlite3` connection (kept in a
+`threading.local`), so the daemon's worker threads never share one; the event loop thread must
+not call the store at all (use `loop.run_in_executor`). Writers take SQLite's write lock up front
+(`BEGIN IMMEDIATE`), so concurrent writers, in this process or another (the CLI next to the
+daemon), queue on `busy_timeout` instead of failing half-way, and the audit chain is appended
+under that lock.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import StoreError
+from .schema import migrate
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create {self.path.parent}: {exc.strerror or exc}") from None
+        db = self.db()
+        db.enable_wal()
+        migrate(db)
+
+    def db(self) -> sqlite_utils.Database:
+        """This thread's connection (opened on first use)."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                # check_same_thread=False only so close() can run from any thread; use stays per-thread.
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                for pragma in (f"busy_timeout = {BUSY_TIMEOUT_MS}", "foreign_keys = ON", "secure_delete = ON",
+                               "synchronous = FULL"):
+                    conn.execute(f"PRAGMA {pragma}")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot open the database: {exc}") from None
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            self._local.db = db
+            with self._all_lock:
+                self._all.append(conn)
+        return db
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction holding the database write lock from its start."""
+        db = self.db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        db.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the file and truncate it (so erased pages do not linger in the WAL)."""
+        self.db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        """Close every thread's connection; call once, when no thread uses the store any more."""
+        self._closed = True
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()

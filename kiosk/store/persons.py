@@ -1,0 +1,224 @@
+"""Rows of people: persons, their consent, encrypted templates and kept source images.
+
+Functions here take an open `sqlite_utils.Database` (inside `Database.write()` for changes) and
+a `Cipher`; auditing, versioning and change hooks are the `Store`'s job.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Optional
+
+import numpy as np
+import sqlite_utils
+
+from .cipher import Cipher, embedding_from_bytes, embedding_to_bytes, image_aad, template_aad
+from .clock import parse_iso, to_utc_iso, utc_now
+from .consent import Consent, parse_consent
+
+ROLES = ("staff", "visitor")
+STATUSES = ("active", "suspended")
+PERSON_FIELDS = ("employee_no", "name", "role", "valid_from", "valid_to", "schedule", "status")
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    employee_no: Optional[str]
+    name: Optional[str]
+    role: Optional[str]
+    valid_from: Optional[str]
+    valid_to: Optional[str]
+    schedule: Optional[str]
+    status: Optional[str]
+    needs_reenrollment: bool
+    deleted: bool
+    version_counter: int
+    version_device: str
+    created: str
+    updated: str
+
+    def is_valid_at(self, moment: datetime) -> bool:
+        """Live, active and inside its validity window (visitors expire by themselves)."""
+        if self.deleted or self.status != "active":
+            return False
+        if self.valid_from and moment < parse_iso(self.valid_from):
+            return False
+        return not (self.valid_to and moment >= parse_iso(self.valid_to))
+
+    def record(self) -> dict[str, Any]:
+        """The person part of a fleet record / event (CONTRACTS.md sections 1 and 2)."""
+        return {k: getattr(self, k) for k in PERSON_FIELDS}
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    template_id: str
+    model_id: str
+    quality: Optional[float]
+    created: str
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _person(row: dict[str, Any]) -> Person:
+    return Person(**{**row, "needs_reenrollment": bool(row["needs_reenrollment"]), "deleted": bool(row["deleted"])})
+
+
+def get_person(db: sqlite_utils.Database, person_id: str) -> Optional[Person]:
+    rows = list(db.query("SELECT * FROM persons WHERE person_id = ?", [person_id]))
+    return _person(rows[0]) if rows else None
+
+
+def find_live(db: sqlite_utils.Database, ref: str) -> list[Person]:
+    """Live persons whose id or employee number is `ref`."""
+    return [_person(r) for r in db.query(
+        "SELECT * FROM persons WHERE deleted = 0 AND (person_id = ? OR employee_no = ?)", [ref, ref])]
+
+
+def list_persons(db: sqlite_utils.Database, *, role: Optional[str] = None, include_deleted: bool = False,
+                 needs_reenrollment: Optional[bool] = None) -> list[Person]:
+    where, params = [], []
+    if not include_deleted:
+        where.append("deleted = 0")
+    if role:
+        where.append("role = ?")
+        params.append(role)
+    if needs_reenrollment is not None:
+        where.append("needs_reenrollment = ?")
+        params.append(int(needs_reenrollment))
+    sql = f"SELECT * FROM persons {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY employee_no, person_id"
+    return [_person(r) for r in db.query(sql, params)]
+
+
+def write_person(db: sqlite_utils.Database, person_id: str, fields: dict[str, Any], version: tuple[int, str],
+                 *, deleted: bool = False) -> None:
+    """Insert or replace the person row with `fields` (PERSON_FIELDS) at `version`."""
+    now = to_utc_iso(utc_now())
+    existing = get_person(db, person_id)
+    row = {"person_id": person_id, **{k: fields.get(k) for k in PERSON_FIELDS},
+           "needs_reenrollment": int(existing.needs_reenrollment) if existing and not deleted else 0,
+           "deleted": int(deleted), "version_counter": version[0], "version_device": version[1],
+           "created": existing.created if existing else now, "updated": now}
+    db["persons"].upsert(row, pk="person_id")
+
+
+def set_needs_reenrollment(db: sqlite_utils.Database, person_id: str, flag: bool) -> None:
+    db.execute("UPDATE persons SET needs_reenrollment = ? WHERE person_id = ?", [int(flag), person_id])
+
+
+# -- consent -----------------------------------------------------------------------------------------
+
+def add_consent(db: sqlite_utils.Database, person_id: str, consent: Consent) -> None:
+    db["consents"].upsert({"consent_id": consent.consent_id, "person_id": person_id, "given_by": consent.given_by,
+                           "given_at": consent.given_at, "notice_version": consent.notice_version,
+                           "method": consent.method, "guardian": consent.guardian, "minor": int(consent.minor),
+                           "scope": json.dumps(list(consent.scope)), "recorded_at": to_utc_iso(utc_now())},
+                          pk="consent_id")
+
+
+def current_consent(db: sqlite_utils.Database, person_id: str) -> Optional[Consent]:
+    rows = list(db.query("SELECT * FROM consents WHERE person_id = ? ORDER BY recorded_at DESC, rowid DESC LIMIT 1",
+                         [person_id]))
+    if not rows:
+        return None
+    row = rows[0]
+    return parse_consent({"consent_id": row["consent_id"], "given_by": row["given_by"], "given_at": row["given_at"],
+                          "notice_version": row["notice_version"], "method": row["method"],
+                          "guardian": row["guardian"], "minor": bool(row["minor"]),
+                          "scope": json.loads(row["scope"])})
+
+
+# -- templates ---------------------------------------------------------------------------------------
+
+def add_template(db: sqlite_utils.Database, cipher: Cipher, person_id: str, embedding: np.ndarray, model_id: str,
+                 quality: Optional[float], created: Optional[str] = None) -> str:
+    template_id = new_id()
+    nonce, ciphertext = cipher.encrypt(embedding_to_bytes(embedding), template_aad(template_id, person_id, model_id))
+    db.execute("INSERT INTO templates (template_id, person_id, model_id, quality, created, nonce, ciphertext) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [template_id, person_id, model_id, None if quality is None else float(quality),
+                created or to_utc_iso(utc_now()), nonce, ciphertext])
+    return template_id
+
+
+def template_infos(db: sqlite_utils.Database, person_id: str) -> list[TemplateInfo]:
+    return [TemplateInfo(**r) for r in db.query(
+        "SELECT template_id, model_id, quality, created FROM templates WHERE person_id = ? ORDER BY created",
+        [person_id])]
+
+
+def decrypt_templates(db: sqlite_utils.Database, cipher: Cipher, model_id: str,
+                      person_ids: Optional[Sequence[str]] = None) -> tuple[list[str], list[str], np.ndarray]:
+    """(template ids, person ids, float32 matrix n x d) of live persons' templates of `model_id`."""
+    sql = ("SELECT t.template_id, t.person_id, t.nonce, t.ciphertext FROM templates t "
+           "JOIN persons p ON p.person_id = t.person_id WHERE p.deleted = 0 AND t.model_id = ?")
+    params: list[Any] = [model_id]
+    if person_ids is not None:
+        sql += f" AND t.person_id IN ({', '.join('?' * len(person_ids))})"
+        params.extend(person_ids)
+    rows = db.execute(sql, params).fetchall()
+    if not rows:
+        return [], [], np.zeros((0, 0), np.float32)
+    prefix = "kiosk/template/v1|"
+    decrypt = cipher.decrypt
+    plain = [decrypt(nonce, ct, f"{prefix}{tid}|{pid}|{model_id}".encode()) for tid, pid, nonce, ct in rows]
+    dims = {len(p) for p in plain}
+    if len(dims) != 1:
+        raise ValueError(f"templates of model {model_id} have mixed sizes {sorted(dims)}")
+    matrix = np.frombuffer(b"".join(plain), dtype="<f4").reshape(len(plain), -1).astype(np.float32)
+    return [r[0] for r in rows], [r[1] for r in rows], matrix
+
+
+def template_records(db: sqlite_utils.Database, cipher: Cipher, person_id: str) -> list[dict[str, Any]]:
+    """Every template of the person, decrypted: dicts with model_id, embedding, quality, created."""
+    out = []
+    for row in db.query("SELECT * FROM templates WHERE person_id = ? ORDER BY created, template_id", [person_id]):
+        plain = cipher.decrypt(row["nonce"], row["ciphertext"],
+                               template_aad(row["template_id"], person_id, row["model_id"]))
+        out.append({"model_id": row["model_id"], "embedding": embedding_from_bytes(plain),
+                    "quality": row["quality"], "created": row["created"]})
+    return out
+
+
+def delete_templates(db: sqlite_utils.Database, person_id: str, *, keep_model: Optional[str] = None) -> int:
+    if keep_model is None:
+        return db.execute("DELETE FROM templates WHERE person_id = ?", [person_id]).rowcount
+    return db.execute("DELETE FROM templates WHERE person_id = ? AND model_id != ?",
+                      [person_id, keep_model]).rowcount
+
+
+# -- kept source images ------------------------------------------------------------------------------
+
+def add_image(db: sqlite_utils.Database, cipher: Cipher, person_id: str, data: bytes, media_type: str) -> str:
+    image_id = new_id()
+    nonce, ciphertext = cipher.encrypt(data, image_aad(image_id, person_id))
+    db.execute("INSERT INTO images (image_id, person_id, created, media_type, nonce, ciphertext) "
+               "VALUES (?, ?, ?, ?, ?, ?)", [image_id, person_id, to_utc_iso(utc_now()), media_type, nonce, ciphertext])
+    return image_id
+
+
+def images_of(db: sqlite_utils.Database, cipher: Cipher, person_id: str) -> list[bytes]:
+    return [cipher.decrypt(r["nonce"], r["ciphertext"], image_aad(r["image_id"], person_id))
+            for r in db.query("SELECT * FROM images WHERE person_id = ? ORDER BY created", [person_id])]
+
+
+def count_rows(db: sqlite_utils.Database, table: str, person_id: str) -> int:
+    return int(db.execute(f"SELECT COUNT(*) FROM {table} WHERE person_id = ?", [person_id]).fetchone()[0])
+
+
+def erase_face_data(db: sqlite_utils.Database, person_ids: Iterable[str]) -> dict[str, int]:
+    """Remove templates, kept images and consent records of these persons; return the counts."""
+    counts = {"templates": 0, "images": 0, "consents": 0}
+    for person_id in person_ids:
+        for table in counts:
+            counts[table] += db.execute(f"DELETE FROM {table} WHERE person_id = ?", [person_id]).rowcount
+    return counts

@@ -1,0 +1,480 @@
+"""`Store`: the kiosk's people database, its event log and its audit ledger behind one object.
+
+Every method is blocking; the daemon calls them from worker threads (see `database.py` for the
+thread rule). Every local change to a person bumps its fleet version and, after the commit,
+calls the change hooks with the person id; every use of face data appends an audit record in the
+same transaction as the change it records.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+
+from . import audit as ledger
+from . import events as eventlog
+from . import persons as rows
+from .cipher import Cipher
+from .clock import normalise_iso, to_utc_iso, utc_now
+from .consent import Consent, parse_consent
+from .database import Database
+from .errors import ConsentError, PersonNotFound, RecordError, StoreError, TemplateKeyError
+from .fleet import decode_embedding, encode_embedding, parse_record
+from .keys import SIGNING_PUB, TEMPLATE_KEY, load_signing_key, read_secret
+from .persons import ROLES, STATUSES, Person, TemplateInfo
+from .signing import EventSigner, verify_event
+
+if TYPE_CHECKING:
+    from ..config import KioskConfig
+    from ..config.store import StoreConfig
+    from ..types import MatchResult
+
+log = logging.getLogger(__name__)
+ChangeHook = Callable[[str], None]
+_KEY_CHECK = "template_key_check"
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    person_id: str
+    template_ids: list[str]
+    images_kept: int
+
+
+@dataclass
+class RetentionReport:
+    events: int = 0
+    images: int = 0
+    audit: int = 0
+    visitors_expired: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"events": self.events, "images": self.images, "audit": self.audit,
+                "visitors_expired": list(self.visitors_expired)}
+
+
+def _finite(value: float) -> Optional[float]:
+    return round(float(value), 5) if value is not None and math.isfinite(value) else None
+
+
+class Store:
+    def __init__(self, database: Path, keys_dir: Path, *, device_id: str = "kiosk-1",
+                 config: Optional[StoreConfig] = None) -> None:
+        from ..config.store import StoreConfig
+
+        self.config = config or StoreConfig()
+        self.device_id = device_id
+        self.keys_dir = Path(keys_dir)
+        self._cipher = Cipher(read_secret(self.keys_dir, TEMPLATE_KEY))
+        self._signer: Optional[EventSigner] = None
+        self._hooks: list[tuple[ChangeHook, bool]] = []
+        self._db = Database(database)
+        self._check_template_key()
+
+    @classmethod
+    def open(cls, config: KioskConfig) -> Store:
+        """The store of a kiosk configuration (database_path, keys_dir, device.id, [store])."""
+        return cls(config.database_path, config.keys_dir, device_id=config.device.id, config=config.store)
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_template_key(self) -> None:
+        with self._db.write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", [_KEY_CHECK]).fetchone()
+            if row is None:
+                if db.execute("SELECT COUNT(*) FROM templates").fetchone()[0]:
+                    raise TemplateKeyError(f"{self.path} has templates but no key check: cannot tell whether "
+                                           f"{self.keys_dir / TEMPLATE_KEY} is its key")
+                nonce, ciphertext = self._cipher.key_check()
+                db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [_KEY_CHECK, nonce + ciphertext])
+                return
+        if not self._cipher.verify_key_check(row[0][:12], row[0][12:]):
+            raise TemplateKeyError(f"{self.keys_dir / TEMPLATE_KEY} is not the key of {self.path} "
+                                   "(the database was made with another template key)")
+
+    # -- change hooks ------------------------------------------------------------------------------
+
+    def subscribe(self, hook: ChangeHook, *, include_remote: bool = False) -> Callable[[], None]:
+        """Call `hook(person_id)` after every local change to a person (enroll, edit, delete, expiry,
+        re-embed); with include_remote also after an applied fleet record (for the matcher).
+        Hooks run in the thread that made the change; exceptions are logged, not raised.
+        Returns a function that unsubscribes."""
+        entry = (hook, include_remote)
+        self._hooks.append(entry)
+        return lambda: self._hooks.remove(entry) if entry in self._hooks else None
+
+    def _changed(self, person_id: str, *, remote: bool = False) -> None:
+        for hook, include_remote in list(self._hooks):
+            if remote and not include_remote:
+                continue
+            try:
+                hook(person_id)
+            except Exception:
+                log.exception("change hook %r failed for person %s", hook, person_id)
+
+    def _next_version(self, db: Any) -> tuple[int, str]:
+        highest = db.execute("SELECT COALESCE(MAX(version_counter), 0) FROM persons").fetchone()[0]
+        return int(highest) + 1, self.device_id
+
+    # -- persons -----------------------------------------------------------------------------------
+
+    def person(self, ref: str) -> Person:
+        """The live person with this person id or employee number."""
+        found = rows.find_live(self._db.db(), ref)
+        if not found:
+            raise PersonNotFound(f"no person with id or employee number '{ref}'")
+        if len(found) > 1:
+            raise StoreError(f"employee number '{ref}' belongs to {len(found)} persons; use the person id")
+        return found[0]
+
+    def person_by_id(self, person_id: str) -> Optional[Person]:
+        """Any person row, tombstones included (None when unknown)."""
+        return rows.get_person(self._db.db(), person_id)
+
+    def persons(self, *, role: Optional[str] = None, include_deleted: bool = False,
+                needs_reenrollment: Optional[bool] = None) -> list[Person]:
+        return rows.list_persons(self._db.db(), role=role, include_deleted=include_deleted,
+                                 needs_reenrollment=needs_reenrollment)
+
+    def consent(self, person_id: str) -> Optional[Consent]:
+        return rows.current_consent(self._db.db(), person_id)
+
+    def templates(self, person_id: str) -> list[TemplateInfo]:
+        return rows.template_infos(self._db.db(), person_id)
+
+    @staticmethod
+    def _check_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(fields)
+        if out.get("role") not in ROLES:
+            raise StoreError(f"role {out.get('role')!r} must be one of {', '.join(ROLES)}")
+        if out.get("status") not in STATUSES:
+            raise StoreError(f"status {out.get('status')!r} must be one of {', '.join(STATUSES)}")
+        for key in ("employee_no", "name"):
+            if not isinstance(out.get(key), str) or not out[key].strip():
+                raise StoreError(f"{key} must not be empty")
+            out[key] = out[key].strip()
+        for key in ("valid_from", "valid_to"):
+            if out.get(key):
+                try:
+                    out[key] = normalise_iso(out[key])
+                except ValueError as exc:
+                    raise StoreError(f"{key}: {exc}") from None
+        if out.get("valid_from") and out.get("valid_to") and out["valid_from"] >= out["valid_to"]:
+            raise StoreError(f"valid_to {out['valid_to']} is not after valid_from {out['valid_from']}")
+        if out["role"] == "visitor" and not out.get("valid_to"):
+            raise StoreError("a visitor needs valid_to (visitors expire by themselves)")
+        return out
+
+    def add_person(self, *, employee_no: str, name: str, role: str, valid_from: Optional[str] = None,
+                   valid_to: Optional[str] = None, schedule: Optional[str] = None, status: str = "active",
+                   actor: str = "system") -> Person:
+        fields = self._check_fields({"employee_no": employee_no, "name": name, "role": role, "valid_from": valid_from,
+                                     "valid_to": valid_to, "schedule": schedule, "status": status})
+        person_id = rows.new_id()
+        with self._db.write() as db:
+            if rows.find_live(db, fields["employee_no"]):
+                raise StoreError(f"employee number '{fields['employee_no']}' is already enrolled")
+            rows.write_person(db, person_id, fields, self._next_version(db))
+            ledger.append(db, "person_add", actor, person_id=person_id, detail={"role": role})
+        self._changed(person_id)
+        return self.person(person_id)
+
+    def update_person(self, ref: str, *, actor: str = "system", **changes: Any) -> Person:
+        """Change person fields (name, role, valid_from, valid_to, schedule, status)."""
+        unknown = set(changes) - set(rows.PERSON_FIELDS) - {"employee_no"}
+        if unknown:
+            raise StoreError(f"unknown person field {sorted(unknown)[0]!r}")
+        person = self.person(ref)
+        fields = self._check_fields({**person.record(), **changes})
+        with self._db.write() as db:
+            rows.write_person(db, person.person_id, fields, self._next_version(db))
+            ledger.append(db, "person_update", actor, person_id=person.person_id, detail={"fields": sorted(changes)})
+        self._changed(person.person_id)
+        return self.person(person.person_id)
+
+    def view_person(self, ref: str, *, actor: str = "system") -> dict[str, Any]:
+        """Everything held about a person except the face data itself; audited as a 'view'."""
+        person = self.person(ref)
+        consent = self.consent(person.person_id)
+        with self._db.write() as db:
+            images = rows.count_rows(db, "images", person.person_id)
+            ledger.append(db, "view", actor, person_id=person.person_id, detail={"what": "person record"})
+        return {"person": person.as_dict(), "consent": consent.record() if consent else None,
+                "templates": [t.__dict__ for t in self.templates(person.person_id)], "images_kept": images}
+
+    # -- enrollment --------------------------------------------------------------------------------
+
+    def enroll(self, person_id: str, embeddings: Sequence[np.ndarray], *, model_id: str,
+               consent: Consent | Mapping[str, Any] | None, qualities: Optional[Sequence[Optional[float]]] = None,
+               images: Sequence[tuple[bytes, str]] = (), source: str = "files",
+               actor: str = "system") -> EnrollResult:
+        """Store templates (and, where configured and consented, the source images) for a live person.
+
+        Refused (ConsentError) without a valid consent record. `images` are (encoded bytes, media type)
+        and are dropped unless store.keep_source_images is set and the consent scope has keep_images.
+        """
+        if consent is None:
+            raise ConsentError("enrollment refused: no consent record (who, when, notice version, how)")
+        consent = parse_consent(consent)
+        if not embeddings:
+            raise StoreError("nothing to enroll: no embedding")
+        vectors = [np.asarray(e, dtype=np.float32).reshape(-1) for e in embeddings]
+        if len({v.size for v in vectors}) != 1 or not all(np.all(np.isfinite(v)) for v in vectors):
+            raise StoreError("embeddings must be finite vectors of one size")
+        qualities = list(qualities) if qualities is not None else [None] * len(vectors)
+        keep = self.config.keep_source_images and consent.allows_keep_images
+        person = self.person(person_id)
+        with self._db.write() as db:
+            rows.add_consent(db, person.person_id, consent)
+            template_ids = [rows.add_template(db, self._cipher, person.person_id, v, model_id, q)
+                            for v, q in zip(vectors, qualities, strict=True)]
+            kept = [rows.add_image(db, self._cipher, person.person_id, data, media) for data, media in images] \
+                if keep else []
+            rows.set_needs_reenrollment(db, person.person_id, False)
+            rows.write_person(db, person.person_id, person.record(), self._next_version(db))
+            ledger.append(db, "enroll", actor, person_id=person.person_id, outcome="enrolled",
+                          detail={"model_id": model_id, "templates": len(template_ids), "images_kept": len(kept),
+                                  "consent_id": consent.consent_id, "scope": list(consent.scope), "source": source})
+        self._changed(person.person_id)
+        return EnrollResult(person.person_id, template_ids, len(kept))
+
+    def load_templates(self, model_id: str, person_ids: Optional[Sequence[str]] = None
+                       ) -> tuple[list[str], list[str], np.ndarray]:
+        """(template ids, person ids, float32 n x d matrix) of live persons' templates of one model."""
+        return rows.decrypt_templates(self._db.db(), self._cipher, model_id, person_ids)
+
+    def person_images(self, person_id: str) -> list[bytes]:
+        """Kept source images of a person (decrypted); for re-embedding only."""
+        return rows.images_of(self._db.db(), self._cipher, person_id)
+
+    def replace_templates(self, person_id: str, embeddings: Sequence[np.ndarray], *, model_id: str,
+                          qualities: Optional[Sequence[Optional[float]]] = None, prune_other_models: bool = False,
+                          actor: str = "system") -> list[str]:
+        """Re-embedding after a model change: new templates of `model_id` replace the old ones of that model."""
+        person = self.person(person_id)
+        qualities = list(qualities) if qualities is not None else [None] * len(embeddings)
+        with self._db.write() as db:
+            db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ?", [person.person_id, model_id])
+            if prune_other_models:
+                rows.delete_templates(db, person.person_id, keep_model=model_id)
+            ids = [rows.add_template(db, self._cipher, person.person_id, np.asarray(v, np.float32).reshape(-1),
+                                     model_id, q) for v, q in zip(embeddings, qualities, strict=True)]
+            rows.set_needs_reenrollment(db, person.person_id, False)
+            rows.write_person(db, person.person_id, person.record(), self._next_version(db))
+            ledger.append(db, "reembed", actor, person_id=person.person_id, outcome="reembedded",
+                          detail={"model_id": model_id, "templates": len(ids), "pruned_other_models": prune_other_models})
+        self._changed(person.person_id)
+        return ids
+
+    def mark_needs_reenrollment(self, person_id: str, *, model_id: str, actor: str = "system") -> None:
+        with self._db.write() as db:
+            rows.set_needs_reenrollment(db, person_id, True)
+            ledger.append(db, "reembed", actor, person_id=person_id, outcome="needs_reenrollment",
+                          detail={"model_id": model_id})
+
+    # -- erasure -----------------------------------------------------------------------------------
+
+    def delete_person(self, ref: str, *, actor: str = "system", reason: str = "request") -> Person:
+        """Erase a person at once: templates, kept images and consent go, the row becomes a tombstone
+        (no name, no employee number) with a new fleet version, and the WAL is checkpointed so no
+        erased page lingers in it (secure_delete zeroes freed pages in the file)."""
+        person = self.person(ref)
+        with self._db.write() as db:
+            counts = rows.erase_face_data(db, [person.person_id])
+            rows.write_person(db, person.person_id, {}, self._next_version(db), deleted=True)
+            ledger.append(db, "delete", actor, person_id=person.person_id, outcome="erased",
+                          detail={**counts, "reason": reason})
+        self._db.checkpoint()
+        self._changed(person.person_id)
+        return rows.get_person(self._db.db(), person.person_id)  # type: ignore[return-value]
+
+    # -- audit -------------------------------------------------------------------------------------
+
+    def audit(self, action: str, *, actor: str = "system", person_id: Optional[str] = None,
+              outcome: Optional[str] = None, detail: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+        """Append one audit record (e.g. action='config_change', 'command', 'view', 'export')."""
+        with self._db.write() as db:
+            return ledger.append(db, action, actor, person_id=person_id, outcome=outcome, detail=detail)
+
+    def record_match_attempt(self, result: MatchResult, *, granted: bool, model_id: Optional[str] = None,
+                             event_id: Optional[str] = None, reasons: Sequence[str] = (),
+                             actor: str = "daemon") -> dict[str, Any]:
+        """Audit one 1:N match attempt, granted or not (person_id = the best candidate within the threshold)."""
+        return self.audit("match", actor=actor, person_id=result.person_id,
+                          outcome="granted" if granted else "denied",
+                          detail={"distance": _finite(result.distance), "margin": _finite(result.margin),
+                                  "threshold": _finite(result.threshold), "model_id": model_id,
+                                  "event_id": event_id, "reasons": list(reasons)})
+
+    def verify_audit(self) -> ledger.Verdict:
+        return ledger.verify(self._db.db())
+
+    def audit_head(self) -> tuple[int, str]:
+        """(seq, hash) of the newest audit record; publish it so truncation can be detected off-device."""
+        return ledger.head(self._db.db())
+
+    def export_audit(self, *, since: Optional[str] = None, until: Optional[str] = None, fmt: str = "json",
+                     actor: str = "system") -> str:
+        """Audit records with since <= time < until as CSV or JSON; the export itself is audited."""
+        since_n, until_n = (normalise_iso(t) if t else None for t in (since, until))
+        records = ledger.select(self._db.db(), since_n, until_n)
+        self.audit("export", actor=actor, detail={"what": "audit", "format": fmt, "since": since_n,
+                                                  "until": until_n, "records": len(records)})
+        if fmt == "csv":
+            return ledger.to_csv(records)
+        if fmt != "json":
+            raise StoreError(f"unknown export format {fmt!r} (csv or json)")
+        return ledger.to_json(records, {"device_id": self.device_id, "exported_at": to_utc_iso(utc_now()),
+                                        "since": since_n, "until": until_n,
+                                        "verify": "each hash = sha256(prev_hash || canonical JSON of seq, at, action, "
+                                                  "actor, person_id, outcome, detail)"})
+
+    # -- events ------------------------------------------------------------------------------------
+
+    @property
+    def signer(self) -> EventSigner:
+        if self._signer is None:
+            self._signer = EventSigner(load_signing_key(self.keys_dir))
+        return self._signer
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.keys_dir / SIGNING_PUB
+
+    def sign_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The event (CONTRACTS.md section 1) with its Ed25519 signature; RecordError if malformed."""
+        eventlog.check_event(event)
+        return self.signer.sign(event)
+
+    def record_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Sign (unless already validly signed by this device) and store an event; returns the signed dict.
+        Storing the same event_id twice keeps the first copy."""
+        signed = dict(event)
+        if verify_event(signed, [self.signer.public_key]) is not None:
+            signed = self.sign_event(event)
+        else:
+            eventlog.check_event(signed)
+        with self._db.write() as db:
+            eventlog.insert(db, signed)
+        return signed
+
+    def events(self, *, since: Optional[str] = None, until: Optional[str] = None,
+               types: Optional[list[str]] = None, person_id: Optional[str] = None,
+               limit: Optional[int] = None) -> list[dict[str, Any]]:
+        return eventlog.select(self._db.db(), since=since, until=until, types=types, person_id=person_id, limit=limit)
+
+    # -- retention ---------------------------------------------------------------------------------
+
+    def purge_expired(self, now: Optional[datetime] = None, *, actor: str = "retention") -> RetentionReport:
+        """One retention pass; the daemon calls it every store.retention_interval_s (from a worker thread).
+
+        Removes events older than event_retention_days, kept images older than image_retention_days,
+        audit records older than audit_retention_days (never younger ones), and erases visitors whose
+        validity ended (tombstones, like `delete_person`)."""
+        now = now or utc_now()
+        cfg = self.config
+        report = RetentionReport()
+        for person in self.persons(role="visitor"):
+            if person.valid_to and normalise_iso(person.valid_to) <= to_utc_iso(now):
+                self.delete_person(person.person_id, actor=actor, reason="visitor validity ended")
+                report.visitors_expired.append(person.person_id)
+        with self._db.write() as db:
+            report.events = db.execute("DELETE FROM events WHERE time_utc < ?",
+                                       [to_utc_iso(now - timedelta(days=cfg.event_retention_days))]).rowcount
+            report.images = db.execute("DELETE FROM images WHERE created < ?",
+                                       [to_utc_iso(now - timedelta(days=cfg.image_retention_days))]).rowcount
+            report.audit = ledger.purge_before(db, to_utc_iso(now - timedelta(days=cfg.audit_retention_days)))
+            if report.events or report.images or report.audit or report.visitors_expired:
+                ledger.append(db, "retention", actor, outcome="purged", detail=report.as_dict())
+        if report.events or report.images:
+            self._db.checkpoint()
+        return report
+
+    # -- fleet (CONTRACTS.md section 2) ------------------------------------------------------------
+
+    def export_person_record(self, person_id: str, *, actor: str = "fleet") -> Optional[dict[str, Any]]:
+        """The fleet record of a person: a tombstone when erased, None when the person's consent does not
+        include 'fleet' (such persons never leave this kiosk). Exports with templates are audited."""
+        person = self.person_by_id(person_id)
+        if person is None:
+            raise PersonNotFound(f"no person with id '{person_id}'")
+        version = {"counter": person.version_counter, "device": person.version_device}
+        if person.deleted:
+            return {"person_id": person_id, "version": version, "deleted": True, "person": None, "consent": None,
+                    "templates": []}
+        consent = self.consent(person_id)
+        if consent is None or not consent.allows_fleet:
+            return None
+        db = self._db.db()
+        templates = [{"model_id": t["model_id"], "embedding_b64": encode_embedding(t["embedding"]),
+                      "quality": t["quality"], "created": t["created"]}
+                     for t in rows.template_records(db, self._cipher, person_id)]
+        self.audit("export", actor=actor, person_id=person_id,
+                   detail={"what": "fleet record", "version": version, "templates": len(templates)})
+        return {"person_id": person_id, "version": version, "deleted": False, "person": person.record(),
+                "consent": consent.record(), "templates": templates}
+
+    def all_person_records(self, *, actor: str = "fleet") -> Iterator[dict[str, Any]]:
+        """Every shareable record: fleet-consented persons and all tombstones."""
+        for person in self.persons(include_deleted=True):
+            record = self.export_person_record(person.person_id, actor=actor)
+            if record is not None:
+                yield record
+
+    def apply_person_record(self, record: Mapping[str, Any], *, actor: str = "fleet") -> bool:
+        """Apply a record from another kiosk iff its (counter, device) is greater than the local version.
+        A tombstone erases the person's face data at once. RecordError when malformed."""
+        parsed = parse_record(dict(record))
+        incoming = parsed.version.key()
+        consent: Optional[Consent] = None
+        templates: list[tuple[np.ndarray, Any]] = []
+        if not parsed.deleted:
+            try:
+                consent = parse_consent(parsed.consent)
+            except ConsentError as exc:
+                raise RecordError(f"fleet record {exc}") from None
+            if not consent.allows_fleet:
+                raise RecordError("fleet record consent scope has no 'fleet': the person may not be shared")
+            templates = [(decode_embedding(t.embedding_b64), t) for t in parsed.templates]
+        with self._db.write() as db:
+            local = rows.get_person(db, parsed.person_id)
+            if local is not None and (local.version_counter, local.version_device) >= incoming:
+                return False
+            if parsed.deleted:
+                counts = rows.erase_face_data(db, [parsed.person_id])
+                rows.write_person(db, parsed.person_id, {}, incoming, deleted=True)
+            else:
+                assert parsed.person is not None and consent is not None
+                counts = {"templates": rows.delete_templates(db, parsed.person_id)}
+                rows.write_person(db, parsed.person_id, parsed.person.model_dump(), incoming)
+                db.execute("DELETE FROM consents WHERE person_id = ?", [parsed.person_id])
+                rows.add_consent(db, parsed.person_id, consent)
+                if not consent.allows_keep_images:
+                    db.execute("DELETE FROM images WHERE person_id = ?", [parsed.person_id])
+                for vector, t in templates:
+                    rows.add_template(db, self._cipher, parsed.person_id, vector, t.model_id, t.quality, t.created)
+            ledger.append(db, "fleet_apply", actor, person_id=parsed.person_id,
+                          outcome="erased" if parsed.deleted else "applied",
+                          detail={"version": {"counter": incoming[0], "device": incoming[1]},
+                                  "templates": len(templates), "replaced": counts})
+        if parsed.deleted:
+            self._db.checkpoint()
+        self._changed(parsed.person_id, remote=True)
+        return True
