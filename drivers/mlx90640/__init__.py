@@ -1,0 +1,1 @@
+"""MLX90640 thermopile array: Melexis' algorithm in numpy, I2C and UART transports, and a register-level mock."""
