@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "kiosk.commands.gate_cmd",
     "kiosk.commands.sim_cmd",
     "kiosk.commands.models_cmd",
+    "kiosk.commands.eval_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

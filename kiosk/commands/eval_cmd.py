@@ -1,0 +1,89 @@
+"""`kiosk eval PAIRS`: verification accuracy, EER and TAR at FAR 1e-2/1e-3/1e-4 on a pairs file."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(subparsers, common) -> None:
+    parser = subparsers.add_parser("eval", parents=[common],
+                                   help="measure verification accuracy on a pairs file (LFW pairs.txt or TSV)")
+    parser.add_argument("pairs", type=Path, help="pairs file: LFW pairs.txt or TSV (img_a, img_b, same[, kind])")
+    parser.add_argument("--images", type=Path, default=None,
+                        help="image root for LFW pairs.txt (default: the pairs file's folder)")
+    parser.add_argument("--models", type=Path, default=None, help="models directory (default: from the configuration)")
+    parser.add_argument("--out", type=Path, default=Path("eval-report"),
+                        help="folder for <name>.json and <name>_roc.png (default ./eval-report)")
+    parser.add_argument("--all-impostors", action="store_true",
+                        help="use every cross-identity image pair as an impostor pair (identity = folder name), "
+                             "to estimate small FARs")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_eval)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from ..cli import CommandError, load
+    from ..face.errors import ModelError
+    from ..face.evaluation import evaluate, plot_roc
+    from ..face.pairs import PairsError, read_pairs
+    from ..face.pipeline import FacePipeline
+
+    config = load(args)
+    try:
+        pairs = read_pairs(args.pairs, args.images)
+    except PairsError as exc:
+        raise CommandError(str(exc)) from None
+    if not pairs:
+        raise CommandError(f"{args.pairs}: no pairs")
+    try:
+        pipeline = FacePipeline(config.face, args.models or config.models_dir)
+    except (ModelError, ValueError, RuntimeError) as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        report, curves = evaluate(pipeline, pairs, config.recognition.security_level, args.all_impostors,
+                                  progress=not args.no_progress)
+    except ValueError as exc:
+        raise CommandError(f"{args.pairs}: {exc}") from None
+    report["pairs_file"] = str(args.pairs)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.pairs.parent.name}_{args.pairs.stem}" + ("_all_impostors" if args.all_impostors else "")
+    json_path, png_path = args.out / f"{stem}.json", args.out / f"{stem}_roc.png"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    plot_roc(curves, f"{args.pairs.name}: {pipeline.model_id}, {pipeline.detector.name}", png_path)
+    print(format_report(report))
+    print(f"report: {json_path}\nROC:    {png_path}")
+    return 0
+
+
+def _row(name: str, r: dict) -> list[str]:
+    acc = r["accuracy_kfold"]
+    lines = [f"{name}: {r['pairs']} pairs ({r['genuine']} genuine, {r['impostor']} impostor)",
+             f"  accuracy {100 * acc['mean']:.2f}% +- {100 * acc['std']:.2f} ({acc['folds']}-fold, "
+             f"{'folds from the file' if acc['folds_from_file'] else 'stratified folds'}); "
+             f"EER {100 * r['eer']['eer']:.2f}% at {r['eer']['threshold']:.4f}"]
+    for p in r["tar_at_far"]:
+        note = "" if p["estimable"] else f"  (not estimable: needs >= {p['impostors_needed']} impostor pairs)"
+        lines.append(f"  TAR {100 * p['tar']:6.2f}% at FAR {p['far_target']:g} (measured {p['far']:.4g}), "
+                     f"threshold {p['threshold']:.4f}{note}")
+    return lines
+
+
+def format_report(report: dict) -> str:
+    lines = [f"model {report['model_id']} ({report['metric']}), detector {report['detector']}; "
+             f"{report['images']} images, {report['images_without_face']} without a face, "
+             f"{report['pairs_failed']} pairs left out; impostors: {report['impostors']}"]
+    lines += _row("all", report)
+    for kind, sub in report.get("by_kind", {}).items():
+        lines += _row(kind, sub)
+    level = report["security_level"]
+    line = (f"security level {level['level']} (FAR {level['far_target']:g}): threshold "
+            f"{level['threshold_meeting_target']:.4f} meets it on this data (TAR {100 * level['tar_at_that_threshold']:.2f}%)")
+    if "configured_threshold" in level:
+        m = level["configured_threshold_measured"]
+        line += (f"; the model's configured {level['configured_threshold']:.3f} gives TAR {100 * m['tar']:.2f}%, "
+                 f"FAR {m['far']:.4g}")
+    lines.append(line)
+    if "note" in level:
+        lines.append(f"  note: {level['note']}")
+    return "\n".join(lines)
