@@ -22,6 +22,11 @@ COMMAND_MODULES = [
     "kiosk.commands.sim_cmd",
     "kiosk.commands.models_cmd",
     "kiosk.commands.eval_cmd",
+    "kiosk.commands.keys_cmd",
+    "kiosk.commands.person_cmd",
+    "kiosk.commands.enroll_cmd",
+    "kiosk.commands.audit_cmd",
+    "kiosk.commands.events_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -63,6 +63,13 @@ def _finite(value: float) -> Optional[float]:
     return round(float(value), 5) if value is not None and math.isfinite(value) else None
 
 
+def _time_range(since: Optional[str], until: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    try:
+        return (normalise_iso(since) if since else None, normalise_iso(until) if until else None)
+    except ValueError as exc:
+        raise StoreError(f"time range: {exc}") from None
+
+
 class Store:
     def __init__(self, database: Path, keys_dir: Path, *, device_id: str = "kiosk-1",
                  config: Optional[StoreConfig] = None) -> None:
@@ -283,6 +290,19 @@ class Store:
         self._changed(person.person_id)
         return ids
 
+    def prune_templates(self, person_id: str, *, keep_model: str, actor: str = "system") -> int:
+        """Remove a person's templates of every model but `keep_model` (data minimisation after a model change)."""
+        person = self.person(person_id)
+        with self._db.write() as db:
+            removed = rows.delete_templates(db, person.person_id, keep_model=keep_model)
+            if not removed:
+                return 0
+            rows.write_person(db, person.person_id, person.record(), self._next_version(db))
+            ledger.append(db, "reembed", actor, person_id=person.person_id, outcome="pruned",
+                          detail={"kept_model": keep_model, "removed": removed})
+        self._changed(person.person_id)
+        return removed
+
     def mark_needs_reenrollment(self, person_id: str, *, model_id: str, actor: str = "system") -> None:
         with self._db.write() as db:
             rows.set_needs_reenrollment(db, person_id, True)
@@ -330,10 +350,14 @@ class Store:
         """(seq, hash) of the newest audit record; publish it so truncation can be detected off-device."""
         return ledger.head(self._db.db())
 
+    def audit_has_hash(self, record_hash: str) -> bool:
+        """Whether a record with this hash is still in the ledger (check a head kept off-device)."""
+        return self._db.db().execute("SELECT 1 FROM audit WHERE hash = ?", [record_hash]).fetchone() is not None
+
     def export_audit(self, *, since: Optional[str] = None, until: Optional[str] = None, fmt: str = "json",
                      actor: str = "system") -> str:
         """Audit records with since <= time < until as CSV or JSON; the export itself is audited."""
-        since_n, until_n = (normalise_iso(t) if t else None for t in (since, until))
+        since_n, until_n = _time_range(since, until)
         records = ledger.select(self._db.db(), since_n, until_n)
         self.audit("export", actor=actor, detail={"what": "audit", "format": fmt, "since": since_n,
                                                   "until": until_n, "records": len(records)})
@@ -378,6 +402,7 @@ class Store:
     def events(self, *, since: Optional[str] = None, until: Optional[str] = None,
                types: Optional[list[str]] = None, person_id: Optional[str] = None,
                limit: Optional[int] = None) -> list[dict[str, Any]]:
+        since, until = _time_range(since, until)
         return eventlog.select(self._db.db(), since=since, until=until, types=types, person_id=person_id, limit=limit)
 
     # -- retention ---------------------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""`kiosk events list/export/verify`: the signed local event log."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .store_common import actor, one_line_errors, open_store, print_json, write_output
+
+
+def register(subparsers, common) -> None:
+    events = subparsers.add_parser("events", help="list, export or verify signed events")
+    actions = events.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, help_text in (("list", "show stored events, newest last"), ("export", "write events as JSON lines")):
+        sub = actions.add_parser(name, parents=[common], help=help_text)
+        sub.add_argument("--from", dest="since", help="first device time included (ISO with offset)")
+        sub.add_argument("--to", dest="until", help="first device time excluded (ISO with offset)")
+        sub.add_argument("--type", action="append", dest="types", help="event type (repeatable)")
+        sub.add_argument("--person", help="person id or employee number")
+        if name == "list":
+            sub.add_argument("--limit", type=int, default=50, help="newest N events (default 50, 0 = all)")
+            sub.add_argument("--json", action="store_true")
+            sub.set_defaults(handler=_list)
+        else:
+            sub.add_argument("--format", choices=["jsonl", "json"], default="jsonl")
+            sub.add_argument("--out", type=Path, help="output file (default stdout)")
+            sub.set_defaults(handler=_export)
+    verify = actions.add_parser("verify", parents=[common],
+                                help="check the signatures of a file of events (exit 1 if any fails)")
+    verify.add_argument("file", type=Path, help="JSON lines, or a JSON array, of signed events")
+    verify.add_argument("--public-key", type=Path, action="append",
+                        help="device public key PEM (repeatable; default <keys_dir>/signing.pub)")
+    verify.set_defaults(handler=_verify)
+
+
+def _select(args: argparse.Namespace, store: Any, limit: int | None) -> list[dict[str, Any]]:
+    person_id = store.person(args.person).person_id if args.person else None
+    return store.events(since=args.since, until=args.until, types=args.types, person_id=person_id, limit=limit)
+
+
+@one_line_errors
+def _list(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        events = _select(args, store, args.limit or None)
+    if args.json:
+        print_json(events)
+        return 0
+    for e in events:
+        person = e.get("person") or {}
+        who = f"{person.get('name')} ({person.get('employee_no')})" if person else "-"
+        outcome = (e.get("decision") or {}).get("outcome", "")
+        reasons = ", ".join((e.get("decision") or {}).get("reasons", []))
+        print(f"{e['device_time']}  {e['type']:<16} {who:<32} {outcome:<8} {reasons}")
+    print(f"{len(events)} event(s)")
+    return 0
+
+
+@one_line_errors
+def _export(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        events = _select(args, store, None)
+        store.audit("export", actor=actor(), detail={"what": "events", "events": len(events), "since": args.since,
+                                                     "until": args.until})
+    if args.format == "json":
+        text = json.dumps(events, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
+    write_output(text, args.out)
+    return 0
+
+
+def parse_events_file(path: Path) -> list[Any]:
+    """Events from a JSON array or JSON lines; ValueError naming the bad line."""
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        data = json.loads(text)
+        return list(data)
+    events = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"line {number}: not JSON ({exc.msg})") from None
+    return events
+
+
+@one_line_errors
+def _verify(args: argparse.Namespace) -> int:
+    from ..cli import CommandError, load
+    from ..store import load_public_key, verify_event
+    from ..store.keys import SIGNING_PUB
+
+    paths = args.public_key or [load(args).keys_dir / SIGNING_PUB]
+    keys = [load_public_key(p) for p in paths]
+    try:
+        events = parse_events_file(args.file)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise CommandError(f"{args.file}: {exc}") from None
+    bad = 0
+    for index, event in enumerate(events, start=1):
+        reason = verify_event(event, keys) if isinstance(event, dict) else "not a JSON object"
+        if reason:
+            bad += 1
+            event_id = event.get("event_id", "?") if isinstance(event, dict) else "?"
+            print(f"event {index} ({event_id}): INVALID: {reason}")
+    print(f"{len(events)} event(s): {len(events) - bad} valid, {bad} invalid")
+    return 1 if bad or not events else 0

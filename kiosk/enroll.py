@@ -1,0 +1,305 @@
+"""Enrollment: image files, camera shots or a remote embedding in, encrypted templates out.
+
+Every path checks the consent record first (no consent, no face processing), embeds with the
+face pipeline's quality gates, checks that all shots show one face, warns (or refuses) when the
+face is already enrolled as someone else (1:N against the live gallery), and creates the person
+only once there is something to enroll.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+import numpy as np
+
+from .matching import Matcher
+from .store import Consent, EnrollResult, Person, PersonNotFound, Store, StoreError, parse_consent
+
+if TYPE_CHECKING:
+    from drivers.camera.base import Camera
+
+    from .face.pipeline import FacePipeline
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class EnrollError(StoreError):
+    """Nothing could be enrolled (no usable face, shots of different faces, a refused duplicate...)."""
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """A person to create when the employee number is not enrolled yet."""
+
+    employee_no: str
+    name: str
+    role: str = "staff"
+    valid_from: Optional[str] = None
+    valid_to: Optional[str] = None
+    schedule: Optional[str] = None
+
+
+PersonRef = Union[str, NewPerson]   # an existing person id / employee number, or a person to create
+
+
+@dataclass(frozen=True)
+class Shot:
+    source: str                      # file name, "camera frame 12", "remote"
+    reason: Optional[str] = None     # why it was not used; None = used
+    quality: Optional[float] = None  # detector score of the face used
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    person_id: str
+    employee_no: Optional[str]
+    name: Optional[str]
+    distance: float
+
+
+@dataclass
+class EnrollReport:
+    person: Person
+    result: EnrollResult
+    shots: list[Shot] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+
+def _ensure_person(store: Store, ref: PersonRef, actor: str) -> Person:
+    if isinstance(ref, str):
+        return store.person(ref)
+    try:
+        return store.person(ref.employee_no)
+    except PersonNotFound:
+        return store.add_person(employee_no=ref.employee_no, name=ref.name, role=ref.role, valid_from=ref.valid_from,
+                                valid_to=ref.valid_to, schedule=ref.schedule, actor=actor)
+
+
+def _existing_id(store: Store, ref: PersonRef) -> Optional[str]:
+    try:
+        return store.person(ref if isinstance(ref, str) else ref.employee_no).person_id
+    except PersonNotFound:
+        if isinstance(ref, str):
+            raise
+        return None
+
+
+class Enroller:
+    """Enrolls with one face pipeline; keeps its own duplicate-check gallery up to date across a batch."""
+
+    def __init__(self, store: Store, pipeline: FacePipeline, *, threshold: float, matcher: Optional[Matcher] = None,
+                 refuse_duplicates: bool = False, actor: str = "system") -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.threshold = threshold
+        self.refuse_duplicates = refuse_duplicates
+        self.actor = actor
+        self.matcher = matcher or Matcher.from_store(store, pipeline.model_id, metric=str(pipeline.metric))
+
+    # -- shared steps ------------------------------------------------------------------------------
+
+    def _duplicates(self, vectors: Sequence[np.ndarray], exclude: Optional[str]) -> list[Duplicate]:
+        found: dict[str, float] = {}
+        for vector in vectors:
+            match = self.matcher.search(vector, self.threshold, exclude=exclude)
+            if match.person_id is not None:
+                found[match.person_id] = min(found.get(match.person_id, np.inf), match.distance)
+        duplicates = []
+        for person_id, distance in sorted(found.items(), key=lambda kv: kv[1]):
+            other = self.store.person_by_id(person_id)
+            duplicates.append(Duplicate(person_id, other.employee_no if other else None, other.name if other else None,
+                                        float(distance)))
+        return duplicates
+
+    def _check_one_face(self, vectors: Sequence[np.ndarray]) -> None:
+        """All shots must show the same face: a friend stepping in must not be enrolled too."""
+        for i in range(len(vectors)):
+            for j in range(i + 1, len(vectors)):
+                gap = self.pipeline.distance(vectors[i], vectors[j])
+                if gap > self.threshold:
+                    raise EnrollError(f"shots {i + 1} and {j + 1} do not show the same face (distance {gap:.3f} > "
+                                      f"{self.threshold:.3f}); enroll again with one person only")
+
+    def _commit(self, ref: PersonRef, consent: Consent, vectors: list[np.ndarray], qualities: list[Optional[float]],
+                images: Sequence[tuple[bytes, str]], shots: list[Shot], source: str) -> EnrollReport:
+        if not vectors:
+            reasons = "; ".join(f"{s.source}: {s.reason}" for s in shots if s.reason) or "no image given"
+            raise EnrollError(f"no usable face to enroll ({reasons})")
+        self._check_one_face(vectors)
+        duplicates = self._duplicates(vectors, _existing_id(self.store, ref))
+        if duplicates and self.refuse_duplicates:
+            first = duplicates[0]
+            raise EnrollError(f"face already enrolled as {first.name} ({first.employee_no}, distance "
+                              f"{first.distance:.3f}); not enrolled")
+        person = _ensure_person(self.store, ref, self.actor)
+        result = self.store.enroll(person.person_id, vectors, model_id=self.pipeline.model_id, consent=consent,
+                                   qualities=qualities, images=images, source=source, actor=self.actor)
+        self.matcher.refresh_person(self.store, person.person_id)
+        return EnrollReport(self.store.person(person.person_id), result, shots, duplicates)
+
+    def _keep_images(self, consent: Consent) -> bool:
+        return self.store.config.keep_source_images and consent.allows_keep_images
+
+    # -- sources -----------------------------------------------------------------------------------
+
+    def enroll_files(self, ref: PersonRef, paths: Sequence[Path], consent: Consent | Mapping[str, Any] | None
+                     ) -> EnrollReport:
+        """Enroll from image files; unusable files are reported in `shots`, not fatal unless all fail."""
+        from .face.errors import FaceError, ImageError
+        from .face.images import read_image
+
+        consent = _require_consent(consent)
+        vectors, qualities, images, shots = [], [], [], []
+        for path in paths:
+            try:
+                observation = self.pipeline.embed_for_enrollment(read_image(path))
+            except (FaceError, ImageError) as exc:
+                shots.append(Shot(Path(path).name, str(exc).removeprefix(f"{path}: ")))
+                continue
+            vectors.append(observation.embedding)
+            qualities.append(round(float(observation.score), 4))
+            shots.append(Shot(Path(path).name, None, qualities[-1]))
+            if self._keep_images(consent):
+                images.append((Path(path).read_bytes(), _media_type(Path(path))))
+        return self._commit(ref, consent, vectors, qualities, images, shots, "files")
+
+    def enroll_camera(self, ref: PersonRef, camera: Camera, consent: Consent | Mapping[str, Any] | None, *,
+                      shots: int = 3, timeout_s: float = 30.0, min_interval_s: float = 0.4,
+                      feedback: Optional[Callable[[str], None]] = None) -> EnrollReport:
+        """Take `shots` quality-gated shots from an open camera (at least `min_interval_s` apart, so they
+        differ); `feedback` gets each rejection reason ("move closer", ...) for the person in front."""
+        import cv2
+
+        from .face.errors import FaceError
+
+        consent = _require_consent(consent)
+        vectors: list[np.ndarray] = []
+        qualities: list[Optional[float]] = []
+        images: list[tuple[bytes, str]] = []
+        log: list[Shot] = []
+        deadline = time.monotonic() + timeout_s
+        last_taken = -np.inf
+        while len(vectors) < shots and time.monotonic() < deadline:
+            frame = camera.read(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
+            if frame.timestamp - last_taken < min_interval_s:
+                continue
+            try:
+                observation = self.pipeline.embed_for_enrollment(frame.image)
+            except FaceError as exc:
+                log.append(Shot(f"camera frame {frame.seq}", str(exc)))
+                if feedback:
+                    feedback(str(exc))
+                continue
+            last_taken = frame.timestamp
+            vectors.append(observation.embedding)
+            qualities.append(round(float(observation.score), 4))
+            log.append(Shot(f"camera frame {frame.seq}", None, qualities[-1]))
+            if self._keep_images(consent):
+                ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+                if ok:
+                    images.append((encoded.tobytes(), "image/jpeg"))
+        if len(vectors) < shots:
+            last = next((s.reason for s in reversed(log) if s.reason), "no frame")
+            raise EnrollError(f"only {len(vectors)} of {shots} usable shots in {timeout_s:g} s (last problem: {last})")
+        return self._commit(ref, consent, vectors, qualities, images, log, "camera")
+
+
+def _require_consent(consent: Consent | Mapping[str, Any] | None) -> Consent:
+    from .store import ConsentError
+
+    if consent is None:
+        raise ConsentError("enrollment refused: no consent record (who, when, notice version, how)")
+    return parse_consent(consent)
+
+
+def _media_type(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    return {"jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(suffix, f"image/{suffix or 'octet-stream'}")
+
+
+def enroll_remote(store: Store, ref: PersonRef, embeddings: Sequence[np.ndarray], *, model_id: str,
+                  consent: Consent | Mapping[str, Any] | None, active_model_id: str,
+                  matcher: Optional[Matcher] = None, threshold: Optional[float] = None,
+                  refuse_duplicates: bool = False, actor: str = "remote") -> EnrollReport:
+    """Enrollment from a remote request (the MQTT `enroll` command): embeddings computed elsewhere.
+
+    Refused when the consent is missing or incomplete (ConsentError), when `model_id` is not the
+    active model (vectors of two models are never compared), or when a vector is malformed.
+    With a matcher and threshold, duplicates are reported (or refused)."""
+    consent = _require_consent(consent)
+    if model_id != active_model_id:
+        raise EnrollError(f"embedding of model {model_id!r}, this kiosk matches with {active_model_id!r}")
+    vectors = [np.asarray(e, np.float32).reshape(-1) for e in embeddings]
+    if not vectors:
+        raise EnrollError("no embedding in the request")
+    if matcher is not None and matcher.dim and any(v.size != matcher.dim for v in vectors):
+        raise EnrollError(f"embedding size {vectors[0].size} does not match the model's {matcher.dim}")
+    if not all(np.all(np.isfinite(v)) for v in vectors):
+        raise EnrollError("embedding holds NaN or infinite values")
+    duplicates: list[Duplicate] = []
+    if matcher is not None and threshold is not None:
+        exclude = _existing_id(store, ref)
+        for vector in vectors:
+            match = matcher.search(vector, threshold, exclude=exclude)
+            if match.person_id is not None:
+                other = store.person_by_id(match.person_id)
+                duplicates.append(Duplicate(match.person_id, other.employee_no if other else None,
+                                            other.name if other else None, match.distance))
+        if duplicates and refuse_duplicates:
+            raise EnrollError(f"face already enrolled as {duplicates[0].employee_no}; not enrolled")
+    person = _ensure_person(store, ref, actor)
+    result = store.enroll(person.person_id, vectors, model_id=model_id, consent=consent, source="remote", actor=actor)
+    if matcher is not None:
+        matcher.refresh_person(store, person.person_id)
+    return EnrollReport(store.person(person.person_id), result, [Shot("remote")], duplicates)
+
+
+@dataclass
+class ReembedReport:
+    reembedded: list[str] = field(default_factory=list)
+    needs_reenrollment: list[str] = field(default_factory=list)
+    up_to_date: list[str] = field(default_factory=list)
+
+
+def reembed(store: Store, pipeline: FacePipeline, *, prune_other_models: bool = False,
+            actor: str = "system", progress: Optional[Callable[[Person], None]] = None) -> ReembedReport:
+    """After a model change: persons without templates of the active model are re-embedded from their
+    kept source images (only where the consent scope has keep_images), else marked 'needs re-enrollment'."""
+    import cv2
+
+    from .face.errors import FaceError, ImageError
+
+    report = ReembedReport()
+    for person in store.persons():
+        if progress:
+            progress(person)
+        if any(t.model_id == pipeline.model_id for t in store.templates(person.person_id)):
+            if prune_other_models:
+                store.prune_templates(person.person_id, keep_model=pipeline.model_id, actor=actor)
+            report.up_to_date.append(person.person_id)
+            continue
+        consent = store.consent(person.person_id)
+        vectors, qualities = [], []
+        if consent is not None and consent.allows_keep_images:
+            for data in store.person_images(person.person_id):
+                image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+                if image is None:
+                    continue
+                try:
+                    observation = pipeline.embed_for_enrollment(image)
+                except (FaceError, ImageError):
+                    continue
+                vectors.append(observation.embedding)
+                qualities.append(round(float(observation.score), 4))
+        if vectors:
+            store.replace_templates(person.person_id, vectors, model_id=pipeline.model_id, qualities=qualities,
+                                    prune_other_models=prune_other_models, actor=actor)
+            report.reembedded.append(person.person_id)
+        else:
+            if not person.needs_reenrollment:
+                store.mark_needs_reenrollment(person.person_id, model_id=pipeline.model_id, actor=actor)
+            report.needs_reenrollment.append(person.person_id)
+    return report
