@@ -29,6 +29,12 @@ class GateConfig(Section):
     exit_button_line: Optional[int] = Field(None, ge=0, le=1023,
                                             description="GPIO line of a request-to-exit button.")
     held_open_s: float = Field(30.0, gt=0, le=3600, description="Door open this long raises door_held_open.")
+    inputs_active_low: bool = Field(True, description="Door contact and exit button switch their line to ground "
+                                                      "(internal pull-up); false = to 3.3 V (pull-down).")
+    input_debounce_ms: float = Field(20.0, ge=0, le=1000, description="Debounce period of the door inputs.")
+    exit_button_unlocks: bool = Field(True, description="A press of the exit button unlocks the gate for a pulse.")
+    exit_grace_s: float = Field(10.0, ge=0, le=300, description="The door may open this long after an exit-button "
+                                                                "press without raising door_forced_open.")
 
 
 class AttendanceMode(StrEnum):
@@ -40,6 +46,9 @@ class AttendanceConfig(Section):
     mode: AttendanceMode = Field(AttendanceMode.device_role, description="device_role or first_last.")
     day_starts_at: str = Field("04:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                                description="Local time at which an attendance day begins (HH:MM).")
+    cooldown_s: float = Field(300.0, ge=0, le=86400, description="At most one attendance event per person "
+                                                                  "within this.")
+    roles: list[str] = Field(default_factory=lambda: ["staff"], description="Roles whose grants are attendance.")
 
 
 class DisplayBackend(StrEnum):
@@ -52,3 +61,5 @@ class DisplayConfig(Section):
     buzzer_line: Optional[int] = Field(None, ge=0, le=1023, description="GPIO line of a buzzer.")
     led_green_line: Optional[int] = Field(None, ge=0, le=1023, description="GPIO line of a green LED.")
     led_red_line: Optional[int] = Field(None, ge=0, le=1023, description="GPIO line of a red LED.")
+    hold_s: float = Field(3.0, ge=0, le=60, description="A verdict stays on screen (and LED) this long.")
+    fullscreen: bool = Field(True, description="opencv: show the message window full screen.")

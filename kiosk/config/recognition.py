@@ -27,3 +27,6 @@ class RecognitionConfig(Section):
     confirm_frames: int = Field(3, ge=1, le=30, description="Agreeing frames needed before a decision.")
     cooldown_s: float = Field(30.0, ge=0, le=86400, description="The same person is not decided again within this.")
     track_timeout_s: float = Field(2.0, gt=0, le=60, description="A face unseen this long ends its track.")
+    retry_timeout_s: float = Field(10.0, gt=0, le=300, description="A person still asked to come closer, stand "
+                                                                   "still or fix their mask after this is denied "
+                                                                   "and asked to see staff.")

@@ -1,0 +1,427 @@
+"""Access policy: a pure function from what was observed and the configuration to a decision.
+
+`decide(observation, config)` looks at identity (the matcher's result and the margin to the
+runner-up), thermal liveness, temperature readings, the mask score, the time and the person's
+record (role, schedule, validity window, status). It returns `granted`, `denied` with every
+reason, or `retry` with a message for the person ("please come closer"...) while a better
+observation could still change the verdict. When the caller has retried long enough it sets
+`observation.final`; every open question then counts against the person ("please see staff").
+No I/O, no clock: the same inputs always give the same decision.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+from .config import KioskConfig
+from .config.temperature import FeverMode, MaskPolicy, ScreeningOrder
+from .config.thermal import ThermalBackend
+from .types import LivenessResult, MatchResult, TemperatureReading
+
+
+class Outcome(StrEnum):
+    granted = "granted"
+    denied = "denied"
+    retry = "retry"     # no verdict yet: ask the person for something and look again
+
+
+class Notice(StrEnum):
+    """What the person at the kiosk is told; kiosk.feedback maps each to a screen, LED and buzzer."""
+
+    welcome = "welcome"
+    come_closer = "come_closer"
+    stand_still = "stand_still"
+    look_at_camera = "look_at_camera"
+    wear_mask = "wear_mask"
+    remove_mask = "remove_mask"
+    denied = "denied"
+    fever = "fever"
+    see_staff = "see_staff"
+
+
+MESSAGES: dict[Notice, str] = {
+    Notice.welcome: "Welcome",
+    Notice.come_closer: "Please come closer",
+    Notice.stand_still: "Please stand still",
+    Notice.look_at_camera: "Please look at the camera",
+    Notice.wear_mask: "Please wear your mask",
+    Notice.remove_mask: "Please remove your mask",
+    Notice.denied: "Access denied",
+    Notice.fever: "Temperature too high - please see staff",
+    Notice.see_staff: "Please see staff",
+}
+
+
+# Reasons (stable strings: they go into events and logs).
+NOT_LIVE = "not_live"
+LIVENESS_PENDING = "liveness_pending"          # retry; final: liveness_unavailable
+LIVENESS_UNAVAILABLE = "liveness_unavailable"
+UNKNOWN_FACE = "unknown_face"
+AMBIGUOUS_MATCH = "ambiguous_match"
+FACE_NOT_READY = "face_not_ready"              # no embedding yet (quality gates); final: face_quality
+FACE_QUALITY = "face_quality"
+SUSPENDED = "suspended"
+NOT_YET_VALID = "not_yet_valid"
+EXPIRED = "expired"
+VISITOR_WITHOUT_WINDOW = "visitor_without_window"
+OUTSIDE_SCHEDULE = "outside_schedule"
+NO_SCHEDULE_FOR_ROLE = "no_schedule_for_role"
+INVALID_SCHEDULE = "invalid_schedule"
+FEVER = "fever"
+TEMPERATURE_LOW_QUALITY = "temperature_low_quality"   # retry; final: temperature_unreadable
+TEMPERATURE_UNREADABLE = "temperature_unreadable"
+FEVER_UNCONFIRMED = "fever_unconfirmed"               # retry, and the final reason if it stays so
+TEMPERATURE_NOT_MEASURED = "temperature_not_measured"  # no thermal sensor configured (warning)
+NO_MASK = "no_mask"                                    # require: retry then deny; warn: warning
+MASK_ON = "mask_on"                                    # forbid: retry then deny
+MASK_NOT_CHECKED = "mask_not_checked"                  # require, but the pipeline gave no mask score
+RECOGNISED = "recognised"
+
+# Alerts: extra events of these CONTRACTS.md types go out with the decision.
+FEVER_ALERT = "fever_alert"
+SPOOF_ATTEMPT = "spoof_attempt"
+UNKNOWN_FACE_ALERT = "unknown_face"
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    """What the policy needs of an enrolled person (CONTRACTS.md section 2, `person`)."""
+
+    person_id: str
+    employee_no: str
+    name: str
+    role: str                                   # "staff" | "visitor" (any role named in access.schedules)
+    valid_from: Optional[datetime] = None       # aware, or naive = device local time
+    valid_to: Optional[datetime] = None         # inclusive
+    schedule: Optional[str] = None              # a role name from access.schedules, or windows "mon-fri 08:00-12:00; ..."
+    status: str = "active"                      # "active" | "suspended"
+
+    @classmethod
+    def from_record(cls, person_id: str, person: dict[str, Any]) -> PersonInfo:
+        """From the `person` part of a fleet person record; ISO dates (a date alone means the whole day)."""
+        return cls(person_id=person_id, employee_no=str(person.get("employee_no") or ""),
+                   name=str(person.get("name") or ""), role=str(person.get("role") or "staff"),
+                   valid_from=_parse_instant(person.get("valid_from"), end_of_day=False),
+                   valid_to=_parse_instant(person.get("valid_to"), end_of_day=True),
+                   schedule=person.get("schedule") or None, status=str(person.get("status") or "active"))
+
+    def as_event(self) -> dict[str, str]:
+        return {"person_id": self.person_id, "employee_no": self.employee_no, "name": self.name, "role": self.role}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything seen of one person, aggregated by kiosk.tracker over the confirming frames."""
+
+    at: datetime                                    # wall-clock time of the decision (aware)
+    match: Optional[MatchResult] = None             # None = no embedding yet
+    person: Optional[PersonInfo] = None             # the matched person's record (None = unknown)
+    liveness: Optional[LivenessResult] = None       # None = not measured (yet)
+    temperatures: tuple[TemperatureReading, ...] = ()  # this person's readings, oldest first
+    mask_score: Optional[float] = None              # None = not checked
+    face_hint: Optional[str] = None                 # FaceQuality.reason while there is no embedding
+    final: bool = False                             # retried long enough: decide now
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reasons: tuple[str, ...]        # denied: every reason; retry: what is awaited; granted: recognised + warnings
+    notice: Notice
+    message: str                    # the text for the person
+    alerts: tuple[str, ...] = ()    # event types to raise besides the access event
+    fever: Optional[bool] = None    # None = not screened
+    temperature: Optional[TemperatureReading] = None  # the reading the verdict used
+    masked: Optional[bool] = None
+
+    @property
+    def granted(self) -> bool:
+        return self.outcome == Outcome.granted
+
+    @property
+    def final(self) -> bool:
+        return self.outcome != Outcome.retry
+
+    def as_event(self) -> dict[str, Any]:
+        """The event's `decision` part (verdicts only)."""
+        return {"outcome": self.outcome.value, "reasons": list(self.reasons)}
+
+
+@dataclass
+class _Findings:
+    deny: list[str] = field(default_factory=list)
+    retry: list[tuple[str, Notice]] = field(default_factory=list)
+    warn: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+
+def decide(obs: Observation, config: KioskConfig) -> Decision:
+    """The decision for one observation. Pure."""
+    found = _Findings()
+    if obs.match is None:
+        if not obs.final:
+            notice = _hint_notice(obs.face_hint)
+            return Decision(Outcome.retry, (FACE_NOT_READY,), notice, MESSAGES[notice])
+        found.deny.append(FACE_QUALITY)
+
+    live = _check_liveness(obs, config, found)
+    identity_ok = _check_identity(obs, config, found)
+    if live is False:
+        # A photo or a screen: refuse now; screening it or asking it to fix its mask makes no sense.
+        return _verdict(Outcome.denied, found, obs, fever=None, reading=None, masked=None)
+    if UNKNOWN_FACE in found.deny:
+        found.alerts.append(UNKNOWN_FACE_ALERT)
+    fever, reading = _check_temperature(obs, config, found, identity_ok)
+    masked = _check_mask(obs, config, found, identity_ok)
+
+    if found.retry and not obs.final:
+        code, notice = found.retry[0]
+        return Decision(Outcome.retry, tuple(c for c, _ in found.retry), notice, MESSAGES[notice],
+                        fever=fever, temperature=reading, masked=masked)
+    if found.retry:   # final: every open question counts against the person
+        _settle_retries(found, config)
+    outcome = Outcome.denied if found.deny else Outcome.granted
+    return _verdict(outcome, found, obs, fever=fever, reading=reading, masked=masked)
+
+
+# Liveness ------------------------------------------------------------------------------------------
+def _check_liveness(obs: Observation, config: KioskConfig, found: _Findings) -> Optional[bool]:
+    if not config.liveness.enabled or config.thermal.backend == ThermalBackend.none:
+        return None
+    if obs.liveness is None:
+        found.retry.append((LIVENESS_PENDING, Notice.stand_still))
+        return None
+    if not obs.liveness.live:
+        found.deny.append(NOT_LIVE)
+        found.alerts.append(SPOOF_ATTEMPT)
+        return False
+    return True
+
+
+# Identity ------------------------------------------------------------------------------------------
+def _check_identity(obs: Observation, config: KioskConfig, found: _Findings) -> bool:
+    match = obs.match
+    if match is None:
+        return False
+    if match.person_id is None or obs.person is None or not match.distance <= match.threshold:
+        found.deny.append(UNKNOWN_FACE)
+        return False
+    if obs.person.person_id != match.person_id:
+        raise ValueError("observation.person does not belong to observation.match")
+    if match.margin < config.recognition.min_margin:
+        found.deny.append(AMBIGUOUS_MATCH)
+        return False
+    before = len(found.deny)
+    person = obs.person
+    if person.status != "active":
+        found.deny.append(SUSPENDED)
+    local = _local_time(obs.at, config.device.timezone)
+    if person.valid_from is not None and local < _aware(person.valid_from, local):
+        found.deny.append(NOT_YET_VALID)
+    if person.valid_to is not None and local > _aware(person.valid_to, local):
+        found.deny.append(EXPIRED)
+    if person.role == "visitor" and person.valid_to is None:
+        found.deny.append(VISITOR_WITHOUT_WINDOW)
+    found.deny.extend(_check_schedule(person, local, config))
+    return len(found.deny) == before
+
+
+def _check_schedule(person: PersonInfo, local: datetime, config: KioskConfig) -> list[str]:
+    schedules = config.access.schedules
+    if person.schedule:
+        spec = person.schedule.strip()
+        if spec in schedules:
+            windows = schedules[spec]
+        else:
+            windows = [part for part in re.split(r"[;,]", spec) if part.strip()]
+    elif person.role in schedules:
+        windows = schedules[person.role]
+    else:
+        return [NO_SCHEDULE_FOR_ROLE]
+    try:
+        parsed = [Window.parse(text) for text in windows]
+    except ValueError:
+        return [INVALID_SCHEDULE]
+    return [] if any(window.contains(local) for window in parsed) else [OUTSIDE_SCHEDULE]
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(?:-(mon|tue|wed|thu|fri|sat|sun))? "
+                     r"(\d\d):(\d\d)-(\d\d):(\d\d)$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A weekly window 'mon-fri 07:00-19:00'. Day ranges may wrap (fri-mon); an end at or before
+    the start runs past midnight and belongs to the day it starts on; the end is exclusive."""
+
+    days: frozenset[int]   # 0 = Monday
+    start_min: int
+    end_min: int
+
+    @classmethod
+    def parse(cls, text: str) -> Window:
+        found = _WINDOW.match(text.strip().lower())
+        if not found:
+            raise ValueError(f"'{text}' is not a window like 'mon-fri 07:00-19:00'")
+        first, last, h1, m1, h2, m2 = found.groups()
+        a, b = _DAYS.index(first), _DAYS.index(last or first)
+        days = frozenset((a + i) % 7 for i in range((b - a) % 7 + 1))
+        start, end = int(h1) * 60 + int(m1), int(h2) * 60 + int(m2)
+        if start >= 24 * 60 or end > 24 * 60 or int(m1) > 59 or int(m2) > 59:
+            raise ValueError(f"'{text}': times must be 00:00 to 24:00")
+        return cls(days, start, end)
+
+    def contains(self, local: datetime) -> bool:
+        minute = local.hour * 60 + local.minute
+        day = local.weekday()
+        if self.start_min < self.end_min:
+            return day in self.days and self.start_min <= minute < self.end_min
+        return (day in self.days and minute >= self.start_min) or ((day - 1) % 7 in self.days and minute < self.end_min)
+
+
+# Temperature ---------------------------------------------------------------------------------------
+def _check_temperature(obs: Observation, config: KioskConfig, found: _Findings,
+                       identity_ok: bool) -> tuple[Optional[bool], Optional[TemperatureReading]]:
+    """Returns (fever, the reading used). Readings at or above the threshold are fever."""
+    cfg = config.temperature
+    good = [r for r in obs.temperatures if r.body_c is not None and math.isfinite(r.body_c)
+            and r.quality >= cfg.min_quality]
+    latest = good[-1] if good else None
+    fever = None if latest is None or latest.body_c is None else latest.body_c >= cfg.fever_threshold_c
+    if cfg.mode == FeverMode.off:
+        return fever, latest                     # measured and reported only
+    if config.thermal.backend == ThermalBackend.none:
+        found.warn.append(TEMPERATURE_NOT_MEASURED)
+        return None, None
+    if cfg.order == ScreeningOrder.after_identification and not identity_ok:
+        return None, None                        # only recognised persons are screened
+    if latest is None:
+        last = obs.temperatures[-1] if obs.temperatures else None
+        found.retry.append((TEMPERATURE_LOW_QUALITY, _hint_notice(last.reason if last else None)))
+        return None, None
+    if not fever:
+        return False, latest
+    run = 0
+    for reading in reversed(good):
+        if reading.body_c is None or reading.body_c < cfg.fever_threshold_c:
+            break
+        run += 1
+    if run < cfg.confirm_readings:
+        found.retry.append((FEVER_UNCONFIRMED, Notice.stand_still))  # a second reading before denying
+        return None, latest
+    found.alerts.append(FEVER_ALERT)
+    if cfg.mode == FeverMode.hard:
+        found.deny.append(FEVER)
+    else:
+        found.warn.append(FEVER)
+    return True, latest
+
+
+# Mask ----------------------------------------------------------------------------------------------
+def _check_mask(obs: Observation, config: KioskConfig, found: _Findings, identity_ok: bool) -> Optional[bool]:
+    policy = config.mask.policy
+    masked = None if obs.mask_score is None else obs.mask_score >= config.mask.threshold
+    if policy == MaskPolicy.ignore:
+        return masked
+    if policy == MaskPolicy.require:
+        if not identity_ok:
+            return masked                        # no point asking an unknown face to put a mask on
+        if masked is None:
+            found.retry.append((MASK_NOT_CHECKED, Notice.wear_mask))
+        elif not masked:
+            found.retry.append((NO_MASK, Notice.wear_mask))
+    elif policy == MaskPolicy.warn:
+        if masked is False and identity_ok:
+            found.warn.append(NO_MASK)
+    elif policy == MaskPolicy.forbid and masked:
+        # Also for an unknown face: the mask may be why it was not recognised.
+        found.retry.append((MASK_ON, Notice.remove_mask))
+    return masked
+
+
+# Outcome -------------------------------------------------------------------------------------------
+def _settle_retries(found: _Findings, config: KioskConfig) -> None:
+    soft = config.temperature.mode == FeverMode.soft
+    for code, _ in found.retry:
+        if code == TEMPERATURE_LOW_QUALITY:
+            (found.warn if soft else found.deny).append(TEMPERATURE_UNREADABLE)
+        elif code == FEVER_UNCONFIRMED:
+            (found.warn if soft else found.deny).append(FEVER_UNCONFIRMED)
+        elif code == LIVENESS_PENDING:
+            found.deny.append(LIVENESS_UNAVAILABLE)
+        else:
+            found.deny.append(code)
+    found.retry.clear()
+
+
+def _verdict(outcome: Outcome, found: _Findings, obs: Observation, *, fever: Optional[bool],
+             reading: Optional[TemperatureReading], masked: Optional[bool]) -> Decision:
+    if outcome == Outcome.granted:
+        reasons = (RECOGNISED, *found.warn)
+        notice = Notice.welcome
+        name = obs.person.name.split()[0] if obs.person and obs.person.name.strip() else ""
+        message = f"Welcome{', ' + name if name else ''}"
+        if reading is not None and reading.body_c is not None:
+            message += f" - {reading.body_c:.1f} °C"
+        if NO_MASK in found.warn:
+            message += " - " + MESSAGES[Notice.wear_mask].lower()
+    else:
+        reasons = tuple(found.deny)
+        if FEVER in reasons:
+            notice = Notice.fever
+        elif obs.final:
+            notice = Notice.see_staff
+        else:
+            notice = Notice.denied
+        message = MESSAGES[notice]
+    return Decision(outcome, reasons, notice, message, alerts=tuple(dict.fromkeys(found.alerts)), fever=fever,
+                    temperature=reading, masked=masked)
+
+
+# Helpers -------------------------------------------------------------------------------------------
+def _hint_notice(hint: Optional[str]) -> Notice:
+    """A Notice for a quality hint from the face pipeline or the temperature reading."""
+    text = (hint or "").lower()
+    if "closer" in text or "thermal view" in text or "small" in text:
+        return Notice.come_closer
+    if "look" in text or "turn" in text:
+        return Notice.look_at_camera
+    return Notice.stand_still
+
+
+def _local_time(at: datetime, timezone: str) -> datetime:
+    if at.tzinfo is None:
+        raise ValueError("observation time must be timezone-aware")
+    return at.astimezone() if timezone == "localtime" else at.astimezone(ZoneInfo(timezone))
+
+
+def _aware(instant: datetime, like: datetime) -> datetime:
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=like.tzinfo)
+
+
+def _parse_instant(value: Any, *, end_of_day: bool) -> Optional[datetime]:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time.max if end_of_day else time.min)
+    text = str(value)
+    if len(text) == 10:   # a date alone: the whole day
+        day = date.fromisoformat(text)
+        return datetime.combine(day, time.max if end_of_day else time.min)
+    return datetime.fromisoformat(text)
+
+
+def describe(decision: Decision) -> str:
+    """One log line for a decision."""
+    return f"{decision.outcome.value} reasons={','.join(decision.reasons) or '-'} notice={decision.notice.value}"
+
+
+__all__ = ["Outcome", "Notice", "MESSAGES", "PersonInfo", "Observation", "Decision", "Window", "decide", "describe"]
