@@ -21,6 +21,11 @@ class ScreeningOrder(StrEnum):
     after_identification = "after_identification"    # screen only recognised persons
 
 
+class SensorFov(StrEnum):
+    standard = "55x35"  # MLX90640BAA
+    wide = "110x75"     # MLX90640BAB
+
+
 class TemperatureConfig(Section):
     fever_threshold_c: float = Field(37.3, ge=35.0, le=40.0, description="Estimated body temperature counted as fever.")
     mode: FeverMode = Field(FeverMode.hard, description="hard (deny + alert), soft (allow + alert) or off.")
@@ -33,8 +38,16 @@ class TemperatureConfig(Section):
                                                                "blackbody); unset = <state_dir>/calibration.json "
                                                                "if present, else built-in defaults.")
     ambient_sensor_c: Optional[float] = Field(None, ge=-20, le=50,
-                                              description="Fixed room temperature, if known; unset = estimate from "
-                                                          "the thermal background.")
+                                              description="Room temperature from an external sensor or a fixed "
+                                                          "value; unset = the thermal sensor's die temperature "
+                                                          "minus its calibrated self-heating.")
+    sensor_fov: SensorFov = Field(SensorFov.standard, description="MLX90640 lens: 55x35 (BAA) or 110x75 (BAB, wide); "
+                                                                  "used by the default registration.")
+    sensor_offset_mm: tuple[float, float, float] = Field(
+        (30.0, 0.0, 0.0), description="Thermal sensor position relative to the camera (x right, y down, z forward, "
+                                      "mm), for the default registration before calibration.")
+    max_distance_m: float = Field(1.0, gt=0.2, le=3.0, description="Farthest supported face distance; farther "
+                                                                    "readings are low quality (\"come closer\").")
 
 
 class LivenessConfig(Section):

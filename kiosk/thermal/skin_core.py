@@ -32,26 +32,23 @@ class SkinCoreModel:
     canthus: float
     forehead: float
     ambient: float
-    # forehead ~ fh_intercept + fh_canthus * canthus + fh_ambient * ambient (for the simulator's inverse)
-    fh_intercept: float
-    fh_canthus: float
-    fh_ambient: float
+    # canthus - forehead ~ gap_intercept + gap_ambient * ambient (mean gap; for the simulator's inverse)
+    gap_intercept: float
+    gap_ambient: float
 
     def body(self, canthus_c: float, forehead_c: float, ambient_c: float) -> float:
         return self.intercept + self.canthus * canthus_c + self.forehead * forehead_c + self.ambient * ambient_c
 
     def skin(self, body_c: float, ambient_c: float) -> tuple[float, float]:
         """The (canthus, forehead) temperatures this model turns into `body_c`: the simulator's physiology."""
-        slope = self.canthus + self.forehead * self.fh_canthus
-        offset = (self.intercept + self.forehead * self.fh_intercept
-                  + (self.ambient + self.forehead * self.fh_ambient) * ambient_c)
-        canthus = (body_c - offset) / slope
-        return canthus, self.fh_intercept + self.fh_canthus * canthus + self.fh_ambient * ambient_c
+        gap = self.gap_intercept + self.gap_ambient * ambient_c
+        canthus = (body_c - self.intercept - self.ambient * ambient_c + self.forehead * gap) / (self.canthus + self.forehead)
+        return canthus, canthus - gap
 
 
 # Fitted by `fit(load_fda(<shared>/data/thermal/fda_facial_oral_temperature))`; see README.
 MODEL = SkinCoreModel(intercept=5.9280, canthus=0.6977, forehead=0.2326, ambient=-0.0870,
-                      fh_intercept=9.1185, fh_canthus=0.6931, fh_ambient=0.0602)
+                      gap_intercept=1.1044, gap_ambient=-0.0294)
 
 
 @dataclass(frozen=True)
@@ -63,22 +60,31 @@ class FdaData:
     oral: np.ndarray
 
 
+def _number(text: str | None) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _mean_of(values: dict[str, str], column: str) -> float:
+    """Mean over the four capture rounds (columns <name>1..4) of the ones present."""
+    rounds = [_number(values.get(f"{column}{k}")) for k in range(1, 5)]
+    present = [v for v in rounds if not np.isnan(v)]
+    return float(np.mean(present)) if present else float("nan")
+
+
 def load_fda(directory: Path) -> FdaData:
     """Both group-1 files, one row per subject and camera, rows with a missing value dropped."""
     columns: dict[str, list] = {"subject": [], "canthus": [], "forehead": [], "ambient": [], "oral": []}
     for name in FDA_FILES:
         with open(Path(directory) / name, encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle))
-        header = {title: i for i, title in enumerate(rows[2]) if title}
         for row in rows[3:]:
-            def value(title: str) -> float:
-                try:
-                    return float(row[header[title]])
-                except (ValueError, IndexError):
-                    return float("nan")
-            canthus = np.nanmean([value(f"canthiMax{k}") for k in range(1, 5)] or [np.nan])
-            forehead = np.nanmean([value(f"T_FH_Max{k}") for k in range(1, 5)] or [np.nan])
-            sample = (canthus, forehead, value("T_atm"), value("aveOralM"))
+            values = dict(zip(rows[2], row, strict=False))
+            canthus = _mean_of(values, "canthiMax")
+            forehead = _mean_of(values, "T_FH_Max")
+            sample = (canthus, forehead, _number(values.get("T_atm")), _number(values.get("aveOralM")))
             if not row or not row[0] or any(np.isnan(sample)):
                 continue
             columns["subject"].append(row[0])
@@ -101,9 +107,9 @@ def fit(data: FdaData, rows: np.ndarray | None = None) -> SkinCoreModel:
     stretch = y.std() / predicted.std()
     slopes = weights[1:] * stretch
     intercept = y.mean() - stretch * predicted.mean() + weights[0] * stretch
-    fh_weights, *_ = np.linalg.lstsq(np.column_stack([np.ones(rows.sum()), data.canthus[rows], data.ambient[rows]]),
-                                     data.forehead[rows], rcond=None)
-    return SkinCoreModel(float(intercept), *map(float, slopes), *map(float, fh_weights))
+    gap, *_ = np.linalg.lstsq(np.column_stack([np.ones(rows.sum()), data.ambient[rows]]),
+                              data.canthus[rows] - data.forehead[rows], rcond=None)
+    return SkinCoreModel(float(intercept), *map(float, slopes), *map(float, gap))
 
 
 @dataclass(frozen=True)
