@@ -41,6 +41,9 @@ class MqttConfig(Section):
     inflight_max: int = Field(100, ge=1, le=65535, description="Unacknowledged QoS 1 messages in flight.")
     health_interval_s: float = Field(30.0, ge=1, description="Period of the health message.")
     command_auth: CommandAuth = Field(CommandAuth.signed, description="signed or acl.")
+    command_max_age_s: float = Field(120.0, ge=5, le=86400,
+                                     description="A command's issued_at must be this close to the device clock; its "
+                                                 "nonce is remembered twice as long (replay protection).")
     trusted_keys_dir: Optional[Path] = Field(None, description="Ed25519 public keys (PEM) trusted to sign commands; "
                                                                "unset = <keys_dir>/trusted.")
     fleet_sync: bool = Field(True, description="Share persons and templates with the other kiosks of the fleet.")

@@ -1,0 +1,243 @@
+"""The asyncio side of the outbox: group commit, acknowledgements, alarms and the memory overflow.
+
+All SQLite work runs on one private writer thread, in call order. `put()` returns once the
+message is committed; messages that arrive while a commit is running are committed together in
+the next transaction (group commit), so a burst costs one fsync per batch, not per message.
+
+When the outbox holds `max_events` rows, or SQLite cannot write (disk full, I/O error), new
+messages are held in memory, in order, and an alarm is raised; they are committed as soon as
+there is room again. Only when that memory overflow is also full is a message refused: it is
+counted and logged with its reference (the event stays in the store's own event log). `put()`
+never raises for storage trouble and never blocks the caller beyond one commit.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Optional, TypeVar
+
+from .outbox import Message, Outbox, Row, is_disk_full
+
+log = logging.getLogger("kiosk.mqtt")
+T = TypeVar("T")
+
+OVERFLOW_MAX = 10_000          # messages held in memory while the outbox cannot take them
+RETRY_PERIOD_S = 1.0           # how often a held-back overflow is retried
+MAX_BATCH = 1000               # rows per commit
+
+ALARM_FULL = "outbox_full"
+ALARM_DISK = "disk_full"
+ALARM_STORAGE = "storage_error"
+ALARM_REJECTED = "broker_rejected"
+
+
+class DurableQueue:
+    def __init__(self, path: Path, max_events: int, *, max_page_count: Optional[int] = None,
+                 on_alarm: Optional[Callable[[frozenset[str]], None]] = None) -> None:
+        self.path = Path(path)
+        self.max_events = max_events
+        self._max_page_count = max_page_count
+        self._on_alarm = on_alarm
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-outbox")
+        self._outbox: Optional[Outbox] = None
+        self._pending: list[tuple[Message, asyncio.Future[bool]]] = []
+        self._overflow: deque[Message] = deque()
+        self._acked: list[int] = []
+        self.acked_unflushed: set[int] = set()
+        self._flusher: Optional[asyncio.Task[None]] = None
+        self._deleter: Optional[asyncio.Task[None]] = None
+        self._retrier: Optional[asyncio.Task[None]] = None
+        self.new_data = asyncio.Event()
+        self.depth = 0
+        self.oldest_created: Optional[float] = None
+        self.published = 0
+        self.dropped = 0
+        self.rejected = 0
+        self._alarms: set[str] = set()
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def open(self) -> None:
+        """Open the file (raises OutboxError) and load the counters; a backlog is announced via new_data."""
+        def _open() -> tuple[Outbox, int, Optional[float], int]:
+            box = Outbox(self.path, self._max_page_count)
+            return box, box.depth(), box.oldest_created(), box.rejected_count()
+        self._outbox, self.depth, self.oldest_created, self.rejected = await self._run(_open)
+        if self.rejected:
+            self._raise(ALARM_REJECTED)
+        if self.depth >= self.max_events:
+            self._raise(ALARM_FULL)
+        if self.depth:
+            self.new_data.set()
+
+    @property
+    def alarms(self) -> frozenset[str]:
+        return frozenset(self._alarms)
+
+    @property
+    def overflow(self) -> int:
+        return len(self._overflow)
+
+    # -- adding ---------------------------------------------------------------------------------------
+    async def put(self, message: Message) -> bool:
+        """Commit one message; True once it is durable, False when it is held in memory (alarm raised)."""
+        if self._overflow or self.depth + len(self._pending) >= self.max_events:
+            if self.depth + len(self._pending) >= self.max_events:
+                self._raise(ALARM_FULL)
+            self._hold([message])
+            return False
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="outbox-commit")
+        return await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            ok = await self._commit([m for m, _ in batch])
+            if not ok:
+                # Keep the order: this batch, then everything queued behind it, goes to the overflow.
+                rest, self._pending = self._pending, []
+                self._hold([m for m, _ in batch] + [m for m, _ in rest])
+                for _, done in batch + rest:
+                    if not done.done():
+                        done.set_result(False)
+                return
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(True)
+
+    async def _commit(self, messages: list[Message]) -> bool:
+        assert self._outbox is not None, "DurableQueue.open() first"
+        try:
+            await self._run(self._outbox.add, messages)
+        except sqlite3.Error as exc:
+            alarm = ALARM_DISK if is_disk_full(exc) else ALARM_STORAGE
+            if alarm not in self._alarms:
+                log.error("outbox: cannot commit to %s (%s); holding messages in memory", self.path, exc)
+            self._raise(alarm)
+            return False
+        self._clear(ALARM_DISK, ALARM_STORAGE)
+        if self.oldest_created is None:
+            self.oldest_created = messages[0].created
+        self.depth += len(messages)
+        self.new_data.set()
+        return True
+
+    def _hold(self, messages: list[Message]) -> None:
+        for m in messages:
+            if len(self._overflow) >= OVERFLOW_MAX:
+                self.dropped += 1
+                log.error("outbox: full on disk and in memory; %s %s NOT queued for MQTT (still in the store's log)",
+                          m.kind, m.ref)
+                continue
+            self._overflow.append(m)
+        if self._overflow and (self._retrier is None or self._retrier.done()):
+            self._retrier = asyncio.create_task(self._drain_overflow(), name="outbox-overflow")
+
+    async def _drain_overflow(self) -> None:
+        """Commit held messages, oldest first, whenever there is room and the disk accepts them."""
+        while self._overflow:
+            room = self.max_events - self.depth - len(self._pending)
+            if room > 0 and not self._pending:
+                batch = [self._overflow[i] for i in range(min(room, MAX_BATCH, len(self._overflow)))]
+                if await self._commit(batch):
+                    for _ in batch:
+                        self._overflow.popleft()
+                    continue
+            await asyncio.sleep(RETRY_PERIOD_S)
+        if self.depth < self.max_events:
+            self._clear(ALARM_FULL)
+
+    # -- reading and acknowledging ------------------------------------------------------------------
+    async def read_after(self, seq: int, limit: int) -> list[Row]:
+        assert self._outbox is not None
+        return await self._run(self._outbox.after, seq, limit)
+
+    def ack(self, seq: int) -> None:
+        """The broker acknowledged `seq`: delete it (batched, off the loop)."""
+        self._acked.append(seq)
+        self.acked_unflushed.add(seq)
+        self.published += 1
+        if self._deleter is None or self._deleter.done():
+            self._deleter = asyncio.create_task(self._delete(), name="outbox-delete")
+
+    async def _delete(self) -> None:
+        assert self._outbox is not None
+        while self._acked:
+            batch, self._acked = self._acked, []
+            try:
+                await self._run(self._outbox.delete, batch)
+            except sqlite3.Error as exc:  # the rows stay and are sent again later: a duplicate, never a loss
+                log.error("outbox: cannot delete acknowledged rows from %s: %s", self.path, exc)
+                self.acked_unflushed.difference_update(batch)
+                return
+            self.acked_unflushed.difference_update(batch)
+            self.depth = max(0, self.depth - len(batch))
+            if self.depth == 0:
+                self.oldest_created = None
+            elif self.depth < self.max_events and not self._overflow:
+                self._clear(ALARM_FULL)
+
+    async def reject(self, seq: int, reason: str) -> None:
+        """The broker refused `seq` (MQTT 5 reason code): keep it aside for the operator, raise the alarm."""
+        assert self._outbox is not None
+        try:
+            moved = await self._run(self._outbox.reject, seq, reason)
+        except sqlite3.Error as exc:
+            log.error("outbox: cannot move refused row %d aside: %s", seq, exc)
+            return
+        if moved:
+            self.rejected += 1
+            self.depth = max(0, self.depth - 1)
+            log.error("outbox: the broker refused message %d (%s); kept in %s table 'rejected'", seq, reason, self.path)
+            self._raise(ALARM_REJECTED)
+
+    async def refresh_oldest(self) -> None:
+        assert self._outbox is not None
+        self.oldest_created = await self._run(self._outbox.oldest_created)
+
+    async def use_nonce(self, nonce_key: str, expires: float) -> bool:
+        assert self._outbox is not None
+        return await self._run(self._outbox.use_nonce, nonce_key, expires, time.time())
+
+    # -- alarms and shutdown ----------------------------------------------------------------------------
+    def _raise(self, alarm: str) -> None:
+        if alarm not in self._alarms:
+            self._alarms.add(alarm)
+            self._notify()
+
+    def _clear(self, *alarms: str) -> None:
+        if self._alarms.intersection(alarms):
+            self._alarms.difference_update(alarms)
+            self._notify()
+
+    def _notify(self) -> None:
+        if self._on_alarm is not None:
+            try:
+                self._on_alarm(frozenset(self._alarms))
+            except Exception:
+                log.exception("outbox: alarm callback failed")
+
+    async def close(self) -> None:
+        """Finish pending commits and deletes, then close the file. Held overflow is logged (not durable)."""
+        for task in (self._flusher, self._deleter):
+            if task is not None and not task.done():
+                await task
+        if self._retrier is not None:
+            self._retrier.cancel()
+        if self._overflow:
+            log.error("outbox: %d messages held in memory could not be committed before stop: %s", len(self._overflow),
+                      ", ".join(str(m.ref) for m in list(self._overflow)[:20]))
+        if self._outbox is not None:
+            await self._run(self._outbox.close)
+            self._outbox = None
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,179 @@
+"""The outbox file (`<state_dir>/outbox.db`): messages committed before they are published.
+
+Plain `sqlite3`, WAL, `synchronous = FULL` (a committed message survives a power cut, not only a
+crash). The object is confined to one thread (the durable queue's writer thread); the event
+loop never touches it. Rows are numbered by an AUTOINCREMENT `seq`, which is the publish order.
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    kind TEXT NOT NULL,          -- 'event' or 'fleet'
+    ref TEXT,                    -- event_id or person_id, for logs and operators
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT,
+    created REAL NOT NULL,
+    rejected_at REAL NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS command_nonces (
+    nonce_key TEXT PRIMARY KEY,
+    expires REAL NOT NULL
+);
+"""
+
+
+class OutboxError(Exception):
+    """The outbox file cannot be opened or written (message names the file and the cause)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    kind: str
+    ref: Optional[str]
+    created: float
+
+
+@dataclass(frozen=True)
+class Row:
+    seq: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+def is_disk_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
+
+
+class Outbox:
+    def __init__(self, path: Path, max_page_count: Optional[int] = None) -> None:
+        """Open (and create) the outbox. `max_page_count` caps the file size in pages (SQLite's limit)."""
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA journal_size_limit = 8388608")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise OutboxError(f"{self.path}: schema version {version} is newer than this software ({SCHEMA_VERSION})")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if max_page_count is not None:
+                self._db.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
+        except sqlite3.Error as exc:
+            raise OutboxError(f"{self.path}: cannot open the outbox: {exc}") from None
+        except OSError as exc:
+            raise OutboxError(f"{self.path}: cannot create the outbox: {exc.strerror or exc}") from None
+
+    def add(self, messages: list[Message]) -> list[int]:
+        """Commit `messages` in one transaction; return their seqs (raises sqlite3.Error, nothing committed)."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            seqs = []
+            for m in messages:
+                cur.execute("INSERT INTO outbox (topic, payload, qos, retain, kind, ref, created) VALUES (?,?,?,?,?,?,?)",
+                            (m.topic, m.payload, m.qos, int(m.retain), m.kind, m.ref, m.created))
+                seqs.append(cur.lastrowid)
+            cur.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return seqs
+
+    def after(self, seq: int, limit: int) -> list[Row]:
+        """The oldest `limit` rows with a seq greater than `seq`, in seq order."""
+        rows = self._db.execute("SELECT seq, topic, payload, qos, retain FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                                (seq, limit)).fetchall()
+        return [Row(s, t, bytes(p), q, bool(r)) for s, t, p, q, r in rows]
+
+    def delete(self, seqs: list[int]) -> None:
+        """Remove acknowledged rows."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+            cur.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def reject(self, seq: int, reason: str) -> bool:
+        """Move a row the broker refused to the `rejected` table (kept for the operator); False if gone."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute("INSERT OR REPLACE INTO rejected SELECT seq, topic, payload, qos, retain, kind, ref, created, ?, ? "
+                        "FROM outbox WHERE seq = ?", (time.time(), reason, seq))
+            moved = cur.rowcount > 0
+            cur.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            cur.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return moved
+
+    def depth(self) -> int:
+        return self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    def oldest_created(self) -> Optional[float]:
+        row = self._db.execute("SELECT created FROM outbox ORDER BY seq LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def rejected_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM rejected").fetchone()[0]
+
+    def use_nonce(self, nonce_key: str, expires: float, now: float) -> bool:
+        """Record a command nonce until `expires`; False when it was already used (a replay)."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute("DELETE FROM command_nonces WHERE expires < ?", (now,))
+            cur.execute("INSERT OR IGNORE INTO command_nonces (nonce_key, expires) VALUES (?, ?)", (nonce_key, expires))
+            fresh = cur.rowcount == 1
+            cur.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return fresh
+
+    def close(self) -> None:
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        self._db.close()
+
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass

@@ -1,0 +1,394 @@
+"""MqttService: what the daemon creates, starts, feeds and stops.
+
+    service = MqttService(config, store, audit=store_audit_callback)
+    service.commands.register("open_gate", open_gate_handler)      # async (params) -> dict
+    await service.start()                     # opens <state_dir>/outbox.db, connects in the background
+    await service.publish_event(signed_event) # returns once committed to the outbox
+    service.update_health({"fps": ..., "latencies_ms": {...}, "sensors": {...}, "queues": {...}})
+    # fleet: the service subscribes itself to the store's change hook (Store.subscribe)
+    await service.stop()                      # within ~1 s
+
+The connection runs forever in the background with exponential backoff and jitter; events are
+accepted whether the broker is reachable or not.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Optional
+
+import paho.mqtt.client as mqtt
+
+from .. import __version__
+from ..config import KioskConfig
+from .commands import CommandProcessor, CommandRegistry
+from .connection import ConnectError, Connection, Will, backoff_delay
+from .durable import DurableQueue
+from .fleet import ALARM_NO_KEY, FleetCipher, FleetSync
+from .ha import HaState, discovery_messages
+from .outbox import Message
+from .publisher import Publisher
+from .signing import TrustedKeys, now_iso
+from .topics import Topics
+
+log = logging.getLogger("kiosk.mqtt")
+
+EVENT_TYPES = frozenset({"attendance", "access_granted", "access_denied", "fever_alert", "spoof_attempt",
+                         "unknown_face", "door_held_open", "door_forced_open", "alarm"})
+AuditCallback = Callable[[str, dict[str, Any]], Any]
+
+
+def check_event(event: Any, device_id: str) -> Optional[str]:
+    """Cheap structural check of an event before it is committed (the schema is checked in tests)."""
+    if not isinstance(event, dict):
+        return f"an event is a dict, not {type(event).__name__}"
+    if event.get("type") not in EVENT_TYPES:
+        return f"event type {event.get('type')!r} is not one of {', '.join(sorted(EVENT_TYPES))}"
+    event_id = event.get("event_id")
+    if not (isinstance(event_id, str) and len(event_id) == 32 and all(c in "0123456789abcdef" for c in event_id)):
+        return f"event_id {event_id!r} is not 32 lower-case hex characters"
+    if event.get("device_id") != device_id:
+        return f"event device_id {event.get('device_id')!r} is not this device ({device_id!r})"
+    if not isinstance(event.get("signature"), dict):
+        return f"event {event_id} is not signed (the store signs events before they are published)"
+    return None
+
+
+class MqttService:
+    def __init__(self, config: KioskConfig, store: Any = None, device_id: Optional[str] = None, *,
+                 audit: Optional[AuditCallback] = None, store_executor: Optional[Executor] = None,
+                 on_alarm: Optional[Callable[[frozenset[str]], None]] = None,
+                 outbox_max_pages: Optional[int] = None) -> None:
+        """`store` provides the fleet contract (export/apply/all_person_records); None disables fleet sync.
+
+        `audit(action, detail)` records every command (sync callables run on `store_executor`, which
+        defaults to one private thread; coroutine functions are awaited). `on_alarm(alarms)` is called
+        on the loop whenever the set of raised alarms changes.
+        """
+        self.config = config
+        self.mqtt = config.mqtt
+        self.device_id = device_id or config.device.id
+        self.topics = Topics(self.mqtt.topic_prefix, self.device_id, self.mqtt.fleet_topic)
+        self.client_id = self.mqtt.client_id or f"kiosk-{self.device_id}"
+        self.outbox_path = Path(config.state_dir) / "outbox.db"
+        self.commands = CommandRegistry()
+        self._store = store
+        self._audit_cb = audit
+        self._own_executor = store_executor is None
+        self._store_executor = store_executor or ThreadPoolExecutor(1, thread_name_prefix="kiosk-mqtt-store")
+        self._on_alarm = on_alarm
+        self._outbox_max_pages = outbox_max_pages
+        self._daemon_health: dict[str, Any] = {}
+        self._ha = HaState() if self.mqtt.ha_discovery else None
+        self._started_at = time.monotonic()
+        self._conn: Optional[Connection] = None
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.queue: Optional[DurableQueue] = None
+        self.fleet: Optional[FleetSync] = None
+        self.processor: Optional[CommandProcessor] = None
+        self.public_key: Optional[dict[str, str]] = None
+        self.connects = 0
+        self._since = ""                      # when the current connection attempt started (status message)
+        self._fleet_alarm: Optional[str] = None
+        self._unsubscribe: Optional[Callable[[], None]] = None
+        self._last_alarms: frozenset[str] = frozenset()
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the outbox (raises OutboxError) and start connecting in the background."""
+        self.queue = DurableQueue(self.outbox_path, self.mqtt.outbox_max_events, max_page_count=self._outbox_max_pages,
+                                  on_alarm=lambda _: self._alarms_changed())
+        await self.queue.open()
+        self._publisher = Publisher(self.queue, self.mqtt.inflight_max)
+        loop = asyncio.get_running_loop()
+        self.public_key = await loop.run_in_executor(None, self._load_public_key)
+        await self._start_fleet()
+        self.processor = CommandProcessor(self.device_id, self.mqtt.command_auth, TrustedKeys(self.config.trusted_keys_dir),
+                                          self.mqtt.command_max_age_s, self.commands, self.queue.use_nonce,
+                                          self._reply, self._audit)
+        self._tasks.append(asyncio.create_task(self.processor.run(), name="mqtt-commands"))
+        self._tasks.append(asyncio.create_task(self._connection_loop(), name="mqtt-connection"))
+        if self.queue.depth:
+            log.info("mqtt: %d messages waiting in %s from before", self.queue.depth, self.outbox_path)
+
+    async def run(self) -> None:
+        """start(), then wait until cancelled, then stop() — for running the service as one task."""
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.stop()
+
+    async def stop(self, timeout: float = 1.0) -> None:
+        """Flush what is in flight (briefly), publish 'offline', disconnect, close the outbox."""
+        if self._stopping.is_set() and not self._tasks:
+            return
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        conn = self._conn
+        if conn is not None and conn.connected:
+            while self._publisher.inflight and time.monotonic() < deadline - 0.5:
+                await asyncio.sleep(0.01)
+            await conn.publish_wait(self.topics.status, self._status("offline"), 1, True,
+                                    timeout=max(0.05, min(0.3, deadline - time.monotonic() - 0.2)))
+            await conn.close(timeout=max(0.05, min(0.2, deadline - time.monotonic())))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.queue is not None:
+            await self.queue.close()
+        if self._own_executor:
+            self._store_executor.shutdown(wait=False)
+
+    # -- daemon API -----------------------------------------------------------------------------------
+    async def publish_event(self, event: dict[str, Any]) -> bool:
+        """Commit a signed event to the outbox for `<prefix>/<device>/events/<type>` (QoS 1).
+
+        Returns True once durable, False when it is held in memory because the outbox is full or the
+        disk failed (an alarm is raised; it is committed when possible). Never waits for the broker.
+        Raises ValueError for a malformed event (a bug in the caller).
+        """
+        if self.queue is None:
+            raise RuntimeError("MqttService.start() first")
+        problem = check_event(event, self.device_id)
+        if problem:
+            raise ValueError(problem)
+        try:
+            payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"event {event['event_id']} is not JSON-serialisable: {exc}") from None
+        if self._ha is not None and self._ha.note_event(event):
+            self._publish_ha_state()
+        return await self.queue.put(Message(self.topics.event(event["type"]), payload, 1, False, "event",
+                                            event["event_id"], time.time()))
+
+    def update_health(self, data: dict[str, Any]) -> None:
+        """The daemon's part of the health message (fps, latencies_ms, sensors, queues, ...)."""
+        self._daemon_health = dict(data)
+
+    def set_door(self, is_open: Optional[bool]) -> None:
+        """Door state for Home Assistant (ignored unless mqtt.ha_discovery)."""
+        if self._ha is not None and self._ha.set_door(is_open):
+            self._publish_ha_state()
+
+    def person_changed(self, person_id: str) -> None:
+        """The store's change hook (any thread): publish this person's record to the fleet."""
+        if self.fleet is not None:
+            self.fleet.person_changed(person_id)
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and self._conn.connected
+
+    @property
+    def alarms(self) -> frozenset[str]:
+        alarms = set(self.queue.alarms) if self.queue else set()
+        if self.fleet is not None:
+            alarms |= self.fleet.alarms
+        elif self._fleet_alarm:
+            alarms.add(self._fleet_alarm)
+        return frozenset(alarms)
+
+    def health(self) -> dict[str, Any]:
+        """The health message (health.schema.json)."""
+        q = self.queue
+        alarms = sorted(self.alarms)
+        oldest = q.oldest_created if q else None
+        return {
+            "device_id": self.device_id, "time": now_iso(), "uptime_s": round(time.monotonic() - self._started_at, 1),
+            "status": "degraded" if alarms else "ok", "alarms": alarms,
+            "mqtt": {
+                "connected": self.connected, "reconnects": max(0, self.connects - 1),
+                "published": q.published if q else 0,
+                "outbox": {"depth": q.depth if q else 0,
+                           "oldest_age_s": None if oldest is None else round(max(0.0, time.time() - oldest), 1),
+                           "overflow": q.overflow if q else 0, "dropped": q.dropped if q else 0,
+                           "rejected": q.rejected if q else 0},
+                "commands": {"accepted": self.processor.accepted if self.processor else 0,
+                             "refused": self.processor.refused if self.processor else 0},
+                "fleet": {"applied": self.fleet.applied if self.fleet else 0,
+                          "ignored": self.fleet.ignored if self.fleet else 0,
+                          "errors": self.fleet.errors if self.fleet else 0},
+            },
+            "daemon": self._daemon_health,
+        }
+
+    # -- internals ------------------------------------------------------------------------------------
+    async def _start_fleet(self) -> None:
+        if not self.mqtt.fleet_sync or self._store is None:
+            return
+        from ..store.errors import KeyFileError
+        from ..store.keys import FLEET_KEY, read_secret
+
+        try:
+            key = await asyncio.get_running_loop().run_in_executor(None, read_secret, self.config.keys_dir, FLEET_KEY)
+        except KeyFileError as exc:
+            self._fleet_alarm = ALARM_NO_KEY
+            log.error("mqtt: fleet sync is off: %s", exc)
+            return
+        self.fleet = FleetSync(self._store, FleetCipher(key), self.topics, self.queue, self._in_store,
+                               on_alarm=self._alarms_changed)
+        self._tasks.append(asyncio.create_task(self.fleet.run_incoming(), name="mqtt-fleet-in"))
+        self._tasks.append(asyncio.create_task(self.fleet.run_outgoing(), name="mqtt-fleet-out"))
+        subscribe = getattr(self._store, "subscribe", None)   # Store.subscribe(hook) -> unsubscribe
+        if callable(subscribe):
+            self._unsubscribe = subscribe(self.person_changed)
+        if self.commands.get("sync") is None:
+            self.commands.register("sync", self._sync_command)
+
+    async def _sync_command(self, params: dict[str, Any]) -> dict[str, Any]:
+        assert self.fleet is not None
+        return {"published": await self.fleet.republish_all()}
+
+    async def _in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._store_executor, fn, *args)
+
+    def _load_public_key(self) -> Optional[dict[str, str]]:
+        from ..store.keys import SIGNING_PUB, key_id, load_public_key
+
+        path = self.config.keys_dir / SIGNING_PUB
+        try:
+            public = load_public_key(path)
+        except Exception as exc:
+            log.warning("mqtt: no device public key in the status message: %s", exc)
+            return None
+        return {"alg": "Ed25519", "key_id": key_id(public), "pem": path.read_text(encoding="ascii")}
+
+    def _status(self, state: str) -> bytes:
+        return json.dumps({"state": state, "device_id": self.device_id, "since": self._since, "software": __version__,
+                           "public_key": self.public_key}, separators=(",", ":")).encode("utf-8")
+
+    async def _connection_loop(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            self._since = now_iso()
+            will = Will(self.topics.status, self._status("offline"))
+            try:
+                conn = await Connection.open(self.mqtt, self.client_id, will, self._on_message)
+            except ConnectError as exc:
+                delay = backoff_delay(attempt, self.mqtt.reconnect_min_s, self.mqtt.reconnect_max_s)
+                attempt += 1
+                log.warning("mqtt: %s; retrying in %.1f s", exc, delay)
+                await self._sleep(delay)
+                continue
+            attempt = 0
+            self.connects += 1
+            log.info("mqtt: connected to %s:%d as %s (MQTT %s)", self.mqtt.host, self.mqtt.port, self.client_id,
+                     self.mqtt.protocol.value)
+            self._conn = conn
+            try:
+                await self._session(conn)
+            except ConnectError as exc:
+                log.warning("mqtt: %s", exc)
+            finally:
+                self._conn = None
+                if not self._stopping.is_set():
+                    await conn.abort("session ended")
+            if not self._stopping.is_set():
+                delay = backoff_delay(0, self.mqtt.reconnect_min_s, self.mqtt.reconnect_max_s)
+                log.warning("mqtt: connection lost (%s); reconnecting in %.1f s", conn.close_reason, delay)
+                await self._sleep(delay)
+
+    async def _sleep(self, delay: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        except TimeoutError:
+            pass
+
+    async def _session(self, conn: Connection) -> None:
+        filters = [(self.topics.command_filter, 1)]
+        if self.fleet is not None:
+            filters.append((self.topics.fleet_filter, 1))
+        conn.subscribe(filters)
+        conn.publish(self.topics.status, self._status("online"), 1, True)
+        if self._ha is not None:
+            for topic, payload in discovery_messages(self.topics, self.mqtt.ha_prefix):
+                conn.publish(topic, payload, 1, True)
+            self._publish_ha_state()
+        tasks = [asyncio.create_task(self._publisher.run(conn), name="mqtt-publisher"),
+                 asyncio.create_task(self._health_loop(conn), name="mqtt-health")]
+        stop = asyncio.ensure_future(self._stopping.wait())
+        closed = asyncio.ensure_future(conn.closed.wait())
+        try:
+            await asyncio.wait([stop, closed, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise ConnectError(f"session task {task.get_name()} failed: {task.exception()}")
+        finally:
+            for task in (*tasks, stop, closed):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _health_loop(self, conn: Connection) -> None:
+        while conn.connected:
+            if self.queue is not None and self.queue.depth:
+                await self.queue.refresh_oldest()
+            payload = json.dumps(self.health(), separators=(",", ":"), default=str).encode("utf-8")
+            conn.publish(self.topics.health, payload, 0, True)
+            await asyncio.sleep(self.mqtt.health_interval_s)
+
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        topic = message.topic
+        name = self.topics.command_name(topic)
+        if name is not None:
+            if self.processor is not None:
+                self.processor.submit(name, message.payload, bool(message.retain))
+            return
+        if self.fleet is not None and self.topics.fleet_person_id(topic) is not None:
+            self.fleet.received(topic, message.payload)
+
+    def _reply(self, name: str, payload: dict[str, Any]) -> None:
+        conn = self._conn
+        if conn is None or not conn.connected:
+            log.warning("mqtt: result of %s %s not sent: not connected", name, payload.get("request_id"))
+            return
+        try:
+            conn.publish(self.topics.command_result(name), json.dumps(payload).encode("utf-8"), 1, False)
+        except (ConnectError, ValueError) as exc:
+            log.warning("mqtt: result of %s not sent: %s", name, exc)
+
+    async def _audit(self, action: str, detail: dict[str, Any]) -> None:
+        callback = self._audit_cb
+        if callback is None:
+            return
+        try:
+            if inspect.iscoroutinefunction(callback):
+                await callback(action, detail)
+            else:
+                await self._in_store(callback, action, detail)
+        except Exception:
+            log.exception("mqtt: audit record for %s failed", detail.get("command"))
+
+    def _publish_ha_state(self) -> None:
+        conn = self._conn
+        if self._ha is None or conn is None or not conn.connected:
+            return
+        conn.publish(self.topics.ha_state, json.dumps(self._ha.document()).encode("utf-8"), 0, True)
+
+    def _alarms_changed(self) -> None:
+        alarms = self.alarms
+        if alarms == self._last_alarms:
+            return
+        raised, cleared = alarms - self._last_alarms, self._last_alarms - alarms
+        self._last_alarms = alarms
+        if raised:
+            log.error("mqtt: alarm raised: %s", ", ".join(sorted(raised)))
+        if cleared:
+            log.info("mqtt: alarm cleared: %s", ", ".join(sorted(cleared)))
+        if self._on_alarm is not None:
+            try:
+                self._on_alarm(alarms)
+            except Exception:
+                log.exception("mqtt: on_alarm callback failed")
+
