@@ -1,0 +1,173 @@
+"""The decision state machine: from per-frame observations to one verdict per person.
+
+The kiosk decides for the person in front of it: the largest face in the frame. A person is
+confirmed when `recognition.confirm_frames` consecutive frames with an embedding agree on the
+identity (an enrolled person, or "unknown"); then the policy is asked. While it answers
+"retry" the tracker keeps looking (and the prompt is shown); after `recognition.retry_timeout_s`
+of retries it asks for a final verdict. An identity is decided once per track, and an
+enrolled person once per `recognition.cooldown_s` across tracks. A different identity, or a
+face that jumps elsewhere in the frame, is a new face: its state starts afresh. A face unseen
+for `recognition.track_timeout_s` ends its track.
+
+Synchronous and pure apart from its own state; time comes in as explicit arguments (a
+monotonic `t` for durations and an aware `at` for schedules), so tests drive it without sleeping.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Optional
+
+from .config import KioskConfig
+from .policy import Decision, Observation, PersonInfo, decide
+from .types import FaceObservation, LivenessResult, MatchResult, TemperatureReading
+
+HISTORY = 16            # readings kept per identity (temperatures, liveness, mask scores)
+NEW_FACE_IOU = 0.1      # a face box overlapping the previous one less than this is a new face
+
+Policy = Callable[[Observation, KioskConfig], Decision]
+
+
+@dataclass
+class FaceSample:
+    """One face in one frame, with what the other stages found for it."""
+
+    face: FaceObservation
+    match: Optional[MatchResult] = None              # None = no embedding (face quality gates)
+    person: Optional[PersonInfo] = None              # record of match.person_id, looked up by the caller
+    temperature: Optional[TemperatureReading] = None
+    liveness: Optional[LivenessResult] = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A final decision (granted or denied) to act on: gate, events, attendance, feedback."""
+
+    track_id: int
+    decision: Decision
+    observation: Observation
+
+
+@dataclass(frozen=True)
+class Step:
+    """The tracker's answer for one frame."""
+
+    track_id: Optional[int]                 # None = nobody in front of the kiosk
+    verdict: Optional[Verdict] = None       # a new verdict (at most one per person per cooldown)
+    prompt: Optional[Decision] = None       # a retry to show ("please come closer"...)
+    ended_track: Optional[int] = None       # a track that ended at this step
+
+
+_UNSET = object()
+
+
+@dataclass
+class _Track:
+    id: int
+    started: float
+    last_seen: float
+    box: tuple[float, float, float, float]
+    candidate: object = _UNSET              # person_id, None (= unknown) or _UNSET
+    streak: int = 0
+    decided: set = field(default_factory=set)
+    retry_since: Optional[float] = None
+    match: Optional[MatchResult] = None
+    person: Optional[PersonInfo] = None
+    temperatures: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    liveness: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    masks: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+
+    def reset_identity(self, candidate: object) -> None:
+        self.candidate, self.streak, self.retry_since = candidate, 0, None
+        self.temperatures.clear()
+        self.liveness.clear()
+        self.masks.clear()
+
+
+class Tracker:
+    def __init__(self, config: KioskConfig, policy: Policy = decide) -> None:
+        self.config = config
+        self.policy = policy
+        self._track: Optional[_Track] = None
+        self._next_id = 1
+        self._last_decided: dict[str, float] = {}   # person_id -> t of the last verdict
+
+    @property
+    def track_id(self) -> Optional[int]:
+        return self._track.id if self._track else None
+
+    def update(self, t: float, at: datetime, samples: Sequence[FaceSample]) -> Step:
+        """Feed one frame (all faces found in it, possibly none); returns what to do now."""
+        rec = self.config.recognition
+        ended: Optional[int] = None
+        track = self._track
+        if track is not None and t - track.last_seen > rec.track_timeout_s:
+            ended, track = track.id, None
+        sample = max(samples, key=lambda s: s.face.width) if samples else None
+        if sample is None:
+            self._track = track
+            return Step(track.id if track else None, ended_track=ended)
+        if track is not None and _iou(track.box, sample.face.box) < NEW_FACE_IOU:
+            ended, track = track.id, None   # the face jumped: someone else
+        if track is None:
+            track = _Track(self._next_id, t, t, sample.face.box)
+            self._next_id += 1
+        self._track = track
+        track.last_seen, track.box = t, sample.face.box
+
+        if sample.match is not None:
+            identity = sample.match.person_id
+            if identity != track.candidate:
+                track.reset_identity(identity)   # a new face: start afresh
+            track.streak += 1
+            track.match, track.person = sample.match, sample.person
+        if sample.temperature is not None:
+            track.temperatures.append(sample.temperature)
+        if sample.liveness is not None:
+            track.liveness.append(sample.liveness)
+        if sample.face.mask_score is not None:
+            track.masks.append(sample.face.mask_score)
+
+        if sample.match is None:
+            if track.candidate is _UNSET:
+                # Nothing to decide yet: say why (move closer, look at the camera ...).
+                obs = Observation(at=at, face_hint=sample.face.quality.reason)
+                return Step(track.id, prompt=self.policy(obs, self.config), ended_track=ended)
+            return Step(track.id, ended_track=ended)
+        identity = track.candidate
+        if identity in track.decided or track.streak < rec.confirm_frames:
+            return Step(track.id, ended_track=ended)
+        if isinstance(identity, str) and t - self._last_decided.get(identity, -1e18) < rec.cooldown_s:
+            track.decided.add(identity)          # decided recently, in an earlier track
+            return Step(track.id, ended_track=ended)
+
+        final = track.retry_since is not None and t - track.retry_since >= rec.retry_timeout_s
+        obs = self._observation(track, at, final)
+        decision = self.policy(obs, self.config)
+        if not decision.final:
+            if track.retry_since is None:
+                track.retry_since = t
+            return Step(track.id, prompt=decision, ended_track=ended)
+        track.decided.add(identity)
+        if isinstance(identity, str):
+            self._last_decided[identity] = t
+        return Step(track.id, verdict=Verdict(track.id, decision, obs), ended_track=ended)
+
+    def _observation(self, track: _Track, at: datetime, final: bool) -> Observation:
+        recent_masks = list(track.masks)[-self.config.recognition.confirm_frames:]
+        return Observation(
+            at=at, match=track.match, person=track.person,
+            liveness=track.liveness[-1] if track.liveness else None,
+            temperatures=tuple(track.temperatures),
+            mask_score=sum(recent_masks) / len(recent_masks) if recent_masks else None,
+            final=final)
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
