@@ -12,7 +12,7 @@ import platform
 import time
 from pathlib import Path
 
-BENCHMARKS: list[str] = []
+BENCHMARKS: list[str] = ["bench_face"]
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "kiosk.commands.sim_cmd",
     "kiosk.commands.models_cmd",
     "kiosk.commands.eval_cmd",
+    "kiosk.commands.bench_cmd",
     "kiosk.commands.keys_cmd",
     "kiosk.commands.person_cmd",
     "kiosk.commands.enroll_cmd",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .errors import ModelError
@@ -70,6 +71,7 @@ class TFLiteModel:
         self._outputs = self._interpreter.get_output_details()
         self._mean = np.asarray(spec.mean, np.float32)
         self._scale = 1.0 / np.asarray(spec.std, np.float32)
+        self._identity = bool(np.all(self._mean == 0) and np.all(self._scale == 1))
 
     @property
     def output_shapes(self) -> list[list[int]]:
@@ -77,8 +79,12 @@ class TFLiteModel:
 
     def prepare(self, image_bgr: np.ndarray) -> np.ndarray:
         """A uint8 BGR image of the input size -> the normalised float32 input batch."""
-        pixels = image_bgr[..., ::-1] if self.spec.color == "rgb" else image_bgr
-        return ((pixels.astype(np.float32) - self._mean) * self._scale)[None]
+        pixels = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB) if self.spec.color == "rgb" else image_bgr
+        batch = pixels.astype(np.float32)[None]
+        if not self._identity:
+            batch -= self._mean
+            batch *= self._scale
+        return batch
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         self._interpreter.set_tensor(self._input["index"], batch)

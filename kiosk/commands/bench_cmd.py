@@ -1,0 +1,48 @@
+"""`kiosk bench`: per-stage latency and frames per second of the face pipeline on real photos."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def default_images(sim_assets: Path) -> Path | None:
+    """The demo photos (`kiosk sim assets`), else ../shared/models/testdata beside the checkout."""
+    for candidate in (sim_assets, REPO.parent / "shared" / "models" / "testdata"):
+        if candidate.is_dir() and any(p.suffix.lower() in (".jpg", ".png") for p in candidate.iterdir()):
+            return candidate
+    return None
+
+
+def register(subparsers, common) -> None:
+    parser = subparsers.add_parser("bench", parents=[common], help="time the face pipeline stage by stage")
+    parser.add_argument("--images", type=Path, default=None,
+                        help="folder of face photos (default: the demo photos, else ../shared/models/testdata)")
+    parser.add_argument("--models", type=Path, default=None, help="models directory (default: from the configuration)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per photo and stage (default 5)")
+    parser.add_argument("--gallery", type=int, default=10000, help="synthetic gallery size for 1:N matching")
+    parser.add_argument("--dlib", action="store_true", help="also time dlib's own pipeline (needs dlib-bin)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
+    parser.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from ..cli import CommandError, load
+    from ..face.benchmark import format_table, run
+    from ..face.errors import ModelError
+
+    config = load(args)
+    images = args.images or default_images(config.sim_assets_dir)
+    if images is None or not images.is_dir():
+        raise CommandError("no photos to time: pass --images DIR (or run `kiosk sim assets`)")
+    try:
+        results = run(args.models or config.models_dir, images, config.face, args.repeat, args.gallery, args.dlib)
+    except (ModelError, ValueError, RuntimeError) as exc:
+        raise CommandError(str(exc)) from None
+    print(format_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"figures: {args.json}")
+    return 0
