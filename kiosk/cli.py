@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "kiosk.commands.enroll_cmd",
     "kiosk.commands.audit_cmd",
     "kiosk.commands.events_cmd",
+    "kiosk.commands.mqtt_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
