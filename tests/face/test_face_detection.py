@@ -86,3 +86,29 @@ def test_full_range_detector_finds_a_face_too_small_for_short_range(pipeline, mo
     faces = full.detect(frame)
     assert len(faces) == 1 and 255 < faces[0].box[0] < 275 and 30 < faces[0].width < 50
     assert pipeline.detect(frame) == []      # short range (default) does not reach that far
+
+
+def test_yunet_backend_gives_five_points_and_feeds_the_pipeline(models_dir, shared_dir, astronaut):
+    from kiosk.config.face import FaceConfig
+    from kiosk.face.detectors.base import KeypointLayout
+    from kiosk.face.pipeline import FacePipeline
+
+    config = FaceConfig(detector="yunet", yunet_model=shared_dir / "models" / "detection" /
+                        "face_detection_yunet_2023mar.onnx")
+    pipe = FacePipeline(config, models_dir)
+    faces = pipe.process(astronaut)
+    assert len(faces) == 1 and faces[0].keypoints.shape == (5, 2)
+    assert pipe.keypoint_layout == KeypointLayout.five_point and faces[0].embedding is not None
+
+
+def test_yunet_without_its_model_file_is_a_clear_error(models_dir, tmp_path):
+    import pytest
+
+    from kiosk.config.face import FaceConfig
+    from kiosk.face.errors import ModelError
+    from kiosk.face.pipeline import FacePipeline
+
+    with pytest.raises(ModelError, match="yunet.onnx: missing"):
+        FacePipeline(FaceConfig(detector="yunet", yunet_model=tmp_path / "yunet.onnx"), models_dir)
+    with pytest.raises(ValueError, match="face.yunet_model"):
+        FacePipeline(FaceConfig(detector="yunet"), models_dir)
