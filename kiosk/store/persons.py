@@ -150,6 +150,13 @@ def add_template(db: sqlite_utils.Database, cipher: Cipher, person_id: str, embe
     return template_id
 
 
+def model_dim(db: sqlite_utils.Database, model_id: str, exclude_person: Optional[str] = None) -> Optional[int]:
+    """Vector size of the stored templates of a model (from the ciphertext length: 4 bytes a value + 16 tag)."""
+    row = db.execute("SELECT length(ciphertext) FROM templates WHERE model_id = ? AND person_id != ? LIMIT 1",
+                     [model_id, exclude_person or ""]).fetchone()
+    return (int(row[0]) - 16) // 4 if row else None
+
+
 def template_infos(db: sqlite_utils.Database, person_id: str) -> list[TemplateInfo]:
     return [TemplateInfo(**r) for r in db.query(
         "SELECT template_id, model_id, quality, created FROM templates WHERE person_id = ? ORDER BY created",

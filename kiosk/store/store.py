@@ -70,6 +70,13 @@ def _time_range(since: Optional[str], until: Optional[str]) -> tuple[Optional[st
         raise StoreError(f"time range: {exc}") from None
 
 
+def _check_size(db: Any, model_id: str, size: int, error: type[StoreError], person_id: Optional[str] = None) -> None:
+    """Every template of one model has one size (else the gallery of that model could not be built)."""
+    expected = rows.model_dim(db, model_id, exclude_person=person_id)
+    if expected is not None and size != expected:
+        raise error(f"embedding of {size} values; templates of model {model_id} have {expected}")
+
+
 class Store:
     def __init__(self, database: Path, keys_dir: Path, *, device_id: str = "kiosk-1",
                  config: Optional[StoreConfig] = None) -> None:
@@ -249,6 +256,7 @@ class Store:
         keep = self.config.keep_source_images and consent.allows_keep_images
         person = self.person(person_id)
         with self._db.write() as db:
+            _check_size(db, model_id, vectors[0].size, StoreError)
             rows.add_consent(db, person.person_id, consent)
             template_ids = [rows.add_template(db, self._cipher, person.person_id, v, model_id, q)
                             for v, q in zip(vectors, qualities, strict=True)]
@@ -349,6 +357,10 @@ class Store:
     def audit_head(self) -> tuple[int, str]:
         """(seq, hash) of the newest audit record; publish it so truncation can be detected off-device."""
         return ledger.head(self._db.db())
+
+    def audit_records(self, *, since: Optional[str] = None, until: Optional[str] = None) -> list[dict[str, Any]]:
+        """Stored audit records with since <= time < until, in chain order (detail as canonical JSON text)."""
+        return ledger.select(self._db.db(), *_time_range(since, until))
 
     def audit_has_hash(self, record_hash: str) -> bool:
         """Whether a record with this hash is still in the ledger (check a head kept off-device)."""
@@ -478,10 +490,15 @@ class Store:
             if not consent.allows_fleet:
                 raise RecordError("fleet record consent scope has no 'fleet': the person may not be shared")
             templates = [(decode_embedding(t.embedding_b64), t) for t in parsed.templates]
+            sizes = {(t.model_id, v.size) for v, t in templates}
+            if len(sizes) != len({model for model, _ in sizes}):
+                raise RecordError("fleet record templates of one model have different sizes")
         with self._db.write() as db:
             local = rows.get_person(db, parsed.person_id)
             if local is not None and (local.version_counter, local.version_device) >= incoming:
                 return False
+            for vector, t in templates:
+                _check_size(db, t.model_id, vector.size, RecordError, parsed.person_id)
             if parsed.deleted:
                 counts = rows.erase_face_data(db, [parsed.person_id])
                 rows.write_person(db, parsed.person_id, {}, incoming, deleted=True)
