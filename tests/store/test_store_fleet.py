@@ -144,8 +144,12 @@ def test_embedding_of_another_size_is_refused(kiosks, rng):
     _enroll(b, rng, employee_no="B1")
     person, _ = _enroll(a, rng)
     record = a.export_person_record(person.person_id)
-    record["templates"][0]["embedding_b64"] = "AAAA/w=="      # one float32 value
+    for template in record["templates"]:
+        template["embedding_b64"] = "AAAA/w=="                 # one float32 value
     with pytest.raises(RecordError, match="1 values; templates of model m1 have 128"):
+        b.apply_person_record(record)
+    record["templates"][0]["embedding_b64"] = a.export_person_record(person.person_id)["templates"][0]["embedding_b64"]
+    with pytest.raises(RecordError, match="different sizes"):
         b.apply_person_record(record)
 
 
