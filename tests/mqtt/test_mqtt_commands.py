@@ -1,0 +1,166 @@
+"""Command checks, one refusal reason at a time, without a broker (the fuzz test runs them through one)."""
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kiosk.config.mqtt import CommandAuth
+from kiosk.mqtt.commands import CommandFailed, CommandProcessor, CommandRegistry, Request
+from kiosk.mqtt.signing import TrustedKeys, new_envelope, sign_envelope
+
+
+def write_public(key: Ed25519PrivateKey, path: Path) -> None:
+    path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+class Harness:
+    def __init__(self, trusted_dir: Path, mode: CommandAuth = CommandAuth.signed) -> None:
+        self.replies: list[tuple[str, dict[str, Any]]] = []
+        self.audits: list[tuple[str, dict[str, Any]]] = []
+        self.calls: list[dict[str, Any]] = []
+        self.nonces: set[str] = set()
+        self.registry = CommandRegistry()
+        self.registry.register("open_gate", self.open_gate)
+        self.processor = CommandProcessor("kiosk-1", mode, TrustedKeys(trusted_dir), 60.0, self.registry,
+                                          self.use_nonce, lambda name, payload: self.replies.append((name, payload)),
+                                          self.audit)
+
+    async def open_gate(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(params)
+        if params.get("reason") == "fail":
+            raise CommandFailed("the gate relay does not answer")
+        if params.get("reason") == "crash":
+            raise ZeroDivisionError("boom")
+        return {"opened_s": params.get("duration_s", 3)}
+
+    async def use_nonce(self, key: str, expires: float) -> bool:
+        fresh = key not in self.nonces
+        self.nonces.add(key)
+        return fresh
+
+    async def audit(self, action: str, detail: dict[str, Any]) -> None:
+        self.audits.append((action, detail))
+
+    def send(self, name: str, payload: Any, retained: bool = False) -> dict[str, Any]:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        asyncio.run(self.processor.handle(Request(name, data, retained)))
+        return self.replies[-1][1]
+
+
+@pytest.fixture
+def operator(tmp_path: Path) -> Ed25519PrivateKey:
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "trusted").mkdir()
+    write_public(key, tmp_path / "trusted" / "operator.pem")
+    return key
+
+
+def signed(key: Ed25519PrivateKey, name: str = "open_gate", params: Any = None, **changes: Any) -> dict[str, Any]:
+    envelope = new_envelope(name, "kiosk-1", {"reason": "test"} if params is None else params)
+    envelope.update(changes)
+    return sign_envelope(envelope, key)
+
+
+def test_a_signed_command_runs_its_handler_and_is_audited(tmp_path: Path, operator) -> None:
+    h = Harness(tmp_path / "trusted")
+    reply = h.send("open_gate", signed(operator, params={"duration_s": 2}))
+    assert reply["ok"] and reply["result"] == {"opened_s": 2} and reply["error"] is None
+    assert h.calls == [{"duration_s": 2}]
+    action, detail = h.audits[-1]
+    assert action == "mqtt_command" and detail["outcome"] == "executed" and detail["key_id"] == operator_id(operator)
+
+
+def operator_id(key: Ed25519PrivateKey) -> str:
+    from kiosk.store.keys import key_id
+    return key_id(key.public_key())
+
+
+@pytest.mark.parametrize("case, code", [
+    ("unsigned", "unauthorised"), ("untrusted key", "unauthorised"), ("tampered", "unauthorised"),
+    ("stale", "stale"), ("future", "stale"), ("wrong device", "wrong_device"), ("topic mismatch", "bad_request"),
+    ("bad params", "bad_request"), ("retained", "retained"), ("not json", "bad_json"), ("not an object", "bad_request"),
+    ("unknown command", "unknown_command"), ("no handler", "unsupported"), ("handler fails", "failed"),
+    ("handler crashes", "internal"),
+])
+def test_each_refusal_has_its_code_and_an_audit_record(tmp_path: Path, operator, case: str, code: str) -> None:
+    h = Harness(tmp_path / "trusted")
+    name, retained = "open_gate", False
+    payload: Any = signed(operator)
+    if case == "unsigned":
+        payload = {k: v for k, v in payload.items() if k != "signature"}
+    elif case == "untrusted key":
+        payload = signed(Ed25519PrivateKey.generate())
+    elif case == "tampered":
+        payload["params"] = {"duration_s": 60}
+    elif case == "stale":
+        payload = signed(operator, issued_at=(datetime.now(UTC) - timedelta(minutes=5)).isoformat())
+    elif case == "future":
+        payload = signed(operator, issued_at=(datetime.now(UTC) + timedelta(minutes=5)).isoformat())
+    elif case == "wrong device":
+        payload = signed(operator, device_id="kiosk-2")
+    elif case == "topic mismatch":
+        name = "selftest"
+    elif case == "bad params":
+        payload = signed(operator, params={"duration_s": "long"})
+    elif case == "retained":
+        retained = True
+    elif case == "not json":
+        payload = b"\xff{open"
+    elif case == "not an object":
+        payload = [1, 2, 3]
+    elif case == "unknown command":
+        name = "format_disk"
+    elif case == "no handler":
+        name, payload = "selftest", signed(operator, "selftest", {})
+    elif case == "handler fails":
+        payload = signed(operator, params={"reason": "fail"})
+    elif case == "handler crashes":
+        payload = signed(operator, params={"reason": "crash"})
+    reply = h.send(name, payload, retained)
+    assert reply["ok"] is False and reply["error"]["code"] == code, reply
+    assert h.replies[-1][0] == name
+    assert len(h.audits) == 1 and h.audits[0][1]["code"] == code
+    if code not in ("failed", "internal"):
+        assert h.calls == []
+    if isinstance(payload, dict) and case not in ("unknown command", "retained"):
+        assert reply["request_id"] == payload["request_id"]
+
+
+def test_a_replayed_command_is_refused(tmp_path: Path, operator) -> None:
+    h = Harness(tmp_path / "trusted")
+    envelope = signed(operator)
+    assert h.send("open_gate", envelope)["ok"]
+    again = h.send("open_gate", envelope)
+    assert again["error"]["code"] == "replay" and len(h.calls) == 1
+
+
+def test_acl_mode_accepts_unsigned_but_still_checks_signatures_that_are_present(tmp_path: Path, operator) -> None:
+    h = Harness(tmp_path / "trusted", CommandAuth.acl)
+    unsigned = new_envelope("open_gate", "kiosk-1", {})
+    assert h.send("open_gate", unsigned)["ok"]
+    assert h.audits[-1][1]["key_id"] is None and h.audits[-1][1]["auth"] == "acl"
+    forged = signed(Ed25519PrivateKey.generate())
+    assert h.send("open_gate", forged)["error"]["code"] == "unauthorised"
+    assert h.send("open_gate", unsigned)["error"]["code"] == "replay"
+
+
+def test_a_key_added_to_trusted_is_picked_up_without_restart(tmp_path: Path, operator) -> None:
+    h = Harness(tmp_path / "trusted")
+    newcomer = Ed25519PrivateKey.generate()
+    assert h.send("open_gate", signed(newcomer))["error"]["code"] == "unauthorised"
+    write_public(newcomer, tmp_path / "trusted" / "newcomer.pub")
+    assert h.send("open_gate", signed(newcomer))["ok"]
+
+
+def test_registry_refuses_unknown_names() -> None:
+    registry = CommandRegistry()
+    with pytest.raises(ValueError, match="unknown command 'reboot'"):
+        registry.register("reboot", lambda params: None)  # type: ignore[arg-type,return-value]

@@ -1,0 +1,124 @@
+"""Every MQTT payload has a JSON Schema file; real payloads validate, broken ones do not."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jsonschema import Draft202012Validator
+from mqtt_support import event_signer, kiosk_config, make_event, make_keys
+
+from kiosk.mqtt.fleet import FleetCipher
+from kiosk.mqtt.ha import HaState, discovery_messages
+from kiosk.mqtt.schemas import COMMANDS, first_error, load_schema, schema_names
+from kiosk.mqtt.service import MqttService
+from kiosk.mqtt.signing import new_envelope, sign_envelope
+from kiosk.mqtt.topics import Topics
+
+EXPECTED = {"event", "status", "health", "command", "command-result", "person-record", "fleet-envelope", "ha-state",
+            *(f"cmd-{name}" for name in COMMANDS)}
+
+
+def test_one_schema_per_payload_and_each_is_valid() -> None:
+    assert set(schema_names()) == EXPECTED
+    for name in schema_names():
+        Draft202012Validator.check_schema(load_schema(name))
+
+
+def test_schema_files_ship_as_package_data() -> None:
+    setup_cfg = (Path(__file__).resolve().parents[2] / "setup.cfg").read_text()
+    assert "mqtt/schemas/*.json" in setup_cfg
+
+
+def test_signed_event_matches_and_broken_events_do_not(tmp_path: Path) -> None:
+    signer = event_signer(make_keys(tmp_path))
+    event = make_event(signer, "kiosk-1", 7)
+    assert first_error("event", event) is None
+    for event_type in ("access_denied", "fever_alert", "spoof_attempt", "unknown_face", "door_forced_open"):
+        assert first_error("event", make_event(signer, "kiosk-1", 1, event_type)) is None
+    assert "event_id" in first_error("event", {**event, "event_id": "not-hex"})
+    assert "signature" in first_error("event", {k: v for k, v in event.items() if k != "signature"})
+    assert first_error("event", {**event, "embedding": [0.1]}) is not None      # no face data, no extra keys
+    assert first_error("event", {**event, "device_time": "yesterday"}) is not None
+    assert first_error("event", {**event, "person": {"person_id": "x"}}) is not None
+
+
+def test_status_and_health_from_the_service_match(tmp_path: Path) -> None:
+    make_keys(tmp_path)
+    service = MqttService(kiosk_config(tmp_path, 1883))
+    service.public_key = service._load_public_key()
+    assert service.public_key is not None and service.public_key["pem"].startswith("-----BEGIN PUBLIC KEY-----")
+    for state in ("online", "offline"):
+        status = json.loads(service._status(state))
+        assert first_error("status", status) is None, status
+    service.update_health({"fps": {"camera": 15.0, "recognition": 7.5}, "latencies_ms": {"decision": 42.0},
+                           "sensors": {"camera": "ok", "thermal": "stale"}, "queues": {"frames": 1, "events": 0}})
+    assert first_error("health", service.health()) is None
+    service.update_health({"queues": {"frames": -1}})
+    assert "queues" in first_error("health", service.health())
+
+
+def test_commands_and_results_match(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    samples = {
+        "open_gate": {"duration_s": 3, "reason": "delivery"},
+        "enroll": {"person": {"employee_no": "E1", "name": "Ada", "role": "staff"},
+                   "consent": {"given_by": "Ada", "given_at": "2026-01-01T09:00:00+00:00", "notice_version": "v1",
+                               "method": "signed form", "scope": ["recognition", "fleet"]},
+                   "embedding": {"model_id": "m1", "embedding_b64": base64.b64encode(b"\0" * 512).decode()}},
+        "delete_person": {"person_id": "a" * 32, "reason": "left the company"},
+        "sync": {}, "reload_config": {}, "selftest": {},
+    }
+    for name, params in samples.items():
+        envelope = sign_envelope(new_envelope(name, "kiosk-1", params), key)
+        assert first_error("command", envelope) is None
+        assert first_error(f"cmd-{name}", envelope["params"]) is None
+    enroll = samples["enroll"]
+    assert first_error("cmd-enroll", {k: v for k, v in enroll.items() if k != "embedding"}) is not None  # no face
+    assert first_error("cmd-enroll", {**enroll, "image_b64": "A" * 100}) is not None                   # both
+    assert first_error("cmd-delete_person", {}) is not None
+    assert first_error("cmd-open_gate", {"duration_s": 3600}) is not None
+    result = {"request_id": "r1", "command": "open_gate", "device_id": "kiosk-1", "time": "2026-01-01T09:00:00+00:00",
+              "ok": False, "result": None, "error": {"code": "unauthorised", "message": "not signed"}}
+    assert first_error("command-result", result) is None
+    assert first_error("command-result", {**result, "error": {"code": "whatever", "message": ""}}) is not None
+
+
+def test_fleet_record_and_envelope_match() -> None:
+    record = {"person_id": "b" * 32, "version": {"counter": 3, "device": "kiosk-2"}, "deleted": False,
+              "person": {"employee_no": "E9", "name": "Grace", "role": "staff", "valid_from": None, "valid_to": None,
+                         "schedule": None, "status": "active"},
+              "consent": {"consent_id": "c1", "given_by": "Grace", "given_at": "2026-01-01T09:00:00+00:00",
+                          "notice_version": "v1", "method": "kiosk", "guardian": None, "scope": ["fleet"]},
+              "templates": [{"model_id": "m1", "embedding_b64": "AAAA", "quality": 0.9,
+                             "created": "2026-01-01T09:00:00+00:00"}]}
+    assert first_error("person-record", record) is None
+    tombstone = {**record, "deleted": True, "person": None, "consent": None, "templates": []}
+    assert first_error("person-record", tombstone) is None
+    assert first_error("person-record", {**tombstone, "templates": record["templates"]}) is not None
+    sealed = json.loads(FleetCipher(b"k" * 32).seal(record))
+    assert first_error("fleet-envelope", sealed) is None
+
+
+def test_home_assistant_payloads() -> None:
+    topics = Topics("kiosk", "door.1", "kiosk/fleet")
+    messages = discovery_messages(topics, "homeassistant")
+    assert [t for t, _ in messages] == [
+        "homeassistant/binary_sensor/kiosk_door_1/door/config", "homeassistant/sensor/kiosk_door_1/last_person/config",
+        "homeassistant/sensor/kiosk_door_1/last_temperature/config", "homeassistant/sensor/kiosk_door_1/health/config"]
+    for _, payload in messages:
+        config = json.loads(payload)
+        assert config["availability_topic"] == "kiosk/door.1/status" and config["unique_id"].startswith("kiosk_door_1_")
+    state = HaState()
+    assert state.set_door(True)
+    assert state.note_event({"type": "attendance", "person": {"name": "Ada"}, "temperature": {"body_c": 36.71},
+                             "device_time": "2026-01-01T09:00:00+00:00"})
+    assert state.document()["last_person"] == "Ada" and state.document()["last_temperature_c"] == 36.71
+    assert first_error("ha-state", state.document()) is None
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_schema_has_a_title(name: str) -> None:
+    assert load_schema(name).get("title")
