@@ -162,7 +162,9 @@ def run(models_dir: Path, images: Path, config: Optional[FaceConfig] = None, rep
         results["model_id"] = pipeline.model_id
         results[label] = measure(pipeline, photos, repeat, gallery_size)
     if with_dlib:
-        reference = dlib_reference(photos, Path(models_dir).parent / "dlib-reference")
+        from ..models.wheels import default_cache_dir
+
+        reference = dlib_reference(photos, default_cache_dir().parent / "dlib-reference")
         if reference is not None:
             ours = results["one_thread"]
             reference["speedup_frame"] = round(reference["frame"]["mean_ms"] / ours["frame"]["mean_ms"], 1)

@@ -112,3 +112,17 @@ def test_yunet_without_its_model_file_is_a_clear_error(models_dir, tmp_path):
         FacePipeline(FaceConfig(detector="yunet", yunet_model=tmp_path / "yunet.onnx"), models_dir)
     with pytest.raises(ValueError, match="face.yunet_model"):
         FacePipeline(FaceConfig(detector="yunet"), models_dir)
+
+
+def test_mediapipe_backend_without_the_package_says_how_to_get_it(models_dir):
+    import importlib.util
+
+    import pytest
+
+    from kiosk.config.face import FaceConfig
+    from kiosk.face.pipeline import FacePipeline
+
+    if importlib.util.find_spec("mediapipe") is not None:
+        pytest.skip("mediapipe is installed")
+    with pytest.raises(RuntimeError, match=r"kiosk\[mediapipe\]"):
+        FacePipeline(FaceConfig(detector="mediapipe"), models_dir)
