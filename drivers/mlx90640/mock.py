@@ -23,6 +23,7 @@ bit 4 (overwrite enable) clear, a measurement that finds bit 3 still set is not 
 Fault injection: `fail_next(n, errno)` (EIO bursts, NACKs = ENXIO/EREMOTEIO, ETIMEDOUT), `offline`
 (every transfer NACKs), `stuck_new_data` (status bit 3 always reads 1), `corrupt_eeprom(kind)`.
 `bus_hz` makes every transfer take the time it would at that SCL frequency (9 bits per byte).
+Pixels the EEPROM marks broken or outlier read a nonsense raw value (the driver must interpolate them).
 """
 from __future__ import annotations
 
@@ -35,10 +36,11 @@ from ctypes import memmove
 
 import numpy as np
 
-from .compute import Calculator
+from .compute import Calculator, subpage_pixels
 from .eeprom import parse_eeprom
 from .inverse import RamSynthesizer
 from .registers import (
+    CONTROL_CHESS,
     CONTROL_DEFAULT,
     CONTROL_REG,
     DEFAULT_ADDRESS,
@@ -58,6 +60,7 @@ from .synthetic import synthetic_eeprom
 Scene = Callable[[float], tuple[np.ndarray, float]]
 I2C_M_RD = 0x0001
 WRITABLE = {STATUS_REG, CONTROL_REG, 0x800F}     # status, control 1, I2C configuration
+BAD_PIXEL_WORD = 3000                            # what the EEPROM's broken/outlier pixels read
 
 
 def uniform_scene(object_c: float = 25.0, die_c: float = 30.0) -> Scene:
@@ -80,7 +83,9 @@ class MockMlx90640Bus:
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
         self._eeprom_good = (synthetic_eeprom(seed) if eeprom is None else np.asarray(eeprom)).astype(np.uint16)
-        self._synth = RamSynthesizer(Calculator(parse_eeprom(self._eeprom_good)), noise_lsb=noise_lsb, seed=seed)
+        calibration = parse_eeprom(self._eeprom_good)
+        self._synth = RamSynthesizer(Calculator(calibration), noise_lsb=noise_lsb, seed=seed)
+        self._bad_pixels = calibration.bad_pixels
         self._mem = np.zeros(0x10000, dtype=np.uint16)
         self._mem[EEPROM_START:EEPROM_START + EEPROM_WORDS] = self._eeprom_good
         self._ram = np.zeros(RAM_WORDS, dtype=np.int16)
@@ -203,6 +208,9 @@ class MockMlx90640Bus:
             raise ValueError(f"scene returned {temps.shape}, expected (24, 32) temperatures")
         self._synth.subpage_words(self._ram, temps, float(die_c), subpage, self.control, self.emissivity,
                                   self.reflected_c, self.vdd)
+        # Broken and outlier pixels read nonsense, as on a real device.
+        bad = np.intersect1d(self._bad_pixels, subpage_pixels(subpage, bool(self.control & CONTROL_CHESS)))
+        self._ram[bad] = BAD_PIXEL_WORD
         self._mem[RAM_START:RAM_START + RAM_WORDS] = self._ram.view(np.uint16)
         self.measurement_times.append(t)
 
