@@ -118,7 +118,7 @@ def _enroll(args: argparse.Namespace) -> int:
     from ..enroll import Enroller, NewPerson
     from ..face.errors import ModelError
     from ..face.pipeline import FacePipeline
-    from ..store import ConsentError, Store, StoreError
+    from ..store import ConsentError, Store, StoreError, parse_consent
     from ..store.clock import to_utc_iso, utc_now
 
     sources = sum([bool(args.images), args.batch is not None, args.camera])
@@ -128,6 +128,17 @@ def _enroll(args: argparse.Namespace) -> int:
         raise CommandError("say who: --person REF, or --employee-no and --name")
     config = load(args)
     notice = config.store.notice_version
+    single_consent = None
+    if args.batch is None:      # consent is checked before any face is looked at
+        name = args.name or ""
+        if args.person:
+            with Store.open(config) as store:
+                name = store.person(args.person).name or ""
+        single_consent = _consent_for(args, notice, name, None, None)
+        if single_consent is None:
+            raise ConsentError("enrollment refused: no consent record; give --consent-given-by and "
+                               "--consent-method, or --consent-file")
+        parse_consent(single_consent)
     try:
         pipeline = FacePipeline(config.face, config.models_dir)
         threshold = config.recognition.threshold or pipeline.threshold(SecurityLevel(config.recognition.security_level))
@@ -144,16 +155,11 @@ def _enroll(args: argparse.Namespace) -> int:
                             actor=actor())
         if args.batch is None:
             ref: Any = args.person or NewPerson(args.employee_no, args.name, args.role, valid_to=valid_to)
-            name = args.name or store.person(args.person).name or ""
-            consent = _consent_for(args, notice, name, None, None)
-            if consent is None:
-                raise ConsentError("enrollment refused: no consent record; give --consent-given-by and "
-                                   "--consent-method, or --consent-file")
             if args.camera:
-                report = _camera_enroll(enroller, ref, consent, config, args)
+                report = _camera_enroll(enroller, ref, single_consent, config, args)
             else:
-                report = enroller.enroll_files(ref, args.images[: args.max_images] if args.max_images else args.images,
-                                               consent)
+                images = args.images[: args.max_images] if args.max_images else args.images
+                report = enroller.enroll_files(ref, images, single_consent)
             print(_describe(report))
             return 0
         return _batch(args, enroller, notice, valid_to, (ConsentError, StoreError))

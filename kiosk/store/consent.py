@@ -89,8 +89,8 @@ def parse_consent(data: Any) -> Consent:
         return Consent.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "consent"
+        key = ".".join(str(p) for p in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "missing":
             message = "is required"
-        raise ConsentError(f"consent {key}: {message}") from None
+        raise ConsentError(f"consent {key}: {message}" if key else f"consent: {message}") from None
