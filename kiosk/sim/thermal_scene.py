@@ -17,14 +17,14 @@ show at the edges and whose body stands behind.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
 
 from ..thermal.geometry import SENSOR_COLUMNS, SENSOR_ROWS, Rig
 from ..thermal.skin_core import MODEL
-from .walkups import Presentation
+from .walkups import Presentation, SubjectState
 
 # Keypoints in face-box units (x right, y down, box centre = origin, box width = 1): BlazeFace order.
 KEYPOINTS = np.array([[-0.20, -0.12], [0.20, -0.12], [0.0, 0.06], [0.0, 0.24], [-0.48, -0.02], [0.48, -0.02]])
@@ -52,14 +52,18 @@ class Subject:
 
 
 @dataclass(frozen=True)
-class Blackbody:
-    """A reference emitter fixed in the sensor's view (camera coordinates, metres)."""
+class Emitter:
+    """A flat warm object facing the kiosk: a blackbody reference (square) or a calibration target (disc).
+
+    Camera coordinates, metres; `size_m` is the side of the square or the disc's diameter.
+    """
 
     lateral_m: float
     height_m: float
     distance_m: float
     size_m: float
     temperature_c: float
+    disc: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ class FaceProjection:
     box: tuple[float, float, float, float]   # x1, y1, x2, y2 camera pixels
     keypoints: np.ndarray                    # (6, 2) camera pixels, BlazeFace order
     distance_m: float
+
+
+def project_emitter(rig: Rig, emitter: Emitter) -> tuple[np.ndarray, float]:
+    """Centre (2,) and radius (half size) of an emitter in camera pixels."""
+    centre = np.array([[emitter.lateral_m, -emitter.height_m, emitter.distance_m]])
+    return rig.project_camera(centre)[0], rig.camera.fx * emitter.size_m / 2 / emitter.distance_m
 
 
 def project_face(rig: Rig, subject: Subject) -> FaceProjection:
@@ -130,7 +140,7 @@ def _medium(x: np.ndarray, y: np.ndarray, subject: Subject, room_c: float) -> tu
     return t, sheet | hands
 
 
-def _objects(subjects: Sequence[Subject], blackbody: Optional[Blackbody]) -> list[tuple[float, object]]:
+def _objects(subjects: Sequence[Subject], emitters: Sequence[Emitter]) -> list[tuple[float, object]]:
     """Every surface with its depth; an attack brings its holder along behind it."""
     objects: list[tuple[float, object]] = []
     for subject in subjects:
@@ -138,12 +148,11 @@ def _objects(subjects: Sequence[Subject], blackbody: Optional[Blackbody]) -> lis
         if subject.presentation != Presentation.live:
             holder = Subject(subject.distance_m + HOLDER_BEHIND_M, subject.lateral_m, subject.height_m)
             objects.append((holder.distance_m, holder))
-    if blackbody is not None:
-        objects.append((blackbody.distance_m, blackbody))
+    objects.extend((emitter.distance_m, emitter) for emitter in emitters)
     return sorted(objects, key=lambda item: -item[0])   # far to near: nearer surfaces paint over
 
 
-def render_thermal(rig: Rig, subjects: Sequence[Subject], room_c: float, blackbody: Optional[Blackbody] = None,
+def render_thermal(rig: Rig, subjects: Sequence[Subject], room_c: float, emitters: Sequence[Emitter] = (),
                    supersample: int = 8) -> np.ndarray:
     """The (24, 32) float32 object temperatures the sensor would see, background at `room_c`."""
     s = supersample
@@ -152,13 +161,13 @@ def render_thermal(rig: Rig, subjects: Sequence[Subject], room_c: float, blackbo
     grid_c, grid_r = np.meshgrid(cols, rows)
     origin, directions = rig.thermal_rays(np.column_stack([grid_c.ravel(), grid_r.ravel()]))
     image = np.full(grid_c.size, room_c, dtype=np.float64)
-    for depth, thing in _objects(subjects, blackbody):
+    for depth, thing in _objects(subjects, emitters):
         along = (depth - origin[2]) / directions[:, 2]
         px = origin[0] + along * directions[:, 0]
         py = origin[1] + along * directions[:, 1]
-        if isinstance(thing, Blackbody):
-            half = thing.size_m / 2
-            hit = (np.abs(px - thing.lateral_m) <= half) & (np.abs(py + thing.height_m) <= half)
+        if isinstance(thing, Emitter):
+            dx, dy, half = px - thing.lateral_m, py + thing.height_m, thing.size_m / 2
+            hit = (dx * dx + dy * dy <= half * half) if thing.disc else (np.abs(dx) <= half) & (np.abs(dy) <= half)
             image[hit] = thing.temperature_c
             continue
         x, y = px - thing.lateral_m, py + thing.height_m
@@ -173,20 +182,26 @@ def render_thermal(rig: Rig, subjects: Sequence[Subject], room_c: float, blackbo
 
 @dataclass
 class ThermalScene:
-    """A scene that can be re-rendered as subjects move: `scene.render()` -> (24, 32) temperatures.
+    """A scene that can be re-rendered as subjects move.
 
-    Give `scene.render` to the MLX90640 mock bus as its scene callable; `scene.faces()` gives the
-    camera-side projections of the same subjects, in the same order.
+    `scene(t)` -> ((24, 32) temperatures, sensor die temperature) is the scene callable of the
+    MLX90640 mock bus (drivers.mlx90640.mock.MockMlx90640Bus); the die runs `self_heating_c` above
+    the room, as a real sensor in its housing does. `scene.faces()` gives the camera-side
+    projections of the same subjects, in the same order.
     """
 
     rig: Rig
     room_c: float = 22.0
     subjects: list[Subject] | None = None
-    blackbody: Optional[Blackbody] = None
+    emitters: list[Emitter] = field(default_factory=list)
     supersample: int = 8
+    self_heating_c: float = 8.0
+
+    def __call__(self, t: float = 0.0) -> tuple[np.ndarray, float]:
+        return self.render(), self.room_c + self.self_heating_c
 
     def render(self) -> np.ndarray:
-        return render_thermal(self.rig, self.subjects or [], self.room_c, self.blackbody, self.supersample)
+        return render_thermal(self.rig, self.subjects or [], self.room_c, self.emitters, self.supersample)
 
     def faces(self) -> list[FaceProjection]:
         return [project_face(self.rig, subject) for subject in self.subjects or []]
@@ -196,3 +211,15 @@ class ThermalScene:
         subjects = list(self.subjects or [])
         subjects[index] = replace(subjects[index], **changes)
         self.subjects = subjects
+
+
+def subject_for(state: SubjectState) -> Subject:
+    """The thermal subject of a walk-up at one instant (kiosk.sim.walkups.Script.at).
+
+    A photo is printed life-size on A5; a screen is a tablet showing the face nearly life-size.
+    """
+    walkup = state.walkup
+    screen = walkup.presentation == Presentation.screen
+    return Subject(state.distance_m, state.lateral_m, state.height_m, face_width_m=0.14 if screen else 0.1575,
+                   body_c=walkup.body_c, presentation=walkup.presentation, masked=walkup.mask,
+                   surface_m=(0.17, 0.24) if screen else None)

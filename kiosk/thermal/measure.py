@@ -122,9 +122,14 @@ def measure(frame: ThermalFrame, face: FaceObservation, frame_size: tuple[int, i
     `motion_px` is how far the face moved on the thermal grid since the previous frame
     (FaceThermometer tracks it); more than a third of a pixel lowers quality ("stand still").
     """
+    return measure_roi(frame, map_face(face, frame_size, calibration), calibration, config, motion_px)
+
+
+def measure_roi(frame: ThermalFrame, roi: FaceRoi, calibration: Calibration, config: TemperatureConfig,
+                motion_px: float = 0.0) -> TemperatureReading:
+    """`measure` for a face already mapped onto the thermal grid."""
     temperatures = corrected_temperatures(frame, calibration)
     room = calibration.ambient.room_c(frame.ambient_c, config.ambient_sensor_c)
-    roi = map_face(face, frame_size, calibration)
     sites = read_sites(temperatures, roi, calibration, room)
     if sites is None:
         return TemperatureReading(None, None, 0.0, math.inf, roi.distance_m, NOT_IN_VIEW)
@@ -154,12 +159,12 @@ class FaceThermometer:
         self._last: Optional[tuple[float, np.ndarray]] = None
 
     def measure(self, frame: ThermalFrame, face: FaceObservation, frame_size: tuple[int, int]) -> TemperatureReading:
-        centre = map_face(face, frame_size, self.calibration).centre
+        roi = map_face(face, frame_size, self.calibration)
         motion = 0.0
         if self._last is not None and 0 <= frame.timestamp - self._last[0] <= self.max_gap_s:
-            motion = float(np.linalg.norm(centre - self._last[1]))
-        self._last = (frame.timestamp, centre)
-        return measure(frame, face, frame_size, self.calibration, self.config, motion)
+            motion = float(np.linalg.norm(roi.centre - self._last[1]))
+        self._last = (frame.timestamp, roi.centre)
+        return measure_roi(frame, roi, self.calibration, self.config, motion)
 
     def reset(self) -> None:
         self._last = None
