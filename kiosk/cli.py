@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "kiosk.commands.audit_cmd",
     "kiosk.commands.events_cmd",
     "kiosk.commands.mqtt_cmd",
+    "kiosk.commands.calibrate_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
