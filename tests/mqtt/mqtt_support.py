@@ -2,6 +2,7 @@
 configurations and signed events. Also imported by the subprocess scripts in this folder."""
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -39,12 +40,14 @@ class Mosquitto:
     workdir: Path
     port: int = field(default_factory=free_port)
     extra: str = ""
+    anonymous: bool = True
     process: Optional[subprocess.Popen[bytes]] = None
 
     def config_text(self) -> str:
         return "\n".join([
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            f"user {getpass.getuser()}",   # as root, mosquitto would switch to 'mosquitto' and lose the workdir
+            f"allow_anonymous {'true' if self.anonymous else 'false'}",
             "persistence true",
             f"persistence_location {self.workdir}/",
             "max_queued_messages 0",
@@ -177,10 +180,11 @@ def make_keys(state_dir: Path) -> Path:
     return keys
 
 
-def make_event(signer: Any, device_id: str, number: int, event_type: str = "attendance") -> dict[str, Any]:
+def make_event(signer: Any, device_id: str, number: int, event_type: str = "attendance",
+               event_id: Optional[str] = None) -> dict[str, Any]:
     """A signed event in the CONTRACTS.md section 1 shape; `detail.n` carries a sequence number."""
     event = {
-        "type": event_type, "event_id": uuid.uuid4().hex, "device_id": device_id,
+        "type": event_type, "event_id": event_id or uuid.uuid4().hex, "device_id": device_id,
         "device_time": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "person": {"person_id": uuid.uuid4().hex, "employee_no": f"E{number:05d}", "name": f"Person {number}",
                    "role": "staff"},

@@ -164,3 +164,12 @@ def test_registry_refuses_unknown_names() -> None:
     registry = CommandRegistry()
     with pytest.raises(ValueError, match="unknown command 'reboot'"):
         registry.register("reboot", lambda params: None)  # type: ignore[arg-type,return-value]
+
+
+def test_a_broken_key_file_does_not_disable_the_other_trusted_keys(tmp_path: Path) -> None:
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    (trusted / "broken.pem").write_text("not a key")
+    good = Ed25519PrivateKey.generate()
+    write_public(good, trusted / "good.pem")
+    assert list(TrustedKeys(trusted).keys()) == [operator_id(good)]

@@ -1,0 +1,270 @@
+"""MqttService against a real mosquitto: events, status and last will, health, backlog after an outage,
+broker refusals, password login, Home Assistant discovery, commands end to end and a quick stop."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from mqtt_support import Mosquitto, Recorder, event_signer, kiosk_config, make_event, make_keys
+
+from kiosk.mqtt import MqttService
+from kiosk.mqtt.durable import ALARM_REJECTED
+from kiosk.mqtt.schemas import first_error
+from kiosk.store.keys import load_public_key
+from kiosk.store.signing import verify_event
+
+pytestmark = pytest.mark.broker
+HERE = Path(__file__).resolve().parent
+
+
+def run(coro: Any, timeout: float = 60) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def wait(recorder: Recorder, predicate, timeout: float = 10) -> bool:
+    return await asyncio.to_thread(recorder.wait_for, predicate, timeout)
+
+
+def events_of(messages: list[mqtt.MQTTMessage]) -> list[dict[str, Any]]:
+    return [json.loads(m.payload) for m in messages if "/events/" in m.topic]
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_signed_events_status_and_health_reach_a_subscriber(tmp_path: Path, broker: Mosquitto, protocol: str) -> None:
+    signer = event_signer(make_keys(tmp_path))
+    recorder = Recorder(broker.port, ["kiosk/#"])
+    types = ["attendance", "access_granted", "access_denied", "fever_alert", "spoof_attempt", "unknown_face"]
+
+    async def main() -> MqttService:
+        service = MqttService(kiosk_config(tmp_path, broker.port, protocol=protocol, health_interval_s=1))
+        await service.start()
+        service.update_health({"fps": 12.5, "sensors": {"camera": "ok"}, "queues": {"frames": 0}})
+        for i in range(60):
+            assert await service.publish_event(make_event(signer, "kiosk-1", i, types[i % len(types)]))
+        assert await wait(recorder, lambda ms: len(events_of(ms)) >= 60)
+        assert await wait(recorder, lambda ms: any(m.topic.endswith("/health") for m in ms), 5)
+        await service.stop()
+        return service
+    service = run(main())
+    recorder.close()
+    status = recorder.json_on("kiosk/kiosk-1/status")
+    assert status[0]["state"] == "online" and status[-1]["state"] == "offline"
+    assert all(first_error("status", s) is None for s in status)
+    public = serialization.load_pem_public_key(status[0]["public_key"]["pem"].encode())
+    events = [(m.topic, json.loads(m.payload)) for m in recorder.messages if "/events/" in m.topic]
+    assert [e["detail"]["n"] for _, e in events] == list(range(60))
+    for topic, event in events:
+        assert topic == f"kiosk/kiosk-1/events/{event['type']}"
+        assert first_error("event", event) is None
+        assert verify_event(event, [public]) is None             # HR can verify with the published key
+    assert [m.qos for m in recorder.messages if "/events/" in m.topic] == [1] * 60
+    health = recorder.json_on("kiosk/kiosk-1/health")[-1]
+    assert first_error("health", health) is None and health["daemon"]["fps"] == 12.5
+    assert service.queue is not None and service.queue.depth == 0        # every row was acknowledged and removed
+
+
+def test_events_committed_while_the_broker_is_down_go_out_in_order_after_it_returns(tmp_path: Path,
+                                                                                      broker: Mosquitto) -> None:
+    signer = event_signer(make_keys(tmp_path))
+    recorder = Recorder(broker.port, ["kiosk/+/events/#"], client_id="hr-system")
+
+    async def main() -> list[float]:
+        service = MqttService(kiosk_config(tmp_path, broker.port))
+        await service.start()
+        await asyncio.to_thread(broker.stop)
+        latencies = []
+        for i in range(300):
+            started = time.perf_counter()
+            assert await service.publish_event(make_event(signer, "kiosk-1", i))
+            latencies.append(time.perf_counter() - started)
+        assert service.queue is not None and service.queue.depth == 300 and not service.connected
+        await asyncio.to_thread(broker.start)
+        assert await wait(recorder, lambda ms: len(ms) >= 300, 15)
+        await service.stop()
+        return latencies
+    latencies = run(main())
+    recorder.close()
+    assert [e["detail"]["n"] for e in events_of(recorder.messages)][:300] == list(range(300))
+    assert max(latencies) < 0.25           # committing never waits for the broker
+
+
+def test_last_will_marks_a_killed_kiosk_offline(tmp_path: Path, broker: Mosquitto) -> None:
+    recorder = Recorder(broker.port, ["kiosk/+/status"])
+    proc = subprocess.Popen([sys.executable, str(HERE / "mqtt_publisher_proc.py"), "--state", str(tmp_path),
+                             "--port", str(broker.port), "--device", "door-7"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert recorder.wait_for(lambda ms: any(json.loads(m.payload)["state"] == "online" for m in ms), 15)
+        os.kill(proc.pid, 9)
+        proc.wait(5)
+        assert recorder.wait_for(lambda ms: json.loads(ms[-1].payload)["state"] == "offline", 10)
+    finally:
+        proc.kill()
+        proc.wait()
+    recorder.close()
+    late = Recorder(broker.port, ["kiosk/+/status"])           # a newcomer sees the retained will
+    assert late.wait_for(lambda ms: len(ms) >= 1, 5)
+    status = json.loads(late.messages[0].payload)
+    late.close()
+    assert status["state"] == "offline" and status["device_id"] == "door-7" and first_error("status", status) is None
+    pem = (tmp_path / "keys" / "signing.pub").read_text()
+    assert status["public_key"]["pem"] == pem and status["public_key"]["key_id"]
+    assert load_public_key(tmp_path / "keys" / "signing.pub")
+
+
+def test_messages_the_broker_refuses_are_kept_aside_with_an_alarm(tmp_path: Path) -> None:
+    """MQTT 5: mosquitto answers a publish its ACL denies with PUBACK 'Not authorized' (0x87)."""
+    acl = tmp_path / "acl"
+    acl.write_text("topic readwrite kiosk/kiosk-1/status\ntopic readwrite kiosk/kiosk-1/health\n"
+                   "topic read kiosk/kiosk-1/cmd/+\ntopic write kiosk/kiosk-1/cmd/+/result\n")
+    broker = Mosquitto(tmp_path / "broker", extra=f"acl_file {acl}")
+    broker.start()
+    signer = event_signer(make_keys(tmp_path))
+    alarms: list[frozenset[str]] = []
+
+    async def main() -> MqttService:
+        service = MqttService(kiosk_config(tmp_path, broker.port, protocol="5"), on_alarm=alarms.append)
+        await service.start()
+        for i in range(3):
+            await service.publish_event(make_event(signer, "kiosk-1", i))
+        for _ in range(200):
+            if service.queue is not None and service.queue.rejected == 3:
+                break
+            await asyncio.sleep(0.05)
+        await service.stop()
+        return service
+    try:
+        service = run(main())
+    finally:
+        broker.stop()
+    assert service.queue is not None and service.queue.rejected == 3 and service.queue.depth == 0
+    assert ALARM_REJECTED in service.alarms and alarms and ALARM_REJECTED in alarms[0]
+    assert service.health()["status"] == "degraded"
+    import sqlite3
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        reasons = [r[0] for r in db.execute("SELECT reason FROM rejected")]
+    assert reasons == ["Not authorized"] * 3
+
+
+def test_password_from_file_logs_in_and_a_wrong_one_is_retried_not_fatal(tmp_path: Path) -> None:
+    passwords = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "kiosk", "s3cret"], check=True,
+                   capture_output=True)
+    broker = Mosquitto(tmp_path / "broker", extra=f"password_file {passwords}", anonymous=False)
+    broker.start()
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.write_text("s3cret\n")
+    bad.write_text("guess\n")
+
+    async def connects(password_file: Path, state: Path) -> bool:
+        service = MqttService(kiosk_config(state, broker.port, username="kiosk", password_file=str(password_file)))
+        await service.start()
+        for _ in range(40):
+            if service.connected:
+                break
+            await asyncio.sleep(0.05)
+        connected = service.connected
+        await service.stop()
+        return connected
+    try:
+        assert run(connects(good, tmp_path / "a"))
+        assert not run(connects(bad, tmp_path / "b"))
+    finally:
+        broker.stop()
+
+
+def test_home_assistant_discovery_when_enabled(tmp_path: Path, broker: Mosquitto) -> None:
+    signer = event_signer(make_keys(tmp_path))
+    recorder = Recorder(broker.port, ["homeassistant/#", "kiosk/kiosk-1/ha/state"])
+
+    async def main() -> None:
+        service = MqttService(kiosk_config(tmp_path, broker.port, ha_discovery=True))
+        await service.start()
+        assert await wait(recorder, lambda ms: sum(m.topic.endswith("/config") for m in ms) == 4)
+        service.set_door(True)
+        await service.publish_event(make_event(signer, "kiosk-1", 1))
+        assert await wait(recorder, lambda ms: any(b"Person 1" in m.payload for m in ms))
+        await service.stop()
+    run(main())
+    recorder.close()
+    configs = [json.loads(m.payload) for m in recorder.messages if m.topic.endswith("/config")]
+    assert {c["unique_id"] for c in configs} == {"kiosk_kiosk-1_door", "kiosk_kiosk-1_last_person",
+                                                 "kiosk_kiosk-1_last_temperature", "kiosk_kiosk-1_health"}
+    state = recorder.json_on("kiosk/kiosk-1/ha/state")[-1]
+    assert state["door"] == "open" and state["last_person"] == "Person 1" and state["last_temperature_c"] == 36.6
+    assert first_error("ha-state", state) is None
+
+
+def test_discovery_is_off_by_default(tmp_path: Path, broker: Mosquitto) -> None:
+    recorder = Recorder(broker.port, ["#"])
+
+    async def main() -> None:
+        service = MqttService(kiosk_config(tmp_path, broker.port))
+        await service.start()
+        assert await wait(recorder, lambda ms: any(m.topic.endswith("/status") for m in ms))
+        await service.stop()
+    run(main())
+    recorder.close()
+    assert not any(m.topic.startswith("homeassistant/") or "/ha/" in m.topic for m in recorder.messages)
+
+
+def test_a_command_sent_with_the_operator_tool_is_executed_and_answered(tmp_path: Path, broker: Mosquitto) -> None:
+    make_keys(tmp_path)
+    operator = tmp_path / "operator"
+    subprocess.run([sys.executable, "-m", "kiosk", "cmd", "keygen", "--out", str(operator)], check=True,
+                   capture_output=True)
+    (tmp_path / "keys" / "trusted" / "operator.pub").write_bytes((operator / "operator.pub").read_bytes())
+    config_file = tmp_path / "kiosk.toml"
+    config_file.write_text(f'[device]\nid = "kiosk-1"\nstate_dir = "{tmp_path}"\n'
+                           f'[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {broker.port}\n')
+    opened: list[dict[str, Any]] = []
+    audits: list[tuple[str, dict[str, Any]]] = []
+
+    async def open_gate(params: dict[str, Any]) -> dict[str, Any]:
+        opened.append(params)
+        return {"opened": True}
+
+    async def main() -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+        service = MqttService(kiosk_config(tmp_path, broker.port), audit=lambda a, d: audits.append((a, d)))
+        service.commands.register("open_gate", open_gate)
+        await service.start()
+        while not service.connected:
+            await asyncio.sleep(0.02)
+        base = [sys.executable, "-m", "kiosk", "cmd", "send", "--config", str(config_file), "--device", "kiosk-1"]
+        good = await asyncio.to_thread(subprocess.run, [*base, "open_gate", "--key", str(operator / "operator.key"),
+                                                        "--params", '{"duration_s": 2, "reason": "delivery"}'],
+                                       capture_output=True, text=True, timeout=30)
+        unsigned = await asyncio.to_thread(subprocess.run, [*base, "open_gate", "--unsigned"],
+                                           capture_output=True, text=True, timeout=30)
+        await service.stop()
+        return good, unsigned
+    good, unsigned = run(main())
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["result"] == {"opened": True}
+    assert opened == [{"duration_s": 2, "reason": "delivery"}]
+    assert unsigned.returncode == 1 and json.loads(unsigned.stdout)["error"]["code"] == "unauthorised"
+    assert [d["outcome"] for _, d in audits] == ["executed", "refused"]
+
+
+def test_stop_is_quick_connected_or_not(tmp_path: Path, broker: Mosquitto) -> None:
+    signer = event_signer(make_keys(tmp_path))
+
+    async def main(port: int) -> float:
+        service = MqttService(kiosk_config(tmp_path, port))
+        await service.start()
+        for i in range(200):
+            await service.publish_event(make_event(signer, "kiosk-1", i))
+        await asyncio.sleep(0.3)
+        started = time.perf_counter()
+        await service.stop()
+        return time.perf_counter() - started
+    assert run(main(broker.port)) < 1.0
+    assert run(main(1)) < 1.0              # nothing listens on port 1: stop while reconnecting
