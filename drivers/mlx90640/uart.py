@@ -29,7 +29,11 @@ from .uart_protocol import (
 
 
 class UartError(Exception):
-    """The module did not deliver (port error, timeout)."""
+    """The module did not deliver a frame in time."""
+
+
+class UartPortError(UartError):
+    """The serial port itself failed (cannot open, read or write): reopen it."""
 
 
 class GyMcu90640:
@@ -59,7 +63,7 @@ class GyMcu90640:
                 self._serial = serial.Serial(self._port_arg, self.baud, bytesize=8, parity="N", stopbits=1,
                                              timeout=0.05, xonxoff=False, rtscts=False)
             except (serial.SerialException, OSError) as exc:
-                raise UartError(f"cannot open {self._port_arg}: {exc}") from exc
+                raise UartPortError(f"cannot open {self._port_arg}: {exc}") from exc
             self._owns_port = True
         else:
             self._serial = self._port_arg
@@ -72,17 +76,20 @@ class GyMcu90640:
 
     def close(self) -> None:
         if self._serial is not None and self._owns_port:
-            self._serial.close()
+            try:
+                self._serial.close()
+            except (serial.SerialException, OSError):
+                pass                                  # the port is already gone
         self._serial = None
 
     def send(self, data: bytes) -> None:
         if self._serial is None:
-            raise UartError("serial port is not open")
+            raise UartPortError("serial port is not open")
         try:
             self._serial.write(data)
             self._serial.flush()
         except (serial.SerialException, OSError) as exc:
-            raise UartError(f"write to the module failed: {exc}") from exc
+            raise UartPortError(f"write to the module failed: {exc}") from exc
 
     def set_emissivity(self, emissivity: float) -> None:
         self.send(emissivity_command(emissivity))
@@ -110,7 +117,7 @@ class GyMcu90640:
     def read_frame(self, timeout: float = 2.0) -> UartFrame:
         """The next complete frame; raises UartError after `timeout` seconds without one."""
         if self._serial is None:
-            raise UartError("serial port is not open")
+            raise UartPortError("serial port is not open")
         now = self._clock()
         if self._last_read is not None and now - self._last_read > self.stale_after_s:
             self._drop_backlog()
@@ -130,11 +137,11 @@ class GyMcu90640:
 
     def _pump(self) -> None:
         if self._serial is None:
-            raise UartError("serial port is not open")
+            raise UartPortError("serial port is not open")
         try:
             data = self._serial.read(max(1, self._serial.in_waiting))
         except (serial.SerialException, OSError) as exc:
-            raise UartError(f"read from the module failed: {exc}") from exc
+            raise UartPortError(f"read from the module failed: {exc}") from exc
         if data:
             self._frames.extend(self.sync.feed(data))
 
@@ -145,5 +152,5 @@ class GyMcu90640:
         try:
             self._serial.reset_input_buffer()
         except (serial.SerialException, OSError) as exc:
-            raise UartError(f"serial port failed: {exc}") from exc
+            raise UartPortError(f"serial port failed: {exc}") from exc
         self.sync.reset()

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ..health import DeviceHealth, HealthState
-from ..mlx90640.uart import GyMcu90640, UartError
+from ..mlx90640.uart import GyMcu90640, UartError, UartPortError
 from .base import ThermalError, ThermalFrame, ThermalSensor
 
 
@@ -21,8 +21,8 @@ class Mlx90640UartSensor(ThermalSensor):
     `self.module.set_rate(hz)` (takes effect after a power cycle).
 
     Health: degraded when frames with bad checksums arrived since the last read (garbage between frames is
-    only counted: a reader joining a running stream always starts mid-frame), failed when no valid frame comes within the
-    read timeout or the port fails (the next `read` reopens the port), ok again once frames are clean.
+    only counted: a reader joining a running stream always starts mid-frame), failed when no valid frame comes
+    within the read timeout or the port fails (the next `read` reopens the port), ok again once frames are clean.
     """
 
     def __init__(self, port: object = "/dev/ttyUSB0", baud: int = 115200, *, emissivity: float | None = 0.98) -> None:
@@ -44,7 +44,8 @@ class Mlx90640UartSensor(ThermalSensor):
                 self.module.open()
             frame = self.module.read_frame(timeout)
         except UartError as exc:
-            self.module.close()
+            if isinstance(exc, UartPortError):
+                self.module.close()                 # reopened by the next read
             self._set(HealthState.failed, str(exc))
             raise ThermalError(str(exc)) from exc
         finally:
