@@ -27,6 +27,7 @@ from .config.gate import RelayBackend
 log = logging.getLogger("kiosk.gate")
 
 RETRY_LOCK_S = 0.5  # how often a failed release is retried
+MAX_PULSE_S = 60.0  # no grant keeps the gate open longer (gate.pulse_s is limited to this too)
 MOCK_STATE_FILE = "relay-mock.json"
 
 # Called from the worker thread after every relay transition: (unlocked, monotonic time).
@@ -38,8 +39,8 @@ class GateController:
 
     def __init__(self, relay: Relay, pulse_s: float, *, clock: Callable[[], float] = time.monotonic,
                  on_change: Optional[ChangeListener] = None) -> None:
-        if pulse_s <= 0:
-            raise ValueError("pulse_s must be positive")
+        if not 0 < pulse_s <= MAX_PULSE_S:
+            raise ValueError(f"pulse_s must be more than 0 and at most {MAX_PULSE_S:g} s")
         self.relay = relay
         self.pulse_s = pulse_s
         self.clock = clock
@@ -54,6 +55,11 @@ class GateController:
         self._thread: Optional[threading.Thread] = None
         self._started = threading.Event()
         self._start_error: Optional[BaseException] = None
+
+    @classmethod
+    def from_config(cls, config: KioskConfig, *, on_change: Optional[ChangeListener] = None) -> GateController:
+        """The controller for [gate] (relay not opened until start())."""
+        return cls(build_relay(config), config.gate.pulse_s, on_change=on_change)
 
     # lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -108,7 +114,8 @@ class GateController:
         with self._cond:
             if self._stopping:
                 return
-            self._pending = max(self._pending or 0.0, pulse_s if pulse_s is not None else self.pulse_s)
+            pulse = min(MAX_PULSE_S, pulse_s if pulse_s is not None else self.pulse_s)
+            self._pending = max(self._pending or 0.0, pulse)
             self._cond.notify_all()
 
     def lock(self) -> None:
@@ -206,7 +213,7 @@ class GateController:
             try:
                 self.relay.close()
                 break
-            except RelayError as exc:
+            except Exception as exc:  # keep trying to lock whatever the driver raised
                 log.error("gate relay close (attempt %d): %s", attempt + 1, exc)
                 time.sleep(RETRY_LOCK_S)
         was_unlocked, self._unlocked = self._unlocked, False

@@ -67,6 +67,8 @@ class GpioRelay(Relay):
             return
         try:
             request.set_value(self.line, Value.INACTIVE)
+        except OSError as exc:
+            raise RelayError(f"cannot release {self.describe()}: {_why(exc)}") from None
         finally:
             # The kernel keeps the last driven level after release, so the line stays inactive.
             request.release()

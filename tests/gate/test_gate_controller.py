@@ -238,3 +238,22 @@ def test_start_sync_and_stop_sync_without_a_loop() -> None:
     assert [u for _, u in relay.transitions] == [False, True, False, False]
     gate.grant()                          # after stop: ignored
     assert not relay.is_open
+
+
+def test_from_config_builds_the_configured_relay(tmp_path) -> None:
+    from gate_helpers import config
+
+    from drivers.relay.mock import read_state_file
+    from kiosk.gate import mock_state_path
+
+    cfg = config({"gate": {"backend": "mock", "pulse_s": 0.05}, "device": {"state_dir": str(tmp_path)}})
+    gate = GateController.from_config(cfg)
+    assert isinstance(gate.relay, MockRelay) and gate.pulse_s == 0.05
+    gate.start_sync()
+    gate.grant()
+    time.sleep(0.02)
+    assert read_state_file(mock_state_path(cfg)) is True
+    gate.stop_sync()
+    assert read_state_file(tmp_path / "relay-mock.json") is False
+    with pytest.raises(ValueError, match="at most 60"):
+        GateController(MockRelay(), 61)
