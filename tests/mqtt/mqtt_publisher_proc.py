@@ -44,6 +44,7 @@ async def main() -> None:
     parser.add_argument("--device", default="kiosk-1")
     parser.add_argument("--protocol", default="5")
     parser.add_argument("--burst", type=int, default=20, help="events fed concurrently (group commit)")
+    parser.add_argument("--rate", type=float, default=0.0, help="events per second (0 = as fast as possible)")
     args = parser.parse_args()
     keys = args.state / "keys"
     if not (keys / "signing.key").exists():
@@ -58,7 +59,11 @@ async def main() -> None:
     progress = args.state / "progress"
     fd = os.open(progress, os.O_WRONLY | os.O_CREAT, 0o644)
     n = read_progress(progress) + 1
+    loop = asyncio.get_running_loop()
+    started, first = loop.time(), n
     while n < args.count and not stop.is_set():
+        if args.rate:
+            await asyncio.sleep(max(0.0, started + (n - first) / args.rate - loop.time()))
         batch = range(n, min(n + args.burst, args.count))
         events = [make_event(signer, args.device, i, event_id=stable_id(args.device, i)) for i in batch]
         await asyncio.gather(*(service.publish_event(event) for event in events))
