@@ -9,6 +9,7 @@ under that lock.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ class Database:
         self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():   # names and consent are personal data: owner-only (WAL/SHM inherit it)
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except OSError as exc:
             raise StoreError(f"cannot create {self.path.parent}: {exc.strerror or exc}") from None
         db = self.db()

@@ -72,6 +72,11 @@ def test_ciphertext_moved_to_another_person_fails(store, enrolled, rng):
         store.load_templates("m1")
 
 
+def test_database_file_is_owner_only(store, enrolled):
+    for path in (store.path, store.path.with_name(store.path.name + "-wal")):
+        assert path.stat().st_mode & 0o077 == 0, path
+
+
 def test_key_files_are_private_and_never_overwritten(tmp_path, keys_dir):
     before = {p.name: p.read_bytes() for p in keys_dir.iterdir() if p.is_file()}
     assert init_keys(keys_dir) == []
