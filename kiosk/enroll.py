@@ -148,23 +148,48 @@ class Enroller:
     def enroll_files(self, ref: PersonRef, paths: Sequence[Path], consent: Consent | Mapping[str, Any] | None
                      ) -> EnrollReport:
         """Enroll from image files; unusable files are reported in `shots`, not fatal unless all fail."""
-        from .face.errors import FaceError, ImageError
-        from .face.images import read_image
-
         consent = _require_consent(consent)
-        vectors, qualities, images, shots = [], [], [], []
+        items: list[tuple[str, bytes | str]] = []
         for path in paths:
             try:
-                observation = self.pipeline.embed_for_enrollment(read_image(path))
+                items.append((Path(path).name, Path(path).read_bytes()))
+            except OSError as exc:
+                items.append((Path(path).name, f"cannot read: {exc.strerror or exc}"))
+        return self._enroll_encoded(ref, items, consent, "files")
+
+    def enroll_images(self, ref: PersonRef, images: Sequence[tuple[str, bytes]],
+                      consent: Consent | Mapping[str, Any] | None, *, source: str = "remote") -> EnrollReport:
+        """Enroll from encoded images (name, JPEG/PNG bytes), e.g. the image of an MQTT `enroll` command."""
+        return self._enroll_encoded(ref, list(images), _require_consent(consent), source)
+
+    def _enroll_encoded(self, ref: PersonRef, items: Sequence[tuple[str, bytes | str]], consent: Consent,
+                        source: str) -> EnrollReport:
+        """Each item is (name, encoded bytes) or (name, why it could not be read)."""
+        import cv2
+
+        from .face.errors import FaceError, ImageError
+        from .face.images import as_bgr
+
+        vectors, qualities, kept, shots = [], [], [], []
+        for name, data in items:
+            if isinstance(data, str):
+                shots.append(Shot(name, data))
+                continue
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+            if image is None:
+                shots.append(Shot(name, "not a readable image (empty, truncated or unknown format)"))
+                continue
+            try:
+                observation = self.pipeline.embed_for_enrollment(as_bgr(image))
             except (FaceError, ImageError) as exc:
-                shots.append(Shot(Path(path).name, str(exc).removeprefix(f"{path}: ")))
+                shots.append(Shot(name, str(exc)))
                 continue
             vectors.append(observation.embedding)
             qualities.append(round(float(observation.score), 4))
-            shots.append(Shot(Path(path).name, None, qualities[-1]))
+            shots.append(Shot(name, None, qualities[-1]))
             if self._keep_images(consent):
-                images.append((Path(path).read_bytes(), _media_type(Path(path))))
-        return self._commit(ref, consent, vectors, qualities, images, shots, "files")
+                kept.append((data, _media_type(Path(name))))
+        return self._commit(ref, consent, vectors, qualities, kept, shots, source)
 
     def enroll_camera(self, ref: PersonRef, camera: Camera, consent: Consent | Mapping[str, Any] | None, *,
                       shots: int = 3, timeout_s: float = 30.0, min_interval_s: float = 0.4,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
@@ -136,6 +136,11 @@ class Matcher:
             return math.inf
         squared = max(partial + float(query @ query), 0.0)
         return squared / 2.0 if self.metric == "cosine" else math.sqrt(squared)
+
+    def follow(self, store: Store) -> Callable[[], None]:
+        """Keep this gallery in step with the store: local changes and applied fleet records refresh the
+        person's rows. Returns the function that stops following."""
+        return store.subscribe(lambda person_id: self.refresh_person(store, person_id), include_remote=True)
 
     def search(self, embedding: np.ndarray, threshold: float, min_margin: float = 0.0,
                exclude: Optional[str] = None) -> MatchResult:

@@ -59,6 +59,22 @@ def test_unusable_files_are_named(enroller, store, tmp_path):
     assert store.persons() == []
 
 
+def test_encoded_images_from_a_remote_request(enroller, store, faces):
+    data = sorted((faces / "Adel_Al-Jubeir").glob("*.jpg"))[0].read_bytes()
+    report = enroller.enroll_images(NewPerson("M1", "Via MQTT"), [("cmd.jpg", data), ("junk.jpg", b"\x00" * 10)],
+                                    consent_record(), source="mqtt")
+    assert len(report.result.template_ids) == 1
+    assert [(s.source, s.reason) for s in report.shots][1] == ("junk.jpg", "not a readable image (empty, truncated "
+                                                                           "or unknown format)")
+    assert json_detail(store.audit_records()[-1])["source"] == "mqtt"
+
+
+def json_detail(record):
+    import json
+
+    return json.loads(record["detail"])
+
+
 def test_shots_of_two_people_are_refused(enroller, store, faces):
     mixed = [sorted((faces / "Adel_Al-Jubeir").glob("*.jpg"))[0], sorted((faces / "Alberto_Fujimori").glob("*.jpg"))[0]]
     with pytest.raises(EnrollError, match="do not show the same face"):

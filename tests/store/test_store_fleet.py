@@ -162,3 +162,18 @@ def test_nan_embedding_is_refused(kiosks, rng):
     record["templates"][0]["embedding_b64"] = base64.b64encode(np.full(128, np.nan, "<f4").tobytes()).decode()
     with pytest.raises(RecordError, match="NaN"):
         b.apply_person_record(record)
+
+
+def test_a_following_matcher_sees_applied_records_and_tombstones(kiosks, rng):
+    a, b = kiosks
+    matcher = Matcher("m1")
+    stop = matcher.follow(b)
+    person, vectors = _enroll(a, rng)
+    b.apply_person_record(a.export_person_record(person.person_id))
+    assert matcher.search(vectors[0], 0.3).person_id == person.person_id
+    a.delete_person("E1")
+    b.apply_person_record(a.export_person_record(person.person_id))
+    assert matcher.search(vectors[0], 0.3).person_id is None and len(matcher) == 0
+    stop()
+    _enroll(b, rng, employee_no="B2")
+    assert len(matcher) == 0                                       # no longer following
