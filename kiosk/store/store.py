@@ -147,6 +147,13 @@ class Store:
         highest = db.execute("SELECT COALESCE(MAX(version_counter), 0) FROM persons").fetchone()[0]
         return int(highest) + 1, self.device_id
 
+    def _bump_version(self, db: Any, person_id: str) -> None:
+        """A new fleet version for the person's current row (read inside the caller's write transaction)."""
+        current = rows.get_person(db, person_id)
+        if current is None or current.deleted:
+            raise PersonNotFound(f"person '{person_id}' was erased meanwhile")
+        rows.write_person(db, person_id, current.record(), self._next_version(db))
+
     # -- persons -----------------------------------------------------------------------------------
 
     def person(self, ref: str) -> Person:
@@ -216,8 +223,9 @@ class Store:
         if unknown:
             raise StoreError(f"unknown person field {sorted(unknown)[0]!r}")
         person = self.person(ref)
-        fields = self._check_fields({**person.record(), **changes})
         with self._db.write() as db:
+            current = rows.get_person(db, person.person_id)
+            fields = self._check_fields({**(current or person).record(), **changes})
             rows.write_person(db, person.person_id, fields, self._next_version(db))
             ledger.append(db, "person_update", actor, person_id=person.person_id, detail={"fields": sorted(changes)})
         self._changed(person.person_id)
@@ -263,7 +271,7 @@ class Store:
             kept = [rows.add_image(db, self._cipher, person.person_id, data, media) for data, media in images] \
                 if keep else []
             rows.set_needs_reenrollment(db, person.person_id, False)
-            rows.write_person(db, person.person_id, person.record(), self._next_version(db))
+            self._bump_version(db, person.person_id)
             ledger.append(db, "enroll", actor, person_id=person.person_id, outcome="enrolled",
                           detail={"model_id": model_id, "templates": len(template_ids), "images_kept": len(kept),
                                   "consent_id": consent.consent_id, "scope": list(consent.scope), "source": source})
@@ -292,7 +300,7 @@ class Store:
             ids = [rows.add_template(db, self._cipher, person.person_id, np.asarray(v, np.float32).reshape(-1),
                                      model_id, q) for v, q in zip(embeddings, qualities, strict=True)]
             rows.set_needs_reenrollment(db, person.person_id, False)
-            rows.write_person(db, person.person_id, person.record(), self._next_version(db))
+            self._bump_version(db, person.person_id)
             ledger.append(db, "reembed", actor, person_id=person.person_id, outcome="reembedded",
                           detail={"model_id": model_id, "templates": len(ids), "pruned_other_models": prune_other_models})
         self._changed(person.person_id)
@@ -305,7 +313,7 @@ class Store:
             removed = rows.delete_templates(db, person.person_id, keep_model=keep_model)
             if not removed:
                 return 0
-            rows.write_person(db, person.person_id, person.record(), self._next_version(db))
+            self._bump_version(db, person.person_id)
             ledger.append(db, "reembed", actor, person_id=person.person_id, outcome="pruned",
                           detail={"kept_model": keep_model, "removed": removed})
         self._changed(person.person_id)
