@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
-from drivers.health import DeviceHealth, HealthState
+from drivers.health import DeviceHealth
 from drivers.relay.base import Relay, RelayError
 
 from .config import KioskConfig
@@ -64,15 +64,15 @@ class GateController:
     # lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
         """Open the relay (locked) in the worker thread; raises RelayError if it cannot."""
-        self.start_sync_begin()
+        self._launch()
         await asyncio.get_running_loop().run_in_executor(None, self._wait_started)
 
     def start_sync(self) -> None:
         """`start()` for code without an event loop (the CLI)."""
-        self.start_sync_begin()
+        self._launch()
         self._wait_started()
 
-    def start_sync_begin(self) -> None:
+    def _launch(self) -> None:
         if self._thread is not None:
             raise RuntimeError("gate controller already started")
         self._thread = threading.Thread(target=self._run, name="gate-relay", daemon=True)
@@ -263,4 +263,4 @@ def _describe(relay: Relay) -> str:
     return describe() if callable(describe) else type(relay).__name__
 
 
-__all__ = ["GateController", "build_relay", "lock_gate", "mock_state_path", "HealthState"]
+__all__ = ["GateController", "build_relay", "lock_gate", "mock_state_path"]

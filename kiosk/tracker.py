@@ -152,6 +152,7 @@ class Tracker:
             return Step(track.id, prompt=decision, ended_track=ended)
         track.decided.add(identity)
         if isinstance(identity, str):
+            self._last_decided = {pid: when for pid, when in self._last_decided.items() if t - when < rec.cooldown_s}
             self._last_decided[identity] = t
         return Step(track.id, verdict=Verdict(track.id, decision, obs), ended_track=ended)
 
