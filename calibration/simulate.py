@@ -133,7 +133,7 @@ def simulate(directory: Path, session: Session, noise_lsb: float = 0.0) -> list[
         scene.emitters = list(emitters)
         canthus, forehead = MODEL.skin(REFERENCE_BODY_C, session.room_c)
         for d, lateral in itertools.product(session.reference_distances_m, session.reference_laterals_m):
-            subject = Subject(d, lateral_m=lateral)
+            subject = Subject(d, lateral_m=lateral, body_c=REFERENCE_BODY_C)
             scene.subjects = [subject]
             face = project_face(session.rig, subject)
             written.append(captures.save(directory, grab(

@@ -23,8 +23,10 @@ from .registration import Registration
 FORMAT = "kiosk-thermal-calibration"
 VERSION = 1
 
-# Built-in distance curve: fitted by `kiosk calibrate simulate` on the default rig (see README).
-DEFAULT_DISTANCE = DistanceCurve(canthus=(0.0, 0.0, 0.0), forehead=(0.0, 0.0, 0.0), range_m=(0.3, 1.0))
+# Built-in distance curve until a rig is calibrated: our fit of a simulated session on the default rig
+# (`kiosk calibrate simulate --dir D && kiosk calibrate fit --dir D`, room 22 C); see README.
+DEFAULT_DISTANCE = DistanceCurve(canthus=(1.4006, -1.2470, 0.9482), forehead=(0.1149, -0.5876, 0.5947),
+                                 range_m=(0.3, 1.1), residual_c=0.043, captures=18)
 
 
 class CalibrationError(Exception):

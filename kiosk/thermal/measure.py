@@ -6,8 +6,9 @@
 3. Pixels the face only partly fills are unmixed from the local background
    (T_face = T_bg + (T_pixel - T_bg) / fill), so a small face is not read cold; pixels filled less
    than half are not used.
-4. The inner-canthus site is a high percentile (90th) of the unmixed pixels touching the canthi,
-   the forehead site the 75th percentile of forehead pixels.
+4. The forehead site is the 75th percentile of the forehead pixels the face fills; the inner-canthus
+   site the 2x2-smoothed value just above the two canthi (stable against where the sub-pixel hot
+   spot falls on the grid), or the 90th percentile of the canthus pixels for a face too small for that.
 5. The distance curve adds what a reference face of known temperature showed the sensor to miss at
    that distance; the skin-to-core model turns both sites and the room temperature into an
    estimated body temperature.
@@ -72,12 +73,40 @@ def _background(temperatures: np.ndarray, roi: FaceRoi, calibration: Calibration
     return float(np.median(temperatures[around])) if around.any() else None
 
 
+def _smoothed_above(temperatures: np.ndarray, points: np.ndarray) -> Optional[float]:
+    """Mean over `points` of the 2x2-box-smoothed image, interpolated half a pixel above each point.
+
+    An inner canthus is a hot spot smaller than a pixel beyond 30 cm: it lands in one pixel or is
+    split between up to four, depending on where it falls. A 2x2 average keeps all of it, so the
+    value barely depends on the spot's sub-pixel position (peak picking varies by tenths of a degree).
+    Centring the average half a pixel above the canthus keeps it off the nose bridge and the top of a
+    mask. The distance curve then restores the level.
+    """
+    values = []
+    rows, cols = temperatures.shape
+    for x, y in points:
+        # Smoothed value at (x, y - 0.5) = bilinear interpolation of the 2x2 block means, whose
+        # centres sit on pixel corners (c + 0.5, r + 0.5).
+        gx, gy = x - 0.5, y - 1.0
+        x0, y0 = int(np.floor(gx)), int(np.floor(gy))
+        if not (0 <= x0 and x0 + 2 < cols and 0 <= y0 and y0 + 2 < rows):
+            return None
+        patch = temperatures[y0:y0 + 3, x0:x0 + 3]
+        blocks = (patch[:-1, :-1] + patch[1:, :-1] + patch[:-1, 1:] + patch[1:, 1:]) / 4
+        tx, ty = gx - x0, gy - y0
+        values.append(blocks[0, 0] * (1 - tx) * (1 - ty) + blocks[0, 1] * tx * (1 - ty)
+                      + blocks[1, 0] * (1 - tx) * ty + blocks[1, 1] * tx * ty)
+    return float(np.mean(values))
+
+
 def read_sites(temperatures: np.ndarray, roi: FaceRoi, calibration: Calibration,
                room_c: float) -> Optional[SiteReading]:
-    """Site temperatures with dilution undone; None when the canthi fall on no usable pixel.
+    """Site temperatures before the distance curve; None when the canthi fall on no usable pixel.
 
-    Pixels the face fills (almost) entirely are used as they are. Only when a site has none, as for
-    a small face, are pixels filled at least half unmixed from the background beside the head.
+    Forehead: a high percentile of the pixels the face fills (almost) entirely. Inner canthi: the
+    sub-pixel-stable smoothed value at the two canthi (see _smoothed_above), provided the face fills the
+    pixels around them. Only when a site has no such pixels, as for a small face, are pixels filled at
+    least half unmixed from the background beside the head.
     """
     background = _background(temperatures, roi, calibration)
     background = room_c if background is None else background
@@ -91,7 +120,11 @@ def read_sites(temperatures: np.ndarray, roi: FaceRoi, calibration: Calibration,
                 return float(np.percentile(values[pixels], percentile)), int(pixels.sum())
         return None, 0
 
-    canthus, canthus_n = site(roi.canthi > 0.05, 90)
+    canthi_px = roi.canthi > 0.05
+    if (canthi_px & filled).sum() >= 2:
+        canthus, canthus_n = _smoothed_above(temperatures, roi.canthi_points), int((canthi_px & filled).sum())
+    else:
+        canthus, canthus_n = site(canthi_px, 90)
     if canthus is None:
         return None
     forehead, forehead_n = site(roi.forehead >= 0.3, 75)

@@ -61,6 +61,7 @@ class FaceRoi:
     ring: np.ndarray          # coverage of a wider ellipse around the head: its part outside `head` is the
                               # local background the face's edge pixels are mixed with
     canthi: np.ndarray        # coverage of the two inner-canthus regions
+    canthi_points: np.ndarray  # (2, 2) the two inner canthi in thermal pixels
     forehead: np.ndarray
     nose: np.ndarray          # nose tip
     in_view: float            # fraction of the face ellipse inside the sensor's field of view
@@ -119,6 +120,7 @@ def map_face(face: FaceObservation, frame_size: tuple[int, int], calibration: Ca
     face_coverage = thermal["face"].coverage()
     face_px = thermal["face"].area
     return FaceRoi(distance_m=distance, centre=thermal["face"].centre, face=face_coverage,
-                   head=head.coverage(), ring=ring.coverage(), canthi=canthi_coverage, forehead=thermal["forehead"].coverage(),
+                   head=head.coverage(), ring=ring.coverage(), canthi=canthi_coverage,
+                   canthi_points=registration.to_thermal(np.array(canthi), distance), forehead=thermal["forehead"].coverage(),
                    nose=thermal["nose"].coverage(), in_view=float(min(1.0, face_coverage.sum() / max(face_px, 1e-9))),
                    face_px=face_px)
