@@ -4,6 +4,6 @@ The daemon uses `MqttService` (see kiosk/mqtt/service.py for the calls it makes)
 """
 from .commands import CommandFailed, CommandRegistry
 from .outbox import OutboxError
-from .service import MqttService
+from .service import MqttService, audit_to_store
 
-__all__ = ["CommandFailed", "CommandRegistry", "MqttService", "OutboxError"]
+__all__ = ["CommandFailed", "CommandRegistry", "MqttService", "OutboxError", "audit_to_store"]

@@ -2,7 +2,7 @@
 
 Every request is checked in this order, and the first failure is answered with an error
 result and one audit record (the daemon is never affected by a bad request):
-retained flag, size, command name, JSON, envelope schema, name/topic agreement, target device,
+size, JSON, retained flag, command name, envelope schema, name/topic agreement, target device,
 params schema, authorisation (Ed25519 signature by a trusted key — required in `signed` mode,
 checked when present in `acl` mode), freshness of `issued_at`, nonce not seen before, a
 registered handler. Accepted requests run one at a time through the handler registry that the
@@ -33,7 +33,7 @@ MAX_COMMAND_BYTES = 12 * 1024 * 1024
 PARSE_OFF_LOOP_BYTES = 64 * 1024
 QUEUE_MAX = 256
 HANDLER_TIMEOUT_S = 60.0
-AUDIT_ACTION = "mqtt_command"
+AUDIT_ACTION = "command"       # the store ledger's action for remote commands
 
 
 class CommandFailed(Exception):
@@ -136,12 +136,8 @@ class CommandProcessor:
             await self._finish(request, key, result=result)
 
     async def _check(self, request: Request) -> tuple[dict[str, Any], Optional[str]]:
-        if request.retained:
-            raise Refusal("retained", "retained commands are refused (they would replay on every reconnect)")
         if len(request.payload) > MAX_COMMAND_BYTES:
             raise Refusal("too_large", f"{len(request.payload)} bytes; the limit is {MAX_COMMAND_BYTES}")
-        if request.name not in COMMANDS:
-            raise Refusal("unknown_command", f"'{request.name[:64]}' is not a command; commands are {', '.join(COMMANDS)}")
         try:
             if len(request.payload) > PARSE_OFF_LOOP_BYTES:  # an enrolment image: do not stall the loop
                 envelope = await asyncio.get_running_loop().run_in_executor(None, json.loads, request.payload)
@@ -150,6 +146,10 @@ class CommandProcessor:
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise Refusal("bad_json", f"the payload is not JSON: {str(exc)[:200]}") from None
         request.request_id = _request_id(envelope)
+        if request.retained:
+            raise Refusal("retained", "retained commands are refused (they would replay on every reconnect)")
+        if request.name not in COMMANDS:
+            raise Refusal("unknown_command", f"'{request.name[:64]}' is not a command; commands are {', '.join(COMMANDS)}")
         problem = first_error("command", envelope)
         if problem:
             raise Refusal("bad_request", f"envelope: {problem}")

@@ -1,6 +1,6 @@
 """MqttService: what the daemon creates, starts, feeds and stops.
 
-    service = MqttService(config, store, audit=store_audit_callback)
+    service = MqttService(config, store, audit=audit_to_store(store))
     service.commands.register("open_gate", open_gate_handler)      # async (params) -> dict
     await service.start()                     # opens <state_dir>/outbox.db, connects in the background
     await service.publish_event(signed_event) # returns once committed to the outbox
@@ -58,6 +58,13 @@ def check_event(event: Any, device_id: str) -> Optional[str]:
     if not isinstance(event.get("signature"), dict):
         return f"event {event_id} is not signed (the store signs events before they are published)"
     return None
+
+
+def audit_to_store(store: Any) -> AuditCallback:
+    """The audit callback for a kiosk.store.Store: one ledger record per command, actor 'mqtt'."""
+    def audit(action: str, detail: dict[str, Any]) -> None:
+        store.audit(action, actor="mqtt", outcome=detail.get("outcome"), detail=detail)
+    return audit
 
 
 class MqttService:

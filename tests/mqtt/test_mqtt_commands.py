@@ -75,7 +75,7 @@ def test_a_signed_command_runs_its_handler_and_is_audited(tmp_path: Path, operat
     assert reply["ok"] and reply["result"] == {"opened_s": 2} and reply["error"] is None
     assert h.calls == [{"duration_s": 2}]
     action, detail = h.audits[-1]
-    assert action == "mqtt_command" and detail["outcome"] == "executed" and detail["key_id"] == operator_id(operator)
+    assert action == "command" and detail["outcome"] == "executed" and detail["key_id"] == operator_id(operator)
 
 
 def operator_id(key: Ed25519PrivateKey) -> str:
