@@ -40,6 +40,7 @@ MODEL_SD_C = 0.31         # SD of the skin-to-core model's cross-validated error
 PIXEL_NOISE_C = 0.15      # MLX90640 per-pixel noise at 8 Hz, 18 bit (datasheet order of magnitude)
 STILL_PX = 0.35           # face centre movement between frames (thermal pixels) still counted as still
 BEYOND_RANGE_QUALITY = 0.4
+MAX_DRIFT_C = 2.5          # larger blackbody "drift" means the reference is blocked or off
 DISTANCE_SLACK_M = 0.05   # distance estimates from face size are only good to a few centimetres
 
 
@@ -58,10 +59,16 @@ class SiteReading:
 
 
 def corrected_temperatures(frame: ThermalFrame, calibration: Calibration) -> np.ndarray:
-    """The frame with the blackbody-measured drift taken off (a copy, float64)."""
+    """The frame with the blackbody-measured drift taken off (a copy, float64).
+
+    A drift larger than MAX_DRIFT_C is not sensor drift but a blackbody that is occluded (a head in
+    front of it), switched off or moved: then nothing is corrected.
+    """
     temperatures = np.asarray(frame.temperatures, dtype=np.float64)
     if calibration.blackbody is not None:
-        temperatures = temperatures - calibration.blackbody.drift_c(temperatures)
+        drift = calibration.blackbody.drift_c(temperatures)
+        if abs(drift) <= MAX_DRIFT_C:
+            temperatures = temperatures - drift
     return temperatures
 
 

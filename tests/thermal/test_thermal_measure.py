@@ -84,6 +84,17 @@ def test_blackbody_takes_sensor_drift_off(scene, calibrated):
     assert uncorrected.body_c - 37.0 > 0.6
 
 
+def test_blocked_blackbody_is_not_taken_for_drift(scene, calibrated):
+    scene, sensor = scene
+    emitters = scene.emitters
+    try:
+        scene.emitters = []          # the reference switched off (or a head in front of it)
+        reading = _reading(sensor, scene, Subject(0.6, body_c=37.0), calibrated)
+    finally:
+        scene.emitters = emitters
+    assert abs(reading.body_c - 37.0) <= 0.3
+
+
 def test_face_outside_the_thermal_view(scene, calibrated):
     scene, sensor = scene
     # Far to the side: inside the camera's 62 degree view, outside the sensor's 55 degrees.
