@@ -155,7 +155,11 @@ class Matcher:
             if query.size != self.dim:
                 raise ValueError(f"embedding of {query.size} values, the gallery holds {self.dim}")
             codes = self._codes[:n]
-            d2 = self._sqnorm[:n] - 2.0 * (self._matrix[:n] @ query)
+            # einsum runs numpy's own single-threaded SIMD loop: on a busy board, multi-threaded BLAS
+            # (matmul) competing with the camera and inference threads was 4x slower with a long tail.
+            d2 = np.einsum("ij,j->i", self._matrix[:n], query)
+            d2 *= -2.0
+            d2 += self._sqnorm[:n]
             if exclude is not None and exclude in self._code_of:
                 d2[codes == self._code_of[exclude]] = np.inf
             best_row = int(np.argmin(d2))
