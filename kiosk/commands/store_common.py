@@ -8,9 +8,10 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..store import Store, StoreError
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def actor() -> str:
@@ -26,6 +27,7 @@ def one_line_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[a
     @functools.wraps(handler)
     def wrapped(args: argparse.Namespace) -> int:
         from ..cli import CommandError
+        from ..store import StoreError
 
         try:
             return handler(args)
@@ -39,6 +41,7 @@ def one_line_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[a
 
 def open_store(args: argparse.Namespace) -> Store:
     from ..cli import load
+    from ..store import Store
 
     return Store.open(load(args))
 
