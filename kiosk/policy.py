@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -97,13 +97,14 @@ class PersonInfo:
     name: str
     role: str                                   # "staff" | "visitor" (any role named in access.schedules)
     valid_from: Optional[datetime] = None       # aware, or naive = device local time
-    valid_to: Optional[datetime] = None         # inclusive
+    valid_to: Optional[datetime] = None         # exclusive, as in kiosk.store (Person.is_valid_at)
     schedule: Optional[str] = None              # a role name from access.schedules, or windows "mon-fri 08:00-12:00; ..."
     status: str = "active"                      # "active" | "suspended"
 
     @classmethod
     def from_record(cls, person_id: str, person: dict[str, Any]) -> PersonInfo:
-        """From the `person` part of a fleet person record; ISO dates (a date alone means the whole day)."""
+        """From the `person` part of a fleet person record or `store.Person.record()`; ISO times (a date
+        alone means from the start of that day / until the end of that day)."""
         return cls(person_id=person_id, employee_no=str(person.get("employee_no") or ""),
                    name=str(person.get("name") or ""), role=str(person.get("role") or "staff"),
                    valid_from=_parse_instant(person.get("valid_from"), end_of_day=False),
@@ -223,7 +224,7 @@ def _check_identity(obs: Observation, config: KioskConfig, found: _Findings) -> 
     local = _local_time(obs.at, config.device.timezone)
     if person.valid_from is not None and local < _aware(person.valid_from, local):
         found.deny.append(NOT_YET_VALID)
-    if person.valid_to is not None and local > _aware(person.valid_to, local):
+    if person.valid_to is not None and local >= _aware(person.valid_to, local):
         found.deny.append(EXPIRED)
     if person.role == "visitor" and person.valid_to is None:
         found.deny.append(VISITOR_WITHOUT_WINDOW)
@@ -410,13 +411,11 @@ def _parse_instant(value: Any, *, end_of_day: bool) -> Optional[datetime]:
         return None
     if isinstance(value, datetime):
         return value
-    if isinstance(value, date):
-        return datetime.combine(value, time.max if end_of_day else time.min)
-    text = str(value)
-    if len(text) == 10:   # a date alone: the whole day
+    text = value.isoformat() if isinstance(value, date) else str(value).strip()
+    if len(text) == 10:   # a date alone: the whole day (valid_to is exclusive: the next midnight)
         day = date.fromisoformat(text)
-        return datetime.combine(day, time.max if end_of_day else time.min)
-    return datetime.fromisoformat(text)
+        return datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def describe(decision: Decision) -> str:

@@ -139,9 +139,10 @@ CASES: list[tuple[str, Optional[dict], Observation, Outcome, tuple[str, ...], No
     # visitors, validity and schedules
     ("visitor inside window and schedule", None, obs(who=VISITOR), G, ("recognised",), Notice.welcome, ()),
     ("expired visitor", None, obs(who=person(valid_to=AT - timedelta(days=1))), D, ("expired",), Notice.denied, ()),
-    ("visitor valid_to exactly now", None, obs(who=person(valid_to=AT)), G, ("recognised",), Notice.welcome, ()),
-    ("visitor valid_to a microsecond ago", None, obs(who=person(valid_to=AT - timedelta(microseconds=1))),
-     D, ("expired",), Notice.denied, ()),
+    ("visitor valid_to exactly now (exclusive)", None, obs(who=person(valid_to=AT)), D, ("expired",), Notice.denied,
+     ()),
+    ("visitor valid_to a microsecond ahead", None, obs(who=person(valid_to=AT + timedelta(microseconds=1))),
+     G, ("recognised",), Notice.welcome, ()),
     ("visitor not yet valid", None, obs(who=person(valid_from=AT + timedelta(hours=1))), D, ("not_yet_valid",),
      Notice.denied, ()),
     ("visitor valid_from exactly now", None, obs(who=person(valid_from=AT)), G, ("recognised",), Notice.welcome, ()),
@@ -251,13 +252,18 @@ def test_naive_time_is_refused() -> None:
 
 def test_person_from_fleet_record() -> None:
     info = PersonInfo.from_record("p9", {"employee_no": "V7", "name": "Vis Itor", "role": "visitor",
-                                         "valid_from": "2026-03-04", "valid_to": "2026-03-04", "schedule": None,
+                                         "valid_from": "2026-03-04", "valid_to": "2026-03-04", "schedule": "staff",
                                          "status": "active"})
     cfg = config()
     inside = decide(obs(who=info, at=datetime(2026, 3, 4, 17, 59, tzinfo=UTC)), cfg)
-    after = decide(obs(who=info, at=datetime(2026, 3, 5, 9, 0, tzinfo=UTC)), cfg)
+    before = decide(obs(who=info, at=datetime(2026, 3, 3, 17, 0, tzinfo=UTC)), cfg)
+    after = decide(obs(who=info, at=datetime(2026, 3, 5, 0, 0, tzinfo=UTC)), cfg)
     assert inside.granted, "a date alone is valid for the whole day"
-    assert after.reasons == ("expired",)
+    assert before.reasons == ("not_yet_valid",) and after.reasons == ("expired",)
+    stored = PersonInfo.from_record("p9", {"role": "visitor", "valid_from": "2026-03-01T00:00:00Z",
+                                           "valid_to": "2026-03-04T10:00:00+00:00"})
+    assert decide(obs(who=stored, at=AT - timedelta(seconds=1)), cfg).granted
+    assert decide(obs(who=stored, at=AT), cfg).reasons == ("expired",)
     assert info.as_event() == {"person_id": "p9", "employee_no": "V7", "name": "Vis Itor", "role": "visitor"}
 
 
