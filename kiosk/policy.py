@@ -106,7 +106,7 @@ class PersonInfo:
         """From the `person` part of a fleet person record or `store.Person.record()`; ISO times (a date
         alone means from the start of that day / until the end of that day)."""
         return cls(person_id=person_id, employee_no=str(person.get("employee_no") or ""),
-                   name=str(person.get("name") or ""), role=str(person.get("role") or "staff"),
+                   name=str(person.get("name") or ""), role=str(person.get("role") or ""),
                    valid_from=_parse_instant(person.get("valid_from"), end_of_day=False),
                    valid_to=_parse_instant(person.get("valid_to"), end_of_day=True),
                    schedule=person.get("schedule") or None, status=str(person.get("status") or "active"))
