@@ -10,6 +10,7 @@ timed on the same vectors and queries, and the ratio is reported.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "search_ms_median": round(statistics.median(search_ms), 3), "search_ms_p99": round(_percentile(search_ms, 99), 3),
         "search_bar_ms": SEARCH_BAR_MS, "search_ok": statistics.median(search_ms) <= SEARCH_BAR_MS,
         "queries": args.queries, "queries_matched_correctly": correct,
+        "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
 
     try:
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result_figures["faiss_version"] = None
 
     print(f"{'templates':<28}{args.templates:>12,} ({persons:,} persons, 128-d, {size_mb:.0f} MB database)")
+    print(f"{'machine load (1 min)':<28}{result_figures['load_average_1min']:>12} on {os.cpu_count()} CPUs "
+          "(other processes slow every figure below)")
     print(f"{'load (decrypt + matrix)':<28}{result_figures['load_s_median']:>11.3f} s  (first {load_times[0]:.3f} s; "
           f"bar {LOAD_BAR_S} s: {'OK' if result_figures['load_ok'] else 'FAIL'})")
     print(f"{'1:N search median / p99':<28}{result_figures['search_ms_median']:>8.3f} / "
