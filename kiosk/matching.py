@@ -28,7 +28,7 @@ class Matcher:
         self.model_id = model_id
         self.metric = str(metric)
         self.dim = dim
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._matrix = np.zeros((0, dim or 0), np.float32)
         self._sqnorm = np.zeros(0, np.float32)
         self._codes = np.zeros(0, np.int32)          # person code per row
@@ -126,8 +126,9 @@ class Matcher:
     def refresh_person(self, store: Store, person_id: str) -> int:
         """Bring one person's rows in line with the store (the change hook); returns their rows now."""
         template_ids, person_ids, matrix = store.load_templates(self.model_id, [person_id])
-        self.remove_person(person_id)
-        self.add(template_ids, person_ids, matrix)
+        with self._lock:    # searches see the old rows or the new ones, never none
+            self.remove_person(person_id)
+            self.add(template_ids, person_ids, matrix)
         return len(template_ids)
 
     def _distance(self, partial: float, query: np.ndarray) -> float:
