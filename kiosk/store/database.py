@@ -38,8 +38,12 @@ class Database:
         except OSError as exc:
             raise StoreError(f"cannot create {self.path.parent}: {exc.strerror or exc}") from None
         db = self.db()
-        db.enable_wal()
-        migrate(db)
+        try:
+            db.enable_wal()
+            migrate(db)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"{self.path}: not a usable kiosk database ({exc})") from None
 
     def db(self) -> sqlite_utils.Database:
         """This thread's connection (opened on first use)."""

@@ -106,3 +106,12 @@ def test_short_key_is_refused(tmp_path, keys_dir):
     path.write_bytes(b"short")
     with pytest.raises(KeyFileError, match="5 bytes"):
         Store(tmp_path / "y.db", keys_dir)
+
+
+def test_a_file_that_is_not_a_database_gives_one_line(tmp_path, keys_dir):
+    from kiosk.store import StoreError
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a usable kiosk database"):
+        Store(bad, keys_dir)
