@@ -24,7 +24,7 @@ from . import captures
 TARGET = dict(size_m=0.06, temperature_c=45.0)       # heated disc
 BOARD_M = 0.20                                        # light board around it
 REFERENCE_BODY_C = 37.0
-BLACKBODY = Emitter(lateral_m=0.42, height_m=0.22, distance_m=1.0, size_m=0.10, temperature_c=35.0)
+BLACKBODY = Emitter(lateral_m=0.40, height_m=0.21, distance_m=1.0, size_m=0.12, temperature_c=35.0)
 
 
 class VirtualClock:

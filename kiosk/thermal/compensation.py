@@ -91,19 +91,17 @@ class Blackbody:
         return mask
 
 
-def find_blackbody(temperatures: np.ndarray, margin: int = 0) -> tuple[int, int, int, int]:
-    """The hottest compact spot of a frame with nobody in view: the pixels within 30 % of the peak's
-    rise over the median, as a bounding box shrunk by `margin` pixels (keep only fully covered pixels)."""
+def find_blackbody(temperatures: np.ndarray) -> tuple[int, int, int, int]:
+    """The hottest compact spot of a frame with nobody in view, as the bounding box of its plateau: the
+    pixels within 5 % of the peak's rise over the median. Only pixels the reference fills entirely
+    belong there: a partly covered pixel would follow the room temperature, not the sensor's drift."""
     temperatures = np.asarray(temperatures, dtype=float)
     background = float(np.median(temperatures))
     peak = float(temperatures.max())
     if peak - background < 2.0:
         raise ValueError(f"no warm reference in view (hottest pixel {peak:.1f} C, background {background:.1f} C)")
-    rows, cols = np.nonzero(temperatures >= peak - 0.3 * (peak - background))
-    r0, r1, c0, c1 = rows.min() + margin, rows.max() + 1 - margin, cols.min() + margin, cols.max() + 1 - margin
-    if r1 <= r0 or c1 <= c0:
-        raise ValueError("the warm reference is too small to keep a fully covered pixel; bring it closer")
-    return int(r0), int(c0), int(r1), int(c1)
+    rows, cols = np.nonzero(temperatures >= peak - 0.05 * (peak - background))
+    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
 
 
 def fit_blackbody(frames: list[np.ndarray], region: tuple[int, int, int, int], set_point_c: float) -> Blackbody:
