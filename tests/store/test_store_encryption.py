@@ -113,5 +113,5 @@ def test_a_file_that_is_not_a_database_gives_one_line(tmp_path, keys_dir):
 
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="not a usable kiosk database"):
+    with pytest.raises(StoreError, match="bad.db: .*not a database"):
         Store(bad, keys_dir)
