@@ -1,4 +1,4 @@
-"""Captures from the kiosk's own camera and MLX90640 (I2C), for calibrating a real rig."""
+"""Captures from the kiosk's own camera and MLX90640 (I2C or UART module), for calibrating a real rig."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -8,26 +8,34 @@ import numpy as np
 from .captures import Capture, CaptureError
 
 
+def _thermal_sensor(config: Any):
+    thermal = config.thermal
+    if thermal.backend == "i2c":
+        from drivers.thermal.mlx90640_i2c import Mlx90640I2CSensor
+
+        return Mlx90640I2CSensor(thermal.i2c_bus, thermal.i2c_address, refresh_hz=thermal.refresh_hz,
+                                 adc_resolution=thermal.adc_resolution, mode=str(thermal.mode),
+                                 chunk_words=thermal.i2c_chunk_words, emissivity=thermal.emissivity,
+                                 reflected_c=thermal.reflected_c)
+    if thermal.backend == "uart":
+        from drivers.thermal.mlx90640_uart import Mlx90640UartSensor
+
+        return Mlx90640UartSensor(thermal.uart_port, thermal.uart_baud, emissivity=thermal.emissivity)
+    raise CaptureError(f"device captures need thermal.backend = i2c or uart (configured: {thermal.backend}); "
+                       f"use `calibrate simulate` for a simulated rig")
+
+
 def _thermal_average(config: Any, frames: int) -> tuple[np.ndarray, float]:
     """Mean of `frames` full frames (less noise) and of their die temperatures."""
-    from drivers.mlx90640.sensor import Mlx90640
+    from drivers.thermal.base import ThermalError
 
-    thermal = config.thermal
-    if thermal.backend != "i2c":
-        raise CaptureError(f"device captures need thermal.backend = i2c (configured: {thermal.backend}); "
-                           f"use `calibrate simulate` for a simulated rig")
-    sensor = Mlx90640(thermal.i2c_bus, thermal.i2c_address, refresh_hz=thermal.refresh_hz,
-                      resolution_bits=thermal.adc_resolution, chess=thermal.mode == "chess",
-                      chunk_words=thermal.i2c_chunk_words, emissivity=thermal.emissivity,
-                      reflected_c=thermal.reflected_c)
+    sensor = _thermal_sensor(config)
     try:
-        sensor.open()
-        readings = [sensor.read_frame() for _ in range(frames)]
-    except Exception as exc:  # the driver's errors (bus, EEPROM, timeout) end the capture with one line
+        with sensor:
+            readings = [sensor.read() for _ in range(frames)]
+    except ThermalError as exc:
         raise CaptureError(f"thermal sensor: {exc}") from None
-    finally:
-        sensor.close()
-    return np.mean([r.temperatures for r in readings], axis=0), float(np.mean([r.ta for r in readings]))
+    return np.mean([r.temperatures for r in readings], axis=0), float(np.mean([r.ambient_c for r in readings]))
 
 
 def _camera_image(config: Any) -> np.ndarray:

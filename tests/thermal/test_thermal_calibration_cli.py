@@ -72,3 +72,23 @@ def test_broken_capture_file_is_named(tmp_path, config_file, capsys):
     assert kiosk_main(["calibrate", "fit", "--config", str(config_file), "--dir", str(captures)]) == 1
     err = capsys.readouterr().err
     assert "0001-ambient.json" in err and "24 rows of 32" in err
+
+
+def test_device_capture_goes_through_the_thermal_sensor_interface(tmp_path, config_file, mock_driver, monkeypatch,
+                                                                  capsys):
+    """`calibrate capture` on a kiosk: here the MLX90640 ThermalSensor sits on the mock bus."""
+    from calibration import devices
+    from drivers.mlx90640.mock import MockMlx90640Bus
+    from drivers.thermal.mlx90640_i2c import Mlx90640I2CSensor
+    from kiosk.sim.thermal_scene import ThermalScene
+    from kiosk.thermal.geometry import Rig
+
+    scene = ThermalScene(Rig.build(), 21.0, [])
+    monkeypatch.setattr(devices, "_thermal_sensor", lambda config: Mlx90640I2CSensor(MockMlx90640Bus(scene),
+                                                                                       refresh_hz=32))
+    directory = tmp_path / "captures"
+    assert kiosk_main(["calibrate", "capture", "ambient", "--config", str(config_file), "--dir", str(directory),
+                       "--room-c", "21.0", "--frames", "2"]) == 0
+    saved = json.loads((directory / "0001-ambient.json").read_text())
+    assert saved["room_c"] == 21.0 and abs(saved["ta_c"] - 29.0) < 0.1
+    assert abs(sum(map(sum, saved["thermal"])) / 768 - 21.0) < 0.05
