@@ -209,6 +209,14 @@ class DurableQueue:
         assert self._outbox is not None
         return await self._run(self._outbox.use_nonce, nonce_key, expires, time.time())
 
+    async def fleet_versions(self) -> dict[str, tuple[int, str]]:
+        assert self._outbox is not None
+        return await self._run(self._outbox.fleet_versions)
+
+    async def save_fleet_versions(self, versions: dict[str, tuple[int, str]]) -> None:
+        assert self._outbox is not None
+        await self._run(self._outbox.save_fleet_versions, versions)
+
     # -- alarms and shutdown ----------------------------------------------------------------------------
     def _raise(self, alarm: str) -> None:
         if alarm not in self._alarms:

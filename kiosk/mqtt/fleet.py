@@ -6,9 +6,13 @@ fleet key (associated data: the person_id). A device that (re)connects receives 
 record and applies them through `Store.apply_person_record`, so an offline device catches up.
 
 Local changes go through the durable outbox, so a change made while offline is published on
-reconnect. Convergence rule: when a device receives a record older than its own version of the
-person, it republishes its own, so the retained message always ends at the highest version even
-when an older publication arrives last. The store exports only persons whose consent scope contains
+reconnect. The store's change hook only fires in this process, so every RECONCILE_PERIOD_S the
+local versions (`Store.persons`) are compared with the versions noted in the outbox file, which
+catches changes made by the CLI or while the daemon was not running.
+
+Convergence rule: when a device receives a record older than its own version of the person, it
+republishes its own, so the retained message always ends at the highest version even when an
+older publication arrives last. The store exports only persons whose consent scope contains
 "fleet" (and every tombstone); this module also refuses to publish anything else.
 """
 from __future__ import annotations
@@ -37,12 +41,17 @@ log = logging.getLogger("kiosk.mqtt")
 RunInStore = Callable[..., Awaitable[Any]]
 Version = tuple[int, str]
 
+RECONCILE_PERIOD_S = 10.0
 ALARM_NO_KEY = "fleet_key_missing"
 ALARM_UNDECRYPTABLE = "fleet_undecryptable"
 
 
 class FleetError(Exception):
     """A fleet message that cannot be used (one line: why)."""
+
+    def __init__(self, message: str, undecryptable: bool = False) -> None:
+        super().__init__(message)
+        self.undecryptable = undecryptable   # another fleet key or tampering, as opposed to a malformed record
 
 
 class FleetCipher:
@@ -75,8 +84,8 @@ class FleetCipher:
         except (binascii.Error, ValueError):
             raise FleetError("nonce or ciphertext is not valid base64") from None
         except InvalidTag:
-            raise FleetError("cannot decrypt: another fleet key, a tampered message, or moved to another topic") \
-                from None
+            raise FleetError("cannot decrypt: another fleet key, a tampered message, or moved to another topic",
+                             undecryptable=True) from None
         try:
             record = json.loads(plain)
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -109,7 +118,8 @@ class FleetSync:
         self._topics = topics
         self._queue = queue
         self._run = run_in_store
-        self._known: dict[str, Version] = {}   # last version this process saw locally per person
+        self._known: dict[str, Version] = {}   # newest version published or applied, per person
+        self._unsaved: dict[str, Version] = {}
         self._incoming: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._outgoing: asyncio.Queue[str] = asyncio.Queue()
@@ -145,6 +155,56 @@ class FleetSync:
         known = self._known.get(person_id)
         if known is None or version > known:
             self._known[person_id] = version
+            self._unsaved[person_id] = version
+
+    async def load_versions(self) -> None:
+        """The versions this device published or applied before (kept in the outbox file)."""
+        self._known = await self._queue.fleet_versions()
+
+    async def run_maintenance(self, reconcile_period_s: float = RECONCILE_PERIOD_S) -> None:
+        """Save noted versions every second; reconcile with the store at start and every period."""
+        next_reconcile = 0.0
+        while True:
+            if self._unsaved:
+                batch, self._unsaved = self._unsaved, {}
+                try:
+                    await self._queue.save_fleet_versions(batch)
+                except Exception as exc:   # only an optimisation: at worst a record is published again
+                    log.warning("fleet: cannot save published versions: %s", exc)
+            now = self._loop.time()
+            if now >= next_reconcile:
+                next_reconcile = now + reconcile_period_s
+                try:
+                    await self.reconcile()
+                except Exception:
+                    log.exception("fleet: reconciliation with the store failed")
+            await asyncio.sleep(1.0)
+
+    async def reconcile(self) -> int:
+        """Publish local changes the change hook did not see (made by the CLI, another process, or while
+        the daemon was down): every person whose local version is newer than the one noted here.
+        Returns how many were queued. Needs `Store.persons(include_deleted=True)`; skipped without it."""
+        persons = getattr(self._store, "persons", None)
+        if not callable(persons):
+            return 0
+        local = await self._run(lambda: persons(include_deleted=True))
+        present = set()
+        queued = 0
+        for person in local:
+            person_id, version = person.person_id, (int(person.version_counter), str(person.version_device))
+            present.add(person_id)
+            known = self._known.get(person_id)
+            if known is not None and version <= known:
+                continue
+            if await self.publish_local(person_id):
+                queued += 1
+            else:
+                self._note(person_id, version)      # not shared (no fleet consent): nothing to do until it changes
+        for person_id in set(self._known) - present:   # the store lost it (restored from a backup): apply again
+            del self._known[person_id]
+        if queued:
+            log.info("fleet: %d local changes made outside this process queued for the fleet", queued)
+        return queued
 
     async def publish_local(self, person_id: str) -> bool:
         """Export this device's record of `person_id` and queue it (durably) for the fleet topic."""
@@ -155,11 +215,15 @@ class FleetSync:
             return False
         return await self._queue_record(record)
 
-    async def _queue_record(self, record: Optional[dict[str, Any]]) -> bool:
+    async def _queue_record(self, record: Optional[dict[str, Any]], force: bool = False) -> bool:
+        """Queue a record unless the fleet already has this version (published or applied here), or `force`."""
         if not record or not shareable(record):   # None: the person's consent does not cover the fleet
             return False
-        person_id = record["person_id"]
-        self._note(person_id, version_of(record))
+        person_id, version = record["person_id"], version_of(record)
+        known = self._known.get(person_id)
+        if not force and known is not None and version <= known:
+            return False
+        self._note(person_id, version)
         await self._queue.put(Message(self._topics.fleet_person(person_id), self._cipher.seal(record), 1, True,
                                       "fleet", person_id, time.time()))
         return True
@@ -170,7 +234,7 @@ class FleetSync:
         count = 0
         while batch := await self._run(lambda: list(islice(records, 100))):
             for record in batch:
-                count += await self._queue_record(record)
+                count += await self._queue_record(record, force=True)
         return count
 
     # -- incoming ---------------------------------------------------------------------------------------
@@ -196,7 +260,7 @@ class FleetSync:
             record = self._cipher.open(person_id, payload)
         except FleetError as exc:
             self.errors += 1
-            if ALARM_UNDECRYPTABLE not in self.alarms:
+            if exc.undecryptable and ALARM_UNDECRYPTABLE not in self.alarms:
                 self.alarms.add(ALARM_UNDECRYPTABLE)
                 if self._on_alarm is not None:
                     self._on_alarm()
@@ -238,4 +302,4 @@ class FleetSync:
         self._note(person_id, mine)
         if mine > incoming and shareable(local):
             log.info("fleet: the fleet holds %s of person %s, this device %s: republishing", incoming, person_id, mine)
-            await self._queue_record(local)
+            await self._queue_record(local, force=True)

@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS command_nonces (
     nonce_key TEXT PRIMARY KEY,
     expires REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS fleet_versions (  -- per person: the newest version published or applied
+    person_id TEXT PRIMARY KEY,
+    counter INTEGER NOT NULL,
+    device TEXT NOT NULL
+);
 """
 
 
@@ -164,6 +169,20 @@ class Outbox:
             self._rollback()
             raise
         return fresh
+
+    def fleet_versions(self) -> dict[str, tuple[int, str]]:
+        return {p: (c, d) for p, c, d in self._db.execute("SELECT person_id, counter, device FROM fleet_versions")}
+
+    def save_fleet_versions(self, versions: dict[str, tuple[int, str]]) -> None:
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.executemany("INSERT OR REPLACE INTO fleet_versions (person_id, counter, device) VALUES (?, ?, ?)",
+                            [(p, c, d) for p, (c, d) in versions.items()])
+            cur.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     def close(self) -> None:
         try:

@@ -246,6 +246,8 @@ class MqttService:
             return
         self.fleet = FleetSync(self._store, FleetCipher(key), self.topics, self.queue, self._in_store,
                                on_alarm=self._alarms_changed)
+        await self.fleet.load_versions()
+        self._tasks.append(asyncio.create_task(self.fleet.run_maintenance(), name="mqtt-fleet-maintenance"))
         self._tasks.append(asyncio.create_task(self.fleet.run_incoming(), name="mqtt-fleet-in"))
         self._tasks.append(asyncio.create_task(self.fleet.run_outgoing(), name="mqtt-fleet-out"))
         subscribe = getattr(self._store, "subscribe", None)   # Store.subscribe(hook) -> unsubscribe

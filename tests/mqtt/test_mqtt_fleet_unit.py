@@ -109,11 +109,18 @@ def test_newer_records_apply_older_ones_trigger_a_republish(tmp_path: Path) -> N
         (f"kiosk/fleet/persons/{pid}", cipher.seal(record(pid, 3, "b"))),         # older than ours: republish ours
         (f"kiosk/fleet/persons/{pid}", cipher.seal(record(pid, 5, "a"))),         # our own version back: nothing
         (f"kiosk/fleet/persons/{other}", b""),                                     # a cleared retained topic
-        (f"kiosk/fleet/persons/{other}", b"garbage"),                              # counted, alarmed, ignored
+        (f"kiosk/fleet/persons/{other}", b"garbage"),                              # counted and ignored
     ])
     assert store.records[other]["version"] == {"counter": 2, "device": "b"}
-    assert fleet.applied == 1 and fleet.ignored == 2 and fleet.errors == 1 and fleet.alarms
+    assert fleet.applied == 1 and fleet.ignored == 2 and fleet.errors == 1 and not fleet.alarms
     assert len(published) == 1 and cipher.open(pid, published[0])["version"] == {"counter": 5, "device": "a"}
+
+
+def test_a_record_under_another_fleet_key_raises_an_alarm(tmp_path: Path) -> None:
+    pid = uuid.uuid4().hex
+    foreign = FleetCipher(bytes(32)).seal(record(pid, 9, "z"))
+    fleet, _ = run_fleet(tmp_path, FakeStore(), [(f"kiosk/fleet/persons/{pid}", foreign)])
+    assert fleet.alarms == {"fleet_undecryptable"} and fleet.errors == 1 and fleet.applied == 0
 
 
 def test_tombstone_wins_and_ties_break_on_device_id(tmp_path: Path) -> None:

@@ -1,0 +1,199 @@
+"""Acceptance: two kiosk processes (real Store, live Matcher, MqttService) share a broker. A person enrolled on
+one is recognised by the other within 5 s; a deletion on one removes the person from both; a kiosk that was
+offline catches up; concurrent edits converge on the higher (counter, device) version everywhere."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mqtt_support import Mosquitto, Recorder, kiosk_config, make_keys
+
+from kiosk.matching import Matcher
+from kiosk.mqtt.fleet import FleetCipher
+from kiosk.mqtt.signing import new_envelope, sign_envelope
+from kiosk.store.store import Store
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+HERE = Path(__file__).resolve().parent
+MODEL_ID = "test-model-128"     # as in mqtt_kiosk_proc.py
+THRESHOLD = 0.6
+CONSENT = {"given_by": "the person", "given_at": "2026-01-05T09:00:00+00:00", "notice_version": "v1",
+           "method": "signed form", "scope": ["local", "fleet"]}
+
+
+class Kiosk:
+    """One kiosk process; collects its stdout lines."""
+
+    def __init__(self, state: Path, port: int, device: str) -> None:
+        self.state, self.port, self.device = state, port, device
+        self.config = kiosk_config(state, port, device)
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self.proc: Optional[subprocess.Popen[str]] = None
+
+    def start(self) -> None:
+        self.lines = []
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "mqtt_kiosk_proc.py"), "--state", str(self.state),
+                                      "--port", str(self.port), "--device", self.device],
+                                     stdout=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        assert self.wait_line(lambda line: line == "ready", 20), f"{self.device} did not start"
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            with self._cond:
+                self.lines.append(line.strip())
+                self._cond.notify_all()
+
+    def wait_line(self, predicate, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not any(predicate(line) for line in self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def gallery(self) -> Optional[int]:
+        with self._cond:
+            counts = [int(line.split()[1]) for line in self.lines if line.startswith("gallery ")]
+        return counts[-1] if counts else None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def store(self) -> Store:
+        return Store.open(self.config)
+
+
+def command(sender: Recorder, operator: Ed25519PrivateKey, device: str, name: str, params: dict[str, Any]) -> dict:
+    envelope = sign_envelope(new_envelope(name, device, params), operator)
+    before = len(sender.messages)
+    sender.publish(f"kiosk/{device}/cmd/{name}", json.dumps(envelope))
+    assert sender.wait_for(lambda ms: any(json.loads(m.payload).get("request_id") == envelope["request_id"]
+                                          for m in ms[before:]), 15)
+    reply = next(json.loads(m.payload) for m in sender.messages[before:]
+                 if json.loads(m.payload).get("request_id") == envelope["request_id"])
+    assert reply["ok"], reply
+    return reply["result"]
+
+
+def until(predicate, timeout: float) -> float:
+    """Seconds until predicate() held; AssertionError after timeout."""
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, "timed out"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def matches(kiosk: Kiosk, embedding: np.ndarray) -> Optional[str]:
+    """Who this kiosk's own database would recognise for `embedding` (opened like the daemon opens it)."""
+    with kiosk.store() as store:
+        return Matcher.from_store(store, MODEL_ID).search(embedding, THRESHOLD).person_id
+
+
+def enroll_params(employee_no: str, embedding: np.ndarray) -> dict[str, Any]:
+    return {"person": {"employee_no": employee_no, "name": f"Person {employee_no}", "role": "staff"},
+            "consent": CONSENT, "embedding": {"model_id": MODEL_ID,
+                                              "embedding_b64": base64.b64encode(embedding.astype("<f4")).decode()}}
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, broker: Mosquitto):
+    operator = Ed25519PrivateKey.generate()
+    kiosks = []
+    for device in ("kiosk-a", "kiosk-b"):
+        state = tmp_path / device
+        keys = make_keys(state)
+        (keys / "trusted" / "ops.pem").write_bytes(operator.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        kiosks.append(Kiosk(state, broker.port, device))
+    b_fleet_key = kiosks[1].state / "keys" / "fleet.key"        # provisioning: one fleet key per site
+    b_fleet_key.unlink()
+    shutil.copy2(kiosks[0].state / "keys" / "fleet.key", b_fleet_key)
+    for kiosk in kiosks:
+        kiosk.start()
+    sender = Recorder(broker.port, ["kiosk/+/cmd/+/result"], persistent=False)
+    yield kiosks[0], kiosks[1], sender, operator
+    sender.close()
+    for kiosk in kiosks:
+        kiosk.stop()
+
+
+def test_enrolled_on_one_recognised_on_the_other_and_deleted_from_both(fleet) -> None:
+    a, b, sender, operator = fleet
+    rng = np.random.default_rng(7)
+    face = rng.normal(size=128).astype(np.float32) * 0.05
+    person_id = command(sender, operator, "kiosk-a", "enroll", enroll_params("E100", face))["person_id"]
+    assert a.gallery() == 1
+    seconds = until(lambda: b.gallery() == 1, 5.0)                       # B's live matcher has the person
+    assert matches(b, face + 0.001) == person_id                          # and B's database recognises them
+    print(f"\nenrolled on A, recognised on B after {seconds:.2f} s")
+
+    command(sender, operator, "kiosk-b", "delete_person", {"person_id": person_id, "reason": "left"})
+    until(lambda: a.gallery() == 0, 5.0)
+    for kiosk in (a, b):
+        assert matches(kiosk, face) is None
+        with kiosk.store() as store:
+            person = store.person_by_id(person_id)
+            assert person is not None and person.deleted and store.templates(person_id) == []
+
+
+def test_an_offline_kiosk_catches_up_and_concurrent_edits_converge(fleet, broker: Mosquitto) -> None:
+    a, b, sender, operator = fleet
+    rng = np.random.default_rng(11)
+    first, second = (rng.normal(size=128).astype(np.float32) * 0.05 for _ in range(2))
+    shared = command(sender, operator, "kiosk-a", "enroll", enroll_params("E200", first))["person_id"]
+    until(lambda: b.gallery() == 1, 5.0)
+
+    b.stop()                                                               # B is offline...
+    late = command(sender, operator, "kiosk-a", "enroll", enroll_params("E201", second))["person_id"]
+    b.start()                                                              # ...and catches up from retained records
+    until(lambda: b.gallery() == 2, 5.0)
+    assert matches(b, second) == late
+
+    a.stop()
+    b.stop()
+    for kiosk in (a, b):                                                   # both edit the same person while apart
+        with kiosk.store() as store:
+            store.update_person(shared, name=f"renamed on {kiosk.device}")
+    versions = {}
+    for kiosk in (a, b):
+        with kiosk.store() as store:
+            person = store.person_by_id(shared)
+            versions[kiosk.device] = (person.version_counter, person.version_device)
+    winner = max(versions, key=lambda device: versions[device])
+    a.start()
+    b.start()
+
+    def converged() -> bool:
+        names = set()
+        for kiosk in (a, b):
+            with kiosk.store() as store:
+                names.add(store.person_by_id(shared).name)
+        return names == {f"renamed on {winner}"}
+    until(converged, 10.0)
+    retained = Recorder(broker.port, [f"kiosk/fleet/persons/{shared}"], persistent=False)
+    assert retained.wait_for(lambda ms: len(ms) >= 1, 5)
+    key = (a.state / "keys" / "fleet.key").read_bytes()
+    record = FleetCipher(key).open(shared, retained.messages[-1].payload)
+    retained.close()
+    assert (record["version"]["counter"], record["version"]["device"]) == versions[winner]
+    assert record["person"]["name"] == f"renamed on {winner}"
