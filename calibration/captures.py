@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import cv2
 import numpy as np
 
-KINDS = ("registration", "distance", "blackbody", "ambient")
+from . import KINDS
 
 
 class CaptureError(Exception):
@@ -54,6 +53,8 @@ def save(directory: Path, capture: Capture) -> Path:
     document = {"kind": capture.kind, "thermal": np.round(capture.thermal, 3).tolist(), "ta_c": capture.ta_c,
                 **capture.fields}
     if capture.camera_image is not None:
+        import cv2
+
         image_name = f"{stem}.png"
         if not cv2.imwrite(str(directory / image_name), capture.camera_image):
             raise CaptureError(f"{directory / image_name}: cannot write the camera image")
@@ -80,6 +81,8 @@ def load(path: Path) -> Capture:
     image = None
     image_name = document.pop("camera_image", None)
     if image_name:
+        import cv2
+
         image = cv2.imread(str(path.parent / image_name))
         if image is None:
             raise CaptureError(f"{path}: camera image {image_name} is missing or unreadable")

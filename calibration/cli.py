@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .captures import KINDS
+from . import KINDS
 
 
 class CalibrationCommandError(Exception):
