@@ -83,7 +83,9 @@ def build_client(config: MqttConfig, client_id: str, will: Optional[Will] = None
             raise ConnectError(f"mqtt TLS files (ca_file, cert_file, key_file): {exc}") from None
     if will is not None:
         client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
-    client.max_inflight_messages_set(config.inflight_max)
+    # The outbox publisher keeps its own window of mqtt.inflight_max; paho must not hold messages back
+    # (0 = no limit in paho, which also spares it a scan of its queue on every PUBACK).
+    client.max_inflight_messages_set(0)
     client.max_queued_messages_set(0)
     return client
 

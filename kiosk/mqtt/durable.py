@@ -97,7 +97,7 @@ class DurableQueue:
         self._pending.append((message, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="outbox-commit")
-        return await asyncio.shield(done)
+        return await done
 
     async def _flush(self) -> None:
         while self._pending:

@@ -17,6 +17,7 @@ import asyncio
 import inspect
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -41,6 +42,7 @@ log = logging.getLogger("kiosk.mqtt")
 
 EVENT_TYPES = frozenset({"attendance", "access_granted", "access_denied", "fever_alert", "spoof_attempt",
                          "unknown_face", "door_held_open", "door_forced_open", "alarm"})
+EVENT_ID = re.compile(r"[0-9a-f]{32}")
 AuditCallback = Callable[[str, dict[str, Any]], Any]
 
 
@@ -51,7 +53,7 @@ def check_event(event: Any, device_id: str) -> Optional[str]:
     if event.get("type") not in EVENT_TYPES:
         return f"event type {event.get('type')!r} is not one of {', '.join(sorted(EVENT_TYPES))}"
     event_id = event.get("event_id")
-    if not (isinstance(event_id, str) and len(event_id) == 32 and all(c in "0123456789abcdef" for c in event_id)):
+    if not (isinstance(event_id, str) and EVENT_ID.fullmatch(event_id)):
         return f"event_id {event_id!r} is not 32 lower-case hex characters"
     if event.get("device_id") != device_id:
         return f"event device_id {event.get('device_id')!r} is not this device ({device_id!r})"
