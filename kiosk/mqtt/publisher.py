@@ -29,6 +29,7 @@ class Publisher:
         self._window = window
         self._inflight: dict[int, int] = {}     # mid -> seq, for the current connection
         self._room = asyncio.Event()
+        self._rejections: set[asyncio.Task[None]] = set()
 
     @property
     def inflight(self) -> int:
@@ -76,6 +77,8 @@ class Publisher:
         if seq is None:
             return
         if reason.is_failure:
-            asyncio.get_running_loop().create_task(self._queue.reject(seq, str(reason)))
+            task = asyncio.get_running_loop().create_task(self._queue.reject(seq, str(reason)))
+            self._rejections.add(task)
+            task.add_done_callback(self._rejections.discard)
         else:
             self._queue.ack(seq)

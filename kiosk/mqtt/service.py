@@ -168,8 +168,8 @@ class MqttService:
         disk failed (an alarm is raised; it is committed when possible). Never waits for the broker.
         Raises ValueError for a malformed event (a bug in the caller).
         """
-        if self.queue is None:
-            raise RuntimeError("MqttService.start() first")
+        if self.queue is None or self._stopping.is_set():
+            raise RuntimeError("the MQTT service is not running (start() first, nothing after stop())")
         problem = check_event(event, self.device_id)
         if problem:
             raise ValueError(problem)

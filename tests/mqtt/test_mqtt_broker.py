@@ -80,6 +80,8 @@ def test_events_committed_while_the_broker_is_down_go_out_in_order_after_it_retu
     async def main() -> list[float]:
         service = MqttService(kiosk_config(tmp_path, broker.port))
         await service.start()
+        while not service.connected:
+            await asyncio.sleep(0.01)
         await asyncio.to_thread(broker.stop)
         latencies = []
         for i in range(300):
@@ -89,6 +91,7 @@ def test_events_committed_while_the_broker_is_down_go_out_in_order_after_it_retu
         assert service.queue is not None and service.queue.depth == 300 and not service.connected
         await asyncio.to_thread(broker.start)
         assert await wait(recorder, lambda ms: len(ms) >= 300, 15)
+        assert service.health()["mqtt"]["reconnects"] >= 1
         await service.stop()
         return latencies
     latencies = run(main())
