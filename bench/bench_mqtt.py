@@ -103,11 +103,12 @@ def bare_paho(port: int, payload: bytes, count: int, window: int, protocol: str)
     return count / elapsed
 
 
-async def durable(state: Path, port: int, events: list[dict[str, Any]], burst: int, protocol: str) -> dict[str, float]:
+async def durable(state: Path, keys: Path, port: int, events: list[dict[str, Any]], burst: int,
+                  protocol: str) -> dict[str, float]:
     from kiosk.config import parse_config
     from kiosk.mqtt import MqttService
 
-    config = parse_config({"device": {"id": "bench", "state_dir": str(state)},
+    config = parse_config({"device": {"id": "bench", "state_dir": str(state)}, "store": {"keys_dir": str(keys)},
                            "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port, "protocol": protocol,
                                     "health_interval_s": 3600}})
     service = MqttService(config)
@@ -164,10 +165,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             bare, burst, single = [], [], []
             for run in range(args.repeat):
                 bare.append(bare_paho(broker.port, payload, args.events, window, args.protocol))
-                burst.append(asyncio.run(durable(root / f"burst{run}", broker.port, events[:args.events], args.burst,
-                                                 args.protocol)))
-                single.append(asyncio.run(durable(root / f"single{run}", broker.port, events[:args.single], 1,
-                                                  args.protocol)))
+                burst.append(asyncio.run(durable(root / f"burst{run}", root / "keys", broker.port,
+                                                 events[:args.events], args.burst, args.protocol)))
+                single.append(asyncio.run(durable(root / f"single{run}", root / "keys", broker.port,
+                                                  events[:args.single], 1, args.protocol)))
         finally:
             broker.stop()
     best_bare = max(bare)
