@@ -60,6 +60,7 @@ class SubpagePlan:
     """Everything per pixel that does not depend on the RAM, for one (readout mode, subpage)."""
 
     pixels: np.ndarray          # (384,) pixel indices
+    line_starts: np.ndarray     # first pixel of the rows this subpage measures (Melexis' frame-validity check)
     coef: np.ndarray            # (384, 6) offset, offset*kta, offset*kv, offset*kta*kv, il/chess term, 1
     alpha: np.ndarray           # (384,) sensitivity
     alpha3: np.ndarray          # (384,) sensitivity ** 3
@@ -147,8 +148,9 @@ class Calculator:
         il_term = c.il_chess_c[2] * (2 * il_pattern - 1) - c.il_chess_c[1] * conversion
         coef = np.stack([offset, offset * kta, offset * kv, offset * kta * kv, il_term, np.ones(px.size)], axis=1)
         alpha = SCALE_ALPHA * 2.0 ** c.alpha_scale / c.alpha[px].astype(np.float64)
-        return SubpagePlan(pixels=px, coef=np.ascontiguousarray(coef), alpha=alpha, alpha3=alpha ** 3,
-                           repair=self._repair_plan(px))
+        line_starts = np.arange(subpage, ROWS, 2) * COLS
+        return SubpagePlan(pixels=px, line_starts=line_starts, coef=np.ascontiguousarray(coef), alpha=alpha,
+                           alpha3=alpha ** 3, repair=self._repair_plan(px))
 
     def _repair_plan(self, px: np.ndarray) -> tuple[tuple[int, np.ndarray], ...]:
         """Bad pixels are replaced by the median of the good pixels around them that the same subpage measured
@@ -187,6 +189,8 @@ class Calculator:
         tr = ta + DEFAULT_REFLECTED_OFFSET_C if reflected_c is None else float(reflected_c)
         chess = bool(control & CONTROL_CHESS)
         plan = self.plan(chess, subpage)
+        if (words[plan.line_starts] == INVALID_WORD).any():
+            raise FrameDataError(f"pixel rows of subpage {subpage} hold the invalid-data marker 0x7FFF")
         c = self.calibration
         d_ta, d_v = ta - 25.0, vdd - 3.3
         gain = self._gain_ee / int(words[AUX_GAIN])

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import smbus2
+from smbus2 import i2c_msg
 
 from .health import HealthMonitor
 from .registers import (
@@ -101,7 +103,6 @@ class Mlx90640I2C:
         """Open the bus, read the EEPROM and configure the device; returns the 832 EEPROM words."""
         if self._bus is None:
             if isinstance(self._bus_arg, int):
-                import smbus2
                 try:
                     self._bus = smbus2.SMBus(self._bus_arg)
                 except OSError as exc:
@@ -168,8 +169,6 @@ class Mlx90640I2C:
 
     def read_words(self, start: int, count: int) -> np.ndarray:
         """`count` words from register `start`, in transfers of at most `chunk_words` words; int16."""
-        from smbus2 import i2c_msg
-
         parts = []
         for offset in range(0, count, self.chunk_words):
             n = min(self.chunk_words, count - offset)
@@ -180,16 +179,12 @@ class Mlx90640I2C:
         return np.frombuffer(b"".join(parts), dtype=">i2").astype(np.int16)
 
     def read_register(self, register: int) -> int:
-        from smbus2 import i2c_msg
-
         read = i2c_msg.read(self.address, 2)
         self._transfer(i2c_msg.write(self.address, [register >> 8, register & 0xFF]), read)
         data = bytes(read)
         return data[0] << 8 | data[1]
 
     def write_register(self, register: int, value: int) -> None:
-        from smbus2 import i2c_msg
-
         self._transfer(i2c_msg.write(self.address, [register >> 8, register & 0xFF, value >> 8, value & 0xFF]))
 
     # -- acquisition --------------------------------------------------------------------------------------------

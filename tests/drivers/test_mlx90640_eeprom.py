@@ -82,6 +82,10 @@ def test_ram_with_invalid_marker_or_impossible_supply_is_refused() -> None:
     marked[800] = 0x7FFF
     with pytest.raises(FrameDataError, match="0x0720 holds the invalid-data marker"):
         calc.subpage(marked, 0, control)
+    row = words.copy()
+    row[2 * 32] = 0x7FFF                        # first pixel of row 2, a row subpage 0 measures
+    with pytest.raises(FrameDataError, match="pixel rows of subpage 0 hold the invalid-data marker"):
+        calc.subpage(row, 0, control)
     garbage = words.copy()
     garbage[810] = 0
     with pytest.raises(FrameDataError, match="implausible Vdd"):
