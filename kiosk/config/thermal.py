@@ -4,7 +4,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Optional
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import Section
 
@@ -38,3 +38,17 @@ class ThermalConfig(Section):
                                                      "open-air rule) or the ambient sensor when one is configured.")
     max_errors_before_degraded: int = Field(5, ge=1, le=1000,
                                             description="Consecutive bus errors before the sensor is reported degraded.")
+
+    @field_validator("refresh_hz")
+    @classmethod
+    def _refresh_rate_exists(cls, value: float) -> float:
+        if value not in (0.5, 1, 2, 4, 8, 16, 32, 64):
+            raise ValueError(f"{value:g} Hz is not an MLX90640 refresh rate (0.5, 1, 2, 4, 8, 16, 32, 64)")
+        return value
+
+    @field_validator("uart_baud")
+    @classmethod
+    def _module_baud(cls, value: int) -> int:
+        if value not in (9600, 115200, 460800):
+            raise ValueError(f"{value} is not a GY-MCU90640 baud rate (9600, 115200, 460800)")
+        return value
