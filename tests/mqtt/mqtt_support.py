@@ -101,7 +101,8 @@ class Recorder:
     """A paho subscriber (own network thread) that records every message; persistent session."""
 
     def __init__(self, port: int, topics: list[str], client_id: Optional[str] = None, protocol: int = mqtt.MQTTv311,
-                 persistent: bool = True, tls: Optional[dict[str, Any]] = None) -> None:
+                 persistent: bool = True, tls: Optional[dict[str, Any]] = None,
+                 username: Optional[str] = None, password: Optional[str] = None) -> None:
         self.messages: list[mqtt.MQTTMessage] = []
         self._cond = threading.Condition()
         self._topics = topics
@@ -112,6 +113,8 @@ class Recorder:
                                   protocol=protocol, **kwargs)
         if tls:
             self.client.tls_set(**tls)
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
         self.subscribed = threading.Event()

@@ -19,6 +19,7 @@ from mqtt_support import Mosquitto, Recorder, event_signer, kiosk_config, make_e
 from kiosk.mqtt import MqttService
 from kiosk.mqtt.durable import ALARM_REJECTED
 from kiosk.mqtt.schemas import first_error
+from kiosk.mqtt.signing import new_envelope
 from kiosk.store.keys import load_public_key
 from kiosk.store.signing import verify_event
 
@@ -271,3 +272,62 @@ def test_stop_is_quick_connected_or_not(tmp_path: Path, broker: Mosquitto) -> No
         return time.perf_counter() - started
     assert run(main(broker.port)) < 1.0
     assert run(main(1)) < 1.0              # nothing listens on port 1: stop while reconnecting
+
+
+def readme_acl() -> str:
+    """The mosquitto ACL example from the README's MQTT section (tested as documented)."""
+    text = (HERE.parents[1] / "README.md").read_text()
+    start = text.index("```\n# kiosks: their own topics") + 4
+    return text[start:text.index("```", start)]
+
+
+def test_the_readme_acl_example_lets_each_party_do_its_job_and_no_more(tmp_path: Path) -> None:
+    passwords = tmp_path / "passwd"
+    for user in ("kiosk-1", "hr", "operator", "intruder"):
+        subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if user == "kiosk-1" else []), str(passwords), user, "pw"],
+                       check=True, capture_output=True)
+    (tmp_path / "acl").write_text(readme_acl())
+    (tmp_path / "pw").write_text("pw\n")
+    broker = Mosquitto(tmp_path / "broker", anonymous=False,
+                       extra=f"password_file {passwords}\nacl_file {tmp_path / 'acl'}")
+    broker.start()
+
+    def client(user: str, topics: list[str]) -> Recorder:
+        return Recorder(broker.port, topics, client_id=f"{user}-test", protocol=mqtt.MQTTv5, persistent=False,
+                        username=user, password="pw")
+    keys = make_keys(tmp_path / "kiosk")
+    signer = event_signer(keys)
+    hr = client("hr", ["kiosk/+/events/#", "kiosk/+/status"])
+    operator_results = client("operator", ["kiosk/+/cmd/+/result"])
+    intruder = client("intruder", ["kiosk/#"])
+    handled: list[dict[str, Any]] = []
+
+    async def selftest(params: dict[str, Any]) -> dict[str, Any]:
+        handled.append(params)
+        return {"ok": True}
+
+    async def main() -> None:
+        config = kiosk_config(tmp_path / "kiosk", broker.port, username="kiosk-1", password_file=str(tmp_path / "pw"),
+                              command_auth="acl", protocol="5")
+        service = MqttService(config)
+        service.commands.register("selftest", selftest)
+        await service.start()
+        while not service.connected:
+            await asyncio.sleep(0.02)
+        await service.publish_event(make_event(signer, "kiosk-1", 1))
+        assert await wait(hr, lambda ms: any("/events/" in m.topic for m in ms))
+        intruder.publish("kiosk/kiosk-1/cmd/selftest", json.dumps(new_envelope("selftest", "kiosk-1", {})))
+        operator_results.publish("kiosk/kiosk-1/cmd/selftest", json.dumps(new_envelope("selftest", "kiosk-1", {})))
+        assert await wait(operator_results, lambda ms: len(ms) >= 1)
+        await asyncio.sleep(0.3)
+        await service.stop()
+    try:
+        run(main())
+    finally:
+        for c in (hr, operator_results, intruder):
+            c.close()
+        broker.stop()
+    assert len(handled) == 1                                    # only the operator's command reached the kiosk
+    assert json.loads(operator_results.messages[0].payload)["ok"] is True
+    assert any(json.loads(m.payload)["state"] == "online" for m in hr.messages if m.topic.endswith("/status"))
+    assert intruder.messages == []                              # reads nothing, commands nothing
