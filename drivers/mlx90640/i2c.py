@@ -11,7 +11,8 @@ Acquisition of one subpage:
    may mix two subpages and are discarded;
 3. clear "new data" with overwrite disabled (status = 0), so the device cannot write RAM between the
    flag going up and the host reading it, then read the status back: a bit that stays set is a stuck
-   flag, after which new data is recognised by the subpage bit toggling instead.
+   flag, after which new data is recognised by the subpage bit toggling instead, and overwrite is enabled
+   (the device may not see the flag cleared either; step 2 still catches a read that straddles a write).
 
 A subpage is *late* (discarded) when more than 1.5 refresh periods passed between the moment it could
 have been measured (the last empty poll or clear) and the moment it was seen: its age is unknown.
@@ -41,6 +42,7 @@ from .registers import (
     RAM_START,
     RAM_WORDS,
     STATUS_NEW_DATA,
+    STATUS_OVERWRITE,
     STATUS_REG,
     STATUS_SUBPAGE_MASK,
     control_word,
@@ -243,13 +245,22 @@ class Mlx90640I2C:
             self._seen_at = seen
         bits = status & STATUS_SUBPAGE_MASK
         seen_at, window_start = self._seen_at, self._window_start
+        if bits == self._last_bits and self._last_clear is not None and seen_at < self._last_window_start + 2 * self.period:
+            # The same subpage again, sooner than the device can measure it: the flag came back without data.
+            self._acknowledge(bits)
+            return None
         late = seen_at - window_start > LATE_AFTER_PERIODS * self.period
         words = None if late else self.read_words(RAM_START, RAM_WORDS)
         mixed = words is not None and (self.read_register(STATUS_REG) & STATUS_SUBPAGE_MASK) != bits
-        # It directly follows the previous subpage if that one was acknowledged before the device could finish
-        # the measurement after it (previous window start + one period).
-        follows = (self._last_clear is not None and bits != self._last_bits
-                   and self._last_clear < self._last_window_start + self.period)
+        # Is it the measurement right after the previous subpage (measured after that one's window start)?
+        # Overwrite disabled: yes if the previous one was acknowledged before the next measurement could end.
+        # Overwrite enabled (stuck flag): RAM holds the newest measurement, so it must be seen within two periods.
+        if self._last_clear is None or bits == self._last_bits:
+            follows = False
+        elif self._stuck:
+            follows = seen_at < self._last_window_start + 2 * self.period
+        else:
+            follows = self._last_clear < self._last_window_start + self.period
         self._acknowledge(bits)
         self._last_window_start = window_start
         discard = "late_discarded" if late else "mixed_discarded" if mixed else None
@@ -264,9 +275,10 @@ class Mlx90640I2C:
         return RawSubpage(words, bits & 1, self.control, seen_at, follows)
 
     def _acknowledge(self, bits: int) -> None:
-        """Clear "new data" (overwrite stays disabled) and check that the flag really cleared."""
+        """Clear "new data" and check that the flag really cleared. Overwrite stays disabled, except while the
+        flag is stuck: then the device may not see it cleared either, and must be allowed to write new data."""
         before = self._clock()
-        self.write_register(STATUS_REG, STATUS_CLEAR)
+        self.write_register(STATUS_REG, STATUS_OVERWRITE if self._stuck else STATUS_CLEAR)
         after_write = self._clock()
         after = self.read_register(STATUS_REG)
         stuck = bool(after & STATUS_NEW_DATA) and (after & STATUS_SUBPAGE_MASK) == bits

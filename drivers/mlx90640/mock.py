@@ -21,7 +21,8 @@ bit 4 (overwrite enable) clear, a measurement that finds bit 3 still set is not 
 (counted in `stats["blocked"]`), as on the device.
 
 Fault injection: `fail_next(n, errno)` (EIO bursts, NACKs = ENXIO/EREMOTEIO, ETIMEDOUT), `offline`
-(every transfer NACKs), `stuck_new_data` (status bit 3 always reads 1), `corrupt_eeprom(kind)`.
+(every transfer NACKs), `stuck_new_data` (status bit 3 reads 1 and writes cannot clear it, so with
+overwrite disabled the device stops updating RAM), `corrupt_eeprom(kind)`.
 `bus_hz` makes every transfer take the time it would at that SCL frequency (9 bits per byte).
 Pixels the EEPROM marks broken or outlier read a nonsense raw value (the driver must interpolate them).
 """
@@ -236,7 +237,7 @@ class MockMlx90640Bus:
             if self._pointer == STATUS_REG:
                 # Bits 0..2 are read-only; writing 0 to bit 3 clears "new data"; bits 4, 5 are stored.
                 keep = self._status & STATUS_SUBPAGE_MASK
-                new_data = self._status & STATUS_NEW_DATA & value
+                new_data = self._status & STATUS_NEW_DATA & (0xFFFF if self.stuck_new_data else value)
                 self._status = keep | new_data | (value & 0x0030)
             elif self._pointer == CONTROL_REG:
                 self._set_control(value)

@@ -171,8 +171,9 @@ def test_stuck_new_data_bit_never_returns_the_same_subpage_twice() -> None:
     bus = MockMlx90640Bus(lambda t: (np.full((24, 32), 20.0 + t), 30.0), clock=ft.clock, sleep=ft.sleep)
     sensor = Mlx90640(bus, refresh_hz=16, clock=ft.clock, sleep=ft.sleep)
     sensor.open()
-    bus.stuck_new_data = True
-    halves = [sensor.read_subpage() for _ in range(8)]
+    first = sensor.read_subpage()
+    bus.stuck_new_data = True                       # from now on the flag reads 1 and cannot be cleared
+    halves = [first] + [sensor.read_subpage() for _ in range(7)]
     assert sensor.transport.stuck_new_data
     assert [h.subpage for h in halves[1:]] == [1 - h.subpage for h in halves[:-1]]
     scene_times = np.array([np.median(h.to) - 20.0 for h in halves])
