@@ -207,6 +207,8 @@ class MockMlx90640Bus:
         temps = np.asarray(temps, dtype=np.float64)
         if temps.size != PIXELS:
             raise ValueError(f"scene returned {temps.shape}, expected (24, 32) temperatures")
+        if not (np.isfinite(temps).all() and np.isfinite(die_c)):
+            raise ValueError("scene returned non-finite temperatures")
         self._synth.subpage_words(self._ram, temps, float(die_c), subpage, self.control, self.emissivity,
                                   self.reflected_c, self.vdd)
         # Broken and outlier pixels read nonsense, as on a real device.

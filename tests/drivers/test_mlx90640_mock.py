@@ -136,9 +136,11 @@ def test_mock_follows_refresh_rate_and_overwrite_bit() -> None:
     assert bus.stats["overwritten"] >= 3
 
 
-def test_scene_must_be_24_by_32() -> None:
+def test_scene_must_be_24_by_32_finite_temperatures() -> None:
     with pytest.raises(ValueError, match=r"expected \(24, 32\)"):
         MockMlx90640Bus(lambda t: (np.zeros((8, 8)), 25.0))
+    with pytest.raises(ValueError, match="non-finite"):
+        MockMlx90640Bus(lambda t: (np.full((24, 32), np.nan), 25.0))
 
 
 def test_thermal_sensor_adapter_on_mock_bus() -> None:
