@@ -90,6 +90,38 @@ def build_client(config: MqttConfig, client_id: str, will: Optional[Will] = None
     return client
 
 
+def _in_daemon_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run blocking `fn` (DNS, TCP connect, TLS handshake) on a daemon thread.
+
+    Not the loop's executor: a connect to an unreachable broker can block for the connect timeout,
+    and the process must be able to exit meanwhile (executor threads are joined at exit).
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: Optional[BaseException]) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def target() -> None:
+        try:
+            result, error = fn(), None
+        except BaseException as exc:  # handed to the awaiting coroutine
+            result, error = None, exc
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(settle, result, error)
+            except RuntimeError:  # the loop closed in between
+                pass
+
+    threading.Thread(target=target, name="mqtt-connect", daemon=True).start()
+    return future
+
+
 class Connection:
     """A connected paho client on the running loop. Create with `await Connection.open(...)`."""
 
@@ -126,15 +158,24 @@ class Connection:
         kwargs: dict[str, Any] = {"keepalive": config.keepalive_s}
         if config.protocol == MqttProtocol.v5:
             kwargs["clean_start"] = True
-        client.connect_timeout = min(timeout, 10.0)
+        client.connect_timeout = min(timeout, 5.0)
+        connecting = _in_daemon_thread(lambda: client.connect(config.host, config.port, **kwargs))
         try:
-            await loop.run_in_executor(None, lambda: client.connect(config.host, config.port, **kwargs))
+            await asyncio.shield(connecting)
         except (OSError, ssl.SSLError, ssl.CertificateError, ValueError) as exc:
             self._drop_socket()
             raise ConnectError(f"cannot connect to {config.host}:{config.port}: {exc}") from None
+        except asyncio.CancelledError:
+            # The blocking connect goes on in its thread; close whatever it opens once it returns, so no
+            # orphan connection is left to the broker (it would take over this client id later).
+            connecting.add_done_callback(lambda _: self._discard("cancelled"))
+            raise
         self._misc = loop.create_task(self._misc_loop(), name="mqtt-misc")
         try:
             reason = await asyncio.wait_for(asyncio.shield(self._connack), timeout)
+        except asyncio.CancelledError:
+            self._discard("cancelled")
+            raise
         except TimeoutError:
             await self.abort("no CONNACK")
             raise ConnectError(f"{config.host}:{config.port} did not answer the MQTT CONNECT within {timeout:.0f} s") \
@@ -226,6 +267,7 @@ class Connection:
     def _mark_closed(self) -> None:
         if not self._connack.done():
             self._connack.set_exception(ConnectError(f"connection closed before CONNACK ({self.close_reason})"))
+            self._connack.exception()  # nobody may await it any more (cancelled open): no "never retrieved" log
         self.closed.set()
         self._acks.clear()
 
@@ -296,16 +338,22 @@ class Connection:
 
     async def abort(self, reason: str) -> None:
         """Drop the connection without DISCONNECT (the broker will publish the will)."""
+        misc = self._misc
+        self._discard(reason)
+        if misc is not None:
+            try:
+                await misc
+            except asyncio.CancelledError:
+                pass
+
+    def _discard(self, reason: str) -> None:
+        """abort() without waiting: close the socket, mark closed, stop the misc loop, detach the hooks."""
         self._drop_socket()
         if not self.closed.is_set():
             self.close_reason = reason
             self._mark_closed()
         if self._misc is not None:
             self._misc.cancel()
-            try:
-                await self._misc
-            except asyncio.CancelledError:
-                pass
             self._misc = None
         # paho closes its socket again when garbage-collected; nothing must call back into the loop then.
         for hook in ("on_socket_open", "on_socket_close", "on_socket_register_write", "on_socket_unregister_write"):

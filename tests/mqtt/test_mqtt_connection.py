@@ -25,3 +25,40 @@ def test_password_file(tmp_path: Path) -> None:
     assert read_password(None) is None
     with pytest.raises(ConnectError, match="mqtt.password_file"):
         read_password(tmp_path / "missing")
+
+
+def test_stop_while_a_silent_broker_never_answers_connect(tmp_path: Path) -> None:
+    """TCP is accepted (by the kernel backlog) but no CONNACK ever comes: stop() is still quick and the
+    half-open connection is closed, not left behind."""
+    import asyncio
+    import socket
+    import time
+
+    from mqtt_support import kiosk_config
+
+    from kiosk.mqtt import MqttService
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+
+    async def main() -> float:
+        service = MqttService(kiosk_config(tmp_path, port))
+        await service.start()
+        await asyncio.sleep(0.3)                   # connected at TCP level, waiting for CONNACK
+        assert not service.connected
+        started = time.perf_counter()
+        await service.stop()
+        return time.perf_counter() - started
+    try:
+        assert asyncio.run(main()) < 0.5
+        peer, _ = server.accept()                   # the kiosk's side is closed: we read EOF after its CONNECT
+        peer.settimeout(2)
+        data = b""
+        while chunk := peer.recv(4096):
+            data += chunk
+        assert data[:1] == b"\x10"                  # it was an MQTT CONNECT
+        peer.close()
+    finally:
+        server.close()
