@@ -54,7 +54,7 @@ class Mlx90640:
         self.emissivity, self.reflected_c = emissivity, reflected_c
         self._clock = clock
         self._calc: Calculator | None = None
-        self._pending: tuple[SubpageResult, float] | None = None
+        self._pending: SubpageResult | None = None
 
     @property
     def health(self) -> DeviceHealth:
@@ -97,13 +97,13 @@ class Mlx90640:
         deadline = self._clock() + timeout
         while True:
             result, raw_follows, seen = self._next_subpage(deadline)
-            pending, self._pending = self._pending, (result, seen)
+            pending, self._pending = self._pending, result
             if pending is None:
                 continue
-            if raw_follows and pending[0].subpage != result.subpage:
+            if raw_follows and pending.subpage != result.subpage:
                 self._pending = None
                 self.monitor.count("frames")
-                return self._merge(pending[0], result, seen)
+                return self._merge(pending, result, seen)
             self.monitor.count("late_discarded")
 
     def _next_subpage(self, deadline: float) -> tuple[SubpageResult, bool, float]:
