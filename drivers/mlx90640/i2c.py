@@ -94,6 +94,7 @@ class Mlx90640I2C:
         self._clock, self._sleep = clock, sleep
         self.period = 1.0 / refresh_hz_of(self.control)
         self.stats = {"transfers": 0, "bytes": 0}
+        self.ram_read_s = 0.0                      # duration of the last RAM read
         self._bus: object | None = None
         self._owns_bus = False
         self._stuck = False
@@ -250,7 +251,12 @@ class Mlx90640I2C:
             self._acknowledge(bits)
             return None
         late = seen_at - window_start > LATE_AFTER_PERIODS * self.period
-        words = None if late else self.read_words(RAM_START, RAM_WORDS)
+        if late:
+            words = None
+        else:
+            started = self._clock()
+            words = self.read_words(RAM_START, RAM_WORDS)
+            self.ram_read_s = self._clock() - started
         mixed = words is not None and (self.read_register(STATUS_REG) & STATUS_SUBPAGE_MASK) != bits
         # Is it the measurement right after the previous subpage (measured after that one's window start)?
         # Overwrite disabled: yes if the previous one was acknowledged before the next measurement could end.

@@ -113,7 +113,7 @@ class Mlx90640:
             remaining = deadline - self._clock()
             try:
                 if remaining <= 0:
-                    raise SubpageTimeout("no complete frame within the timeout")
+                    raise SubpageTimeout(f"no complete frame within the timeout{self._too_slow_hint()}")
                 raw = self.transport.read_subpage(remaining)
             except SubpageTimeout as exc:
                 self.monitor.set_problem("failed", str(exc))
@@ -126,6 +126,14 @@ class Mlx90640:
                 continue
             self.monitor.good_subpage()
             return result, raw.follows_previous, raw.timestamp
+
+    def _too_slow_hint(self) -> str:
+        """When reading the RAM takes about a refresh period, the sensor only ever delivers one of the subpages."""
+        t = self.transport
+        if t.ram_read_s < 0.9 * t.period:
+            return ""
+        return (f": reading the RAM takes {t.ram_read_s * 1e3:.0f} ms, about the {t.period * 1e3:.0f} ms refresh "
+                "period; lower refresh_hz or raise the I2C clock")
 
     def _merge(self, first: SubpageResult, second: SubpageResult, timestamp: float) -> Frame:
         to = np.empty(PIXELS)

@@ -9,6 +9,7 @@ from mlx90640_support import FakeTime, face_scene
 
 from drivers.health import HealthState
 from drivers.mlx90640.compute import subpage_pixels
+from drivers.mlx90640.i2c import SubpageTimeout
 from drivers.mlx90640.mock import MockMlx90640Bus, uniform_scene
 from drivers.mlx90640.registers import CONTROL_REG, STATUS_OVERWRITE, STATUS_REG, control_word
 from drivers.mlx90640.sensor import Mlx90640
@@ -178,3 +179,28 @@ def test_control_register_keeps_unrelated_bits() -> None:
     probe.transport.write_register(CONTROL_REG, 0x1901 | 0x0004)         # bit 2: data hold
     probe.transport.configure()
     assert bus.control & 0x0004
+
+
+@pytest.mark.parametrize(("bus_hz", "refresh_hz"), [(1_000_000, 32), (400_000, 16)])
+def test_bus_fast_enough_for_the_refresh_rate_loses_no_subpage(bus_hz: int, refresh_hz: float) -> None:
+    """Wire time only (fake clock): a 1664-byte RAM read takes 15 ms at 1 MHz, 38 ms at 400 kHz."""
+    ft = FakeTime()
+    sensor, bus = make(scene=lambda t: (np.full((24, 32), 20.0 + 10 * t), 30.0), ft=ft, refresh_hz=refresh_hz,
+                       bus_kwargs={"bus_hz": bus_hz})
+    sensor.read_frame()
+    measured, delivered = bus.stats["measured"], sensor.health.counters["subpages"]
+    frames = [sensor.read_frame() for _ in range(20)]
+    assert bus.stats["measured"] - measured == sensor.health.counters["subpages"] - delivered
+    assert bus.stats["blocked"] == 0
+    for frame in frames:
+        halves = sorted(float(np.median(s.to)) for s in frame.subpages)
+        assert halves[1] - halves[0] == pytest.approx(10 / refresh_hz, abs=0.05)
+
+
+def test_too_slow_a_bus_for_the_refresh_rate_is_named() -> None:
+    """At 400 kHz the 38 ms RAM read outlasts the 31 ms of a 32 Hz subpage: every other measurement is lost, so
+    only one subpage ever arrives and no frame can be built; the error says why."""
+    sensor, _ = make(refresh_hz=32, bus_kwargs={"bus_hz": 400_000})
+    with pytest.raises(SubpageTimeout, match="reading the RAM takes 38 ms, about the 31 ms refresh period"):
+        sensor.read_frame(timeout=1.0)
+    assert sensor.health.state is HealthState.failed
