@@ -18,6 +18,7 @@ from .config import ConfigError, KioskConfig, load_config
 # Each module registers one or more sub-commands.
 COMMAND_MODULES = [
     "kiosk.commands.config_cmd",
+    "kiosk.commands.run_cmd",
     "kiosk.commands.gate_cmd",
     "kiosk.commands.sim_cmd",
     "kiosk.commands.models_cmd",

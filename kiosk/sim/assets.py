@@ -33,8 +33,8 @@ class SdistMember:
 PHOTOS: dict[str, SdistMember | WheelMember] = {
     "obama_enroll.jpg": SdistMember("face_recognition==1.3.0", "face_recognition-1.3.0/tests/test_images/obama.jpg",
                                     "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6"),
-    "obama_walkup.jpg": SdistMember("face_recognition==1.3.0", "face_recognition-1.3.0/tests/test_images/obama2.jpg",
-                                    "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6"),
+    "obama_walkup.jpg": SdistMember("face_recognition==1.3.0", "face_recognition-1.3.0/tests/test_images/obama3.jpg",
+                                    "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3"),
     "biden.jpg": SdistMember("face_recognition==1.3.0", "face_recognition-1.3.0/tests/test_images/biden.jpg",
                              "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c"),
     "collins.png": WheelMember("scikit-image==0.26.0", "skimage/data/astronaut.png",

@@ -1,14 +1,15 @@
 """The walk-up script: who comes to the kiosk, when, how close, and what they really are.
 
-Time is scene time in seconds (wall time multiplied by `sim.speed`). Each walk-up is an
-approach, a dwell in front of the kiosk and a leave, followed by an empty gap.
+Time is scene time in seconds (wall time multiplied by `sim.speed`). Each walk-up is an empty
+gap, an approach, a dwell in front of the kiosk and a leave.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Optional, Sequence
+from typing import Optional
 
 
 class Presentation(StrEnum):
@@ -73,7 +74,7 @@ class Script:
         self.loop = loop
 
     @classmethod
-    def from_names(cls, names: Sequence[str], timing: Timing = Timing(), loop: bool = True) -> "Script":
+    def from_names(cls, names: Sequence[str], timing: Timing = Timing(), loop: bool = True) -> Script:
         unknown = [n for n in names if n not in WALKUPS]
         if unknown:
             raise ValueError(f"unknown walk-up {unknown[0]!r} (known: {', '.join(WALKUPS)})")
@@ -91,6 +92,9 @@ class Script:
         index = int(t // timing.period_s)
         local = t - index * timing.period_s
         walkup = self.walkups[index % len(self.walkups)]
+        if local < timing.gap_s:
+            return None   # nobody yet: each walk-up begins with an empty scene
+        local -= timing.gap_s
         if local < timing.approach_s:
             progress = local / timing.approach_s
             eased = 1 - (1 - progress) ** 2
@@ -100,8 +104,5 @@ class Script:
         if local < timing.dwell_s:
             sway = 0.01 * math.sin(2 * math.pi * local / 3.0)  # people never stand perfectly still
             return SubjectState(walkup, index, "dwell", timing.stand_m, sway, 0.005 * math.sin(local))
-        local -= timing.dwell_s
-        if local < timing.leave_s:
-            progress = local / timing.leave_s
-            return SubjectState(walkup, index, "leave", timing.stand_m + 0.4 * progress, 0.6 * progress ** 2, 0.0)
-        return None
+        progress = (local - timing.dwell_s) / timing.leave_s
+        return SubjectState(walkup, index, "leave", timing.stand_m + 0.4 * progress, 0.6 * progress ** 2, 0.0)

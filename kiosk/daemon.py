@@ -1,0 +1,428 @@
+"""The kiosk daemon: one asyncio loop, one task per stage.
+
+    camera reader thread --LatestQueue(drops stale frames)--> recognition (inference thread)
+    thermal reader thread --Latest (newest frame)-----------/        |
+                                                                     v
+    decision (tracker + policy) --> gate controller (relay thread), feedback
+                 |
+                 v  events (never dropped)
+    event writer: sign + local event log (store thread) --> MQTT durable outbox --> broker
+    health (log, MQTT, systemd watchdog fed only while results flow), retention, door inputs
+
+Blocking work never runs on the loop: devices have their own reader threads, inference runs in
+one dedicated thread, SQLite in one store thread. SIGTERM/SIGINT lock the gate at once, then
+stop the stages and flush pending events within about two seconds.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Optional
+
+from drivers.camera.base import Camera, Frame
+from drivers.thermal.base import ThermalFrame, ThermalSensor
+
+from .attendance import Attendance
+from .config import KioskConfig
+from .door import DoorWatcher, build_inputs
+from .face.pipeline import FacePipeline
+from .feedback import Feedback
+from .gate import GateController
+from .hardware import build_camera, build_thermal, needs_simulator
+from .health import HealthMonitor
+from .matching import Matcher
+from .policy import describe
+from .recognizer import FrameResult, Recognizer
+from .runtime.queues import Latest, LatestQueue
+from .runtime.reader import DeviceReader, wait_stopped
+from .sdnotify import Notifier
+from .store import Store
+from .thermal import calibration_for_config
+from .tracker import Step, Tracker
+
+log = logging.getLogger("kiosk.daemon")
+decisions_log = logging.getLogger("kiosk.decision")
+
+SHUTDOWN_BUDGET_S = 1.5       # stages + event flush; the gate is locked before this starts
+ATTENDANCE_SAVE_S = 5.0
+
+
+class StartupError(Exception):
+    """The daemon cannot start (missing model, bad key, bad calibration): one line for the operator."""
+
+
+class OpenOnRead:
+    """A device that is (re)opened by its reader thread: a camera unplugged at start or later is retried
+    with backoff instead of stopping the daemon; its health says what is wrong meanwhile."""
+
+    def __init__(self, device: Camera | ThermalSensor, timeout_s: float) -> None:
+        self.device = device
+        self.timeout_s = timeout_s
+        self._open = False
+
+    def read(self) -> Frame | ThermalFrame:
+        if not self._open:
+            self.device.open()
+            self._open = True
+        try:
+            return self.device.read(self.timeout_s)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            try:
+                self.device.close()
+            except Exception:
+                log.exception("closing %s", type(self.device).__name__)
+
+
+class Daemon:
+    def __init__(self, config: KioskConfig, config_path: Optional[Path] = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.health = HealthMonitor(config.health.stall_s)
+        self.notifier = Notifier()
+        self.infer = ThreadPoolExecutor(1, thread_name_prefix="infer")
+        self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="store")
+        self.frames: LatestQueue[Frame] = LatestQueue(config.health.frame_queue)
+        self.thermal_latest: Latest[ThermalFrame] = Latest()
+        self.results: asyncio.Queue[FrameResult] = asyncio.Queue(maxsize=4)
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()   # unbounded: events are never dropped
+        self.readers: list[DeviceReader] = []
+        self.devices: list[OpenOnRead] = []
+        self.tasks: list[asyncio.Task] = []
+        self.store: Optional[Store] = None
+        self.mqtt: Any = None
+        self.world: Any = None
+
+    # ---- start-up ------------------------------------------------------------------------------
+    def _load(self) -> None:
+        """Blocking set-up, in the inference thread (the pipeline then stays on that thread)."""
+        from .face.errors import ModelError
+        from .store.errors import StoreError
+        from .thermal import CalibrationError
+
+        config = self.config
+        try:
+            self.pipeline = FacePipeline(config.face, config.models_dir)
+        except (ModelError, ValueError, RuntimeError) as exc:
+            raise StartupError(str(exc)) from None
+        try:
+            self.store = Store.open(config)
+        except StoreError as exc:
+            raise StartupError(str(exc)) from None
+        try:
+            self.calibration = calibration_for_config(config)
+        except CalibrationError as exc:
+            raise StartupError(str(exc)) from None
+        self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
+        self._unfollow = self.matcher.follow(self.store)
+        if needs_simulator(config):
+            self._start_simulator()
+        self.recognizer = Recognizer(config, self.pipeline, self.matcher, self.store, self.calibration)
+
+    def _start_simulator(self) -> None:
+        from .enroll import Enroller
+        from .sim.demo import enroll_demo_staff
+        from .sim.world import SimulationError, SimWorld
+
+        def locate(image):
+            found = self.pipeline.detect(image)
+            return found[0].keypoints if found else None
+
+        try:
+            self.world = SimWorld.from_config(self.config, locate)
+        except (SimulationError, ValueError) as exc:
+            raise StartupError(f"simulator: {exc}") from None
+        threshold = self.config.recognition.threshold or self.pipeline.threshold(self.config.recognition.security_level)
+        enroll_demo_staff(Enroller(self.store, self.pipeline, threshold=threshold, matcher=self.matcher, actor="sim"),
+                          self.config.sim_assets_dir)
+
+    def _start_reader(self, name: str, device: Camera | ThermalSensor, timeout_s: float,
+                      deliver: Callable[[Any], None]) -> None:
+        loop = asyncio.get_running_loop()
+        source = OpenOnRead(device, timeout_s)
+        self.devices.append(source)
+
+        def failed(exc: Exception) -> None:
+            self.health.count(f"{name}_errors")
+            log.warning("%s: %s", name, exc)
+
+        reader = DeviceReader(name, source.read, deliver, loop, on_error=failed)
+        self.readers.append(reader)
+        self.health.gauge(f"{name}_health", lambda: device.health.as_dict())
+        reader.start()
+
+    def _on_frame(self, frame: Frame) -> None:
+        self.health.tick("camera")
+        self.frames.put(frame)
+
+    def _on_thermal(self, frame: ThermalFrame) -> None:
+        self.health.tick("thermal")
+        self.thermal_latest.set(frame)
+
+    # ---- stages --------------------------------------------------------------------------------
+    async def _recognition(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            frame = await self.frames.get()
+            started = time.monotonic()
+            try:
+                result = await loop.run_in_executor(self.infer, self.recognizer.process, frame,
+                                                    self.thermal_latest.value)
+            except Exception:
+                # A bad frame or a model error must not end recognition; the health report shows it.
+                self.health.count("recognition_errors")
+                log.exception("recognition failed on frame %d", frame.seq)
+                continue
+            self.health.pipeline_result()
+            self.health.latency("recognition", time.monotonic() - started)
+            for stage, seconds in result.latencies.items():
+                self.health.latency(stage, seconds)
+            await self.results.put(result)
+
+    async def _decisions(self) -> None:
+        while True:
+            result = await self.results.get()
+            at = datetime.now(UTC)
+            step = self.tracker.update(result.timestamp, at, result.samples)
+            self.feedback.present(step)
+            if step.prompt is not None and step.prompt.message != self._last_prompt:
+                log.info("prompt", extra={"fields": {"track": step.track_id, "message": step.prompt.message,
+                                                     "reasons": list(step.prompt.reasons)}})
+                self._last_prompt = step.prompt.message
+            if step.track_id is None:
+                self._last_prompt = None
+            if step.verdict is not None:
+                self._act(step, at)
+
+    def _act(self, step: Step, at: datetime) -> None:
+        """A verdict: the gate first, then the log line, the events and the audit record."""
+        verdict = step.verdict
+        assert verdict is not None
+        decision, obs = verdict.decision, verdict.observation
+        if decision.granted:
+            self.gate.grant()
+        events = self.attendance.events_for(verdict, at)
+        person = obs.person
+        temperature = decision.temperature
+        decisions_log.info("decision", extra={"fields": {
+            "outcome": decision.outcome.value,
+            "reasons": ",".join(decision.reasons) or "-",
+            "person": person.name if person else "unknown",
+            "employee_no": person.employee_no if person else None,
+            "body_c": round(temperature.body_c, 2) if temperature and temperature.body_c is not None else None,
+            "live": obs.liveness.live if obs.liveness else None,
+            "masked": decision.masked,
+            "message": decision.message,
+            "events": ",".join(e["type"] for e in events),
+            "summary": describe(decision)}})
+        self.health.count(f"decisions_{decision.outcome.value}")
+        for event in events:
+            self.events.put_nowait(event)
+        if obs.match is not None and self.store is not None:
+            self.store_thread.submit(self._audit_match, verdict, events[0]["event_id"] if events else None)
+        self._attendance_dirty = True
+
+    def _audit_match(self, verdict, event_id: Optional[str]) -> None:
+        try:
+            self.store.record_match_attempt(verdict.observation.match, granted=verdict.decision.granted,
+                                            model_id=self.pipeline.model_id, event_id=event_id,
+                                            reasons=list(verdict.decision.reasons), actor="daemon")
+        except Exception:
+            log.exception("audit of a match attempt failed")
+
+    async def _event_writer(self) -> None:
+        """Sign and keep every event, then hand it to the durable MQTT outbox. Retries, never drops."""
+        loop = asyncio.get_running_loop()
+        while True:
+            event = await self.events.get()
+            self._writing = True
+            try:
+                signed = await self._record(loop, event)
+                if self.mqtt is not None and not await self.mqtt.publish_event(signed):
+                    self.health.count("events_held_outbox_full")
+            finally:
+                self._writing = False
+            self.health.count("events")
+
+    async def _record(self, loop: asyncio.AbstractEventLoop, event: dict[str, Any]) -> dict[str, Any]:
+        delay = 0.2
+        while True:
+            try:
+                signed = await loop.run_in_executor(self.store_thread, self.store.record_event, event)
+                self.health.clear_alarm("event_log")
+                return signed
+            except Exception as exc:   # disk full, database locked: keep the event and retry
+                self.health.raise_alarm("event_log", str(exc))
+                log.error("event log write failed, retrying: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _health(self) -> None:
+        interval = self.config.health.interval_s
+        while True:
+            await asyncio.sleep(interval)
+            report = self.health.report()
+            log.info("health", extra={"fields": {
+                "alive": report["pipeline_alive"], "fps": report["fps"],
+                "recognition_ms": report["latency"].get("recognition", {}).get("p50_ms"),
+                "frames_dropped": self.frames.dropped, "alarms": report["alarms"] or None}})
+            if self.mqtt is not None:
+                self.mqtt.update_health(report)
+            self.notifier.status(f"{report['fps'].get('pipeline', 0):.1f} fps, "
+                                 f"{sum(v for k, v in report['counters'].items() if k.startswith('decisions_'))} decisions")
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self.health.pipeline_alive():
+                self.notifier.watchdog()
+            else:
+                log.error("pipeline stalled: not feeding the systemd watchdog")
+
+    async def _attendance_saver(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(ATTENDANCE_SAVE_S)
+            if self._attendance_dirty:
+                self._attendance_dirty = False
+                await loop.run_in_executor(self.store_thread, self.attendance.save)
+
+    async def _retention(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                report = await loop.run_in_executor(self.store_thread, self.store.purge_expired)
+                if any(report.as_dict().values()):
+                    log.info("retention purge", extra={"fields": report.as_dict()})
+            except Exception:
+                log.exception("retention purge failed")
+            await asyncio.sleep(self.config.store.retention_interval_s)
+
+    def _door_alarm(self, alarm) -> None:
+        self.events.put_nowait(alarm.event(self.config, datetime.now(UTC)))
+
+    # ---- MQTT ----------------------------------------------------------------------------------
+    async def _start_mqtt(self) -> None:
+        from .mqtt import MqttService, audit_to_store
+        from .remote import RemoteCommands
+
+        self.mqtt = MqttService(self.config, self.store, audit=audit_to_store(self.store),
+                                store_executor=self.store_thread)
+        RemoteCommands(self).register(self.mqtt.commands)
+        self.health.gauge("mqtt", lambda: {"connected": self.mqtt.connected, "alarms": sorted(self.mqtt.alarms)})
+        await self.mqtt.start()
+
+    # ---- run -----------------------------------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        self._last_prompt: Optional[str] = None
+        self._attendance_dirty = False
+        self._writing = False
+        await loop.run_in_executor(self.infer, self._load)
+        self.tracker = Tracker(self.config)
+        self.attendance = Attendance(self.config, self.config.state_dir / "attendance.json")
+        self.feedback = Feedback(self.config)
+        self.feedback.start()
+        self.gate = GateController.from_config(self.config)
+        async with self.gate:
+            try:
+                await self._serve(stop)
+            finally:
+                self.gate.lock()   # at once, before anything slow
+                await self._shutdown()
+        return 0
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        config = self.config
+        camera = build_camera(config, self.world)
+        thermal = build_thermal(config, self.world)
+        self._start_reader("camera", camera, 1.0, self._on_frame)
+        if thermal is not None:
+            self._start_reader("thermal", thermal, max(1.0, 3.0 / config.thermal.refresh_hz), self._on_thermal)
+        self.health.gauge("gate", lambda: {"unlocked": self.gate.unlocked, **self.gate.health.as_dict()})
+        self.health.gauge("queues", lambda: {"frames": self.frames.qsize(), "frames_dropped": self.frames.dropped,
+                                             "results": self.results.qsize(), "events": self.events.qsize()})
+        if config.mqtt.enabled:
+            await self._start_mqtt()
+        stages = {"recognition": self._recognition(), "decisions": self._decisions(),
+                  "events": self._event_writer(), "health": self._health(),
+                  "attendance": self._attendance_saver(), "retention": self._retention()}
+        watchdog = self.notifier.watchdog_interval()
+        if watchdog:
+            stages["watchdog"] = self._watchdog(watchdog)
+        inputs = build_inputs(config)
+        if inputs is not None:
+            stages["doors"] = DoorWatcher(inputs, self.gate, config, self._door_alarm).run()
+        self.tasks = [asyncio.create_task(coro, name=name) for name, coro in stages.items()]
+        self.notifier.ready(f"deciding; device {config.device.id}")
+        self._announce()
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *self.tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopped and task.exception() is not None:
+                # A stage died: fail secure (the caller locks the gate) and exit non-zero for systemd.
+                raise task.exception()
+        log.info("stopping (signal received)")
+        stopped.cancel()
+
+    def _announce(self) -> None:
+        config = self.config
+        where = [f"local event log {config.database_path} (see `kiosk events list --config ...`)"]
+        if config.mqtt.enabled:
+            where.append(f"MQTT {config.mqtt.host}:{config.mqtt.port} topic "
+                         f"{config.mqtt.topic_prefix}/{config.device.id}/events/<type> "
+                         f"(durable outbox {config.state_dir / 'outbox.db'})")
+        else:
+            where.append("MQTT disabled ([mqtt] enabled = false)")
+        log.info("kiosk running", extra={"fields": {
+            "device": config.device.id, "model": self.pipeline.model_id, "enrolled": self.matcher.person_count,
+            "camera": config.camera.backend.value, "thermal": config.thermal.backend.value,
+            "gate": config.gate.backend.value, "events_to": "; ".join(where)}})
+
+    async def _shutdown(self) -> None:
+        self.notifier.stopping()
+        deadline = time.monotonic() + SHUTDOWN_BUDGET_S
+        for task in self.tasks:
+            if task.get_name() != "events":
+                task.cancel()
+        await asyncio.gather(*(t for t in self.tasks if t.get_name() != "events"), return_exceptions=True)
+        still = wait_stopped(self.readers, 0.3)
+        if still:
+            log.warning("device readers still busy at exit: %s", ", ".join(still))
+        # Flush: every decided event reaches the local log (and the outbox) before we go.
+        writer = next((t for t in self.tasks if t.get_name() == "events"), None)
+        while (writer is not None and not writer.done() and (self.events.qsize() or self._writing)
+               and time.monotonic() < deadline):
+            await asyncio.sleep(0.02)
+        if writer is not None:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        if self.events.qsize():
+            log.error("%d events could not be written before exit", self.events.qsize())
+        if self.mqtt is not None:
+            await self.mqtt.stop(timeout=max(0.2, deadline - time.monotonic()))
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.store_thread, self.attendance.save)
+        self.feedback.close()
+        for device in self.devices if not still else []:
+            device.close()
+        if self.store is not None:
+            await loop.run_in_executor(self.store_thread, self.store.close)
+        self.infer.shutdown(wait=False, cancel_futures=True)
+        self.store_thread.shutdown(wait=False)
+        log.info("stopped")
+

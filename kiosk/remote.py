@@ -1,0 +1,103 @@
+"""The daemon's answers to remote MQTT commands (validated and authorised by kiosk.mqtt first).
+
+open_gate, enroll (an image, or an embedding with its model id, plus a consent record),
+delete_person, reload_config and selftest. Store work runs on the daemon's store thread;
+face work on its inference thread (the face pipeline is single-threaded).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+log = logging.getLogger("kiosk.remote")
+
+# Sections that can change while running; the others need a restart.
+LIVE_SECTIONS = ("recognition", "temperature", "liveness", "mask", "access", "attendance")
+
+
+class RemoteCommands:
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def register(self, registry: Any) -> None:
+        for name in ("open_gate", "enroll", "delete_person", "reload_config", "selftest"):
+            registry.register(name, getattr(self, name))
+
+    async def _run(self, executor: Any, fn: Callable[[], Any]) -> Any:
+        from .face.errors import FaceError, ImageError
+        from .mqtt import CommandFailed
+        from .store.errors import StoreError
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn)
+        except (StoreError, FaceError, ImageError, ValueError) as exc:
+            raise CommandFailed(str(exc)) from None
+
+    async def open_gate(self, params: dict[str, Any]) -> dict[str, Any]:
+        duration = params.get("duration_s")
+        self.daemon.gate.grant(duration)
+        log.info("gate opened by remote command", extra={"fields": {"reason": params.get("reason"),
+                                                                       "duration_s": duration}})
+        return {"opened": True, "duration_s": duration or self.daemon.config.gate.pulse_s}
+
+    async def enroll(self, params: dict[str, Any]) -> dict[str, Any]:
+        from .enroll import Enroller, NewPerson, enroll_remote
+
+        daemon = self.daemon
+        fields = {k: v for k, v in params["person"].items() if k != "person_id"}
+        person = NewPerson(**fields)
+        threshold = daemon.recognizer.threshold
+        if "embedding" in params:
+            embedding = np.frombuffer(base64.b64decode(params["embedding"]["embedding_b64"]), "<f4")
+            report = await self._run(daemon.store_thread, lambda: enroll_remote(
+                daemon.store, person, [embedding], model_id=params["embedding"]["model_id"],
+                consent=params["consent"], active_model_id=daemon.pipeline.model_id, matcher=daemon.matcher,
+                threshold=threshold))
+        else:
+            image = base64.b64decode(params["image_b64"])
+            enroller = Enroller(daemon.store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
+                                actor="mqtt")
+            report = await self._run(daemon.infer, lambda: enroller.enroll_images(
+                person, [("remote image", image)], params["consent"], source="mqtt"))
+        return {"person_id": report.person.person_id, "duplicates": len(report.duplicates)}
+
+    async def delete_person(self, params: dict[str, Any]) -> dict[str, Any]:
+        daemon = self.daemon
+        ref = params.get("person_id") or params["employee_no"]
+        person = await self._run(daemon.store_thread, lambda: daemon.store.delete_person(
+            ref, actor="mqtt", reason=params.get("reason", "request")))
+        daemon.attendance.forget(person.person_id)
+        return {"person_id": person.person_id, "erased": True}
+
+    async def reload_config(self, params: dict[str, Any]) -> dict[str, Any]:
+        from .mqtt import CommandFailed
+
+        daemon = self.daemon
+        try:
+            fresh = await asyncio.get_running_loop().run_in_executor(None, load_config, daemon.config_path)
+        except ConfigError as exc:
+            raise CommandFailed(f"configuration not reloaded: {exc}") from None
+        current = daemon.config
+        changed = [name for name in type(current).model_fields if getattr(fresh, name) != getattr(current, name)]
+        applied = [name for name in changed if name in LIVE_SECTIONS]
+        for name in applied:
+            setattr(current, name, getattr(fresh, name))
+        restart = [name for name in changed if name not in LIVE_SECTIONS]
+        await self._run(daemon.store_thread, lambda: daemon.store.audit(
+            "config_change", actor="mqtt", detail={"applied": applied, "needs_restart": restart}))
+        log.info("configuration reloaded", extra={"fields": {"applied": applied, "needs_restart": restart}})
+        return {"applied": applied, "needs_restart": restart}
+
+    async def selftest(self, params: dict[str, Any]) -> dict[str, Any]:
+        report = self.daemon.health.report()
+        return {"ok": bool(report["pipeline_alive"]) and not report["alarms"], "health": report}
