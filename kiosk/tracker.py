@@ -157,13 +157,27 @@ class Tracker:
         return Step(track.id, verdict=Verdict(track.id, decision, obs), ended_track=ended)
 
     def _observation(self, track: _Track, at: datetime, final: bool) -> Observation:
-        recent_masks = list(track.masks)[-self.config.recognition.confirm_frames:]
+        window = self.config.recognition.confirm_frames
+        recent_masks = list(track.masks)[-window:]
         return Observation(
             at=at, match=track.match, person=track.person,
-            liveness=track.liveness[-1] if track.liveness else None,
+            liveness=_majority(list(track.liveness)[-window:]),
             temperatures=tuple(track.temperatures),
             mask_score=sum(recent_masks) / len(recent_masks) if recent_masks else None,
             final=final)
+
+
+def _majority(readings: list[LivenessResult]) -> Optional[LivenessResult]:
+    """The liveness verdict most of the recent readings agree on (the latest of them); a tie counts as live.
+
+    One thermal frame taken while the face moved, or before the sensor caught up, must not turn a
+    live person into a spoof attempt, nor let a photo through.
+    """
+    if not readings:
+        return None
+    live = [r for r in readings if r.live]
+    spoof = [r for r in readings if not r.live]
+    return spoof[-1] if len(spoof) > len(live) else live[-1]
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
