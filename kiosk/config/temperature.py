@@ -66,5 +66,6 @@ class MaskPolicy(StrEnum):
 
 
 class MaskConfig(Section):
-    policy: MaskPolicy = Field(MaskPolicy.warn, description="require, ignore, warn or forbid.")
+    policy: MaskPolicy = Field(MaskPolicy.ignore, description="require, ignore, warn (allow, ask to wear one) or forbid "
+                                                            "(ask to remove it: recognition needs the whole face).")
     threshold: float = Field(0.5, gt=0, lt=1, description="Mask score above which a face counts as masked.")

@@ -47,7 +47,7 @@ def test_granted_staff_gives_access_and_attendance_events_per_contract() -> None
                                    "role": "staff"}
         json.dumps(event, allow_nan=False)
     access, clock = events
-    assert access["decision"] == {"outcome": "granted", "reasons": ["recognised", "no_mask"]}  # mask.policy = warn
+    assert access["decision"] == {"outcome": "granted", "reasons": ["recognised"]}  # mask.policy = ignore
     assert access["temperature"] == {"body_c": 36.6, "skin_c": 34.1, "quality": 0.9, "fever": False}
     assert access["liveness"] == {"live": True, "score": 0.92, "reason": "warm skin"}
     assert access["mask"] == {"score": 0.2, "masked": False}
