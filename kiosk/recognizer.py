@@ -5,6 +5,7 @@ per-thread state), never on the event loop.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -19,6 +20,8 @@ from .policy import PersonInfo
 from .store import Store
 from .thermal import Calibration, FaceThermometer, liveness
 from .tracker import FaceSample
+
+log = logging.getLogger("kiosk.recognizer")
 
 MAX_THERMAL_AGE_S = 0.5   # a thermal frame older than this (relative to the camera frame) is not used
 
@@ -73,4 +76,18 @@ class Recognizer:
             latencies["thermal"] = time.perf_counter() - started
             result.thermal_used = True
         result.samples.append(sample)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("frame", extra={"fields": _describe(frame, thermal, sample)})
         return result
+
+
+def _describe(frame: Frame, thermal: Optional[ThermalFrame], sample: FaceSample) -> dict:
+    """One DEBUG line per frame: what each stage saw (for tuning on site)."""
+    face, match, reading, live = sample.face, sample.match, sample.temperature, sample.liveness
+    return {"seq": frame.seq, "face_px": round(face.width), "quality": face.quality.reason or "ok",
+            "person": match.person_id if match else None,
+            "distance": round(match.distance, 3) if match else None,
+            "thermal_lag_s": round(frame.timestamp - thermal.timestamp, 3) if thermal else None,
+            "body_c": round(reading.body_c, 2) if reading and reading.body_c is not None else None,
+            "t_quality": round(reading.quality, 2) if reading else None,
+            "live": f"{live.live}:{live.score:.2f}:{live.reason}" if live else None}

@@ -161,23 +161,26 @@ class Tracker:
         recent_masks = list(track.masks)[-window:]
         return Observation(
             at=at, match=track.match, person=track.person,
-            liveness=_majority(list(track.liveness)[-window:]),
+            liveness=_majority(list(track.liveness)[-2 * window:], window),
             temperatures=tuple(track.temperatures),
             mask_score=sum(recent_masks) / len(recent_masks) if recent_masks else None,
             final=final)
 
 
-def _majority(readings: list[LivenessResult]) -> Optional[LivenessResult]:
-    """The liveness verdict most of the recent readings agree on (the latest of them); a tie counts as live.
+def _majority(readings: list[LivenessResult], needed: int) -> Optional[LivenessResult]:
+    """The liveness verdict the recent readings agree on (the latest reading of that side), or None.
 
     One thermal frame taken while the face moved, or before the sensor caught up, must not turn a
-    live person into a spoof attempt, nor let a photo through.
+    live person into a spoof attempt: "not live" needs at least `needed` such readings and more of
+    them than live ones; "live" needs at least as many live readings as not-live ones.
     """
-    if not readings:
-        return None
     live = [r for r in readings if r.live]
     spoof = [r for r in readings if not r.live]
-    return spoof[-1] if len(spoof) > len(live) else live[-1]
+    if len(spoof) > len(live) and len(spoof) >= needed:
+        return spoof[-1]
+    if live and len(live) >= len(spoof):
+        return live[-1]
+    return None
 
 
 def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Optional
 
-from gate_helpers import AT, LIVE, STAFF, STAFF_2, config, face, match, reading
+from gate_helpers import AT, LIVE, PHOTO, STAFF, STAFF_2, config, face, match, reading
 
 from kiosk.attendance import Attendance
 from kiosk.policy import Notice, Outcome, PersonInfo
@@ -178,3 +178,28 @@ def test_mask_request_then_grant_when_the_mask_is_on() -> None:
     masked = [tracker.update((4 + i) / FPS, AT, [sample(STAFF, mask=0.95)]) for i in range(3)]
     assert bare[-1].prompt.notice == Notice.wear_mask and not any(step.verdict for step in bare)
     assert [step.verdict.decision.granted for step in masked if step.verdict] == [True]
+
+
+def with_liveness(pattern: list[bool]) -> Callable[[], FaceSample]:
+    """Samples whose liveness readings follow `pattern` (True = live), then stay live."""
+    readings = iter(pattern)
+
+    def make() -> FaceSample:
+        item = sample(STAFF)
+        item.liveness = LIVE if next(readings, True) else PHOTO
+        return item
+    return make
+
+
+def test_one_stale_thermal_frame_does_not_make_a_live_person_a_spoof() -> None:
+    walk = Walkups(Tracker(config({})))
+    walk.play(3, with_liveness([False, True, False]))   # the decision comes at the 3rd frame
+    verdicts = walk.verdicts()
+    assert len(verdicts) == 1 and verdicts[0].decision.outcome == Outcome.granted
+
+
+def test_consistently_cold_face_is_refused_as_not_live() -> None:
+    walk = Walkups(Tracker(config({})))
+    walk.play(3, with_liveness([False] * 50))
+    verdicts = walk.verdicts()
+    assert len(verdicts) == 1 and "not_live" in verdicts[0].decision.reasons

@@ -1,0 +1,188 @@
+"""End to end: the real daemon process on simulated hardware, with a real mosquitto.
+
+The simulator plays the five walk-ups (staff, visitor, fever, printed photo, mask) through the
+mock camera and the mock MLX90640 (read by the real I2C driver). The test listens on the broker
+like an HR system would and checks each walk-up's verdict, the alerts, the signatures, the decision
+log lines, and that SIGTERM stops the daemon within 2 s with the gate locked.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mqtt"))
+from mqtt_support import MOSQUITTO, Mosquitto, mosquitto_available  # noqa: E402
+
+from kiosk.store.keys import load_public_key  # noqa: E402
+from kiosk.store.signing import verify_event  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+ACCESS = ("access_granted", "access_denied")
+
+
+def write_config(state: Path, models_dir: Path, sim_dir: Path, port: int) -> Path:
+    config = state / "kiosk.toml"
+    config.write_text(f"""
+[device]
+id = "e2e-kiosk"
+role = "entry"
+state_dir = "{state}"
+[camera]
+backend = "mock"
+[thermal]
+backend = "mock"
+refresh_hz = 16
+[face]
+models_dir = "{models_dir}"
+[gate]
+backend = "mock"
+pulse_s = 1.0
+[recognition]
+cooldown_s = 5
+retry_timeout_s = 2.0
+[mask]
+policy = "forbid"
+[mqtt]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+health_interval_s = 2
+[sim]
+assets_dir = "{sim_dir}"
+loop = false
+speed = 1.5
+dwell_s = 6.0
+[health]
+interval_s = 2
+""")
+    return config
+
+
+@pytest.fixture
+def sim_dir() -> Path:
+    path = Path(os.environ.get("KIOSK_SIM_DIR", REPO / "var" / "sim"))
+    if not (path / "cast.json").is_file():
+        pytest.skip(f"demo photos not installed at {path}: run `make install`")
+    return path
+
+
+@pytest.fixture
+def broker(tmp_path):
+    if not mosquitto_available():
+        pytest.skip(f"mosquitto not found at {MOSQUITTO} (apt install mosquitto; .ci/run installs it)")
+    server = Mosquitto(tmp_path / "broker")
+    server.start()
+    yield server
+    server.stop()
+
+
+class Listener:
+    """An HR-side subscriber collecting the device's events."""
+
+    def __init__(self, port: int) -> None:
+        self.events: list[dict] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hr-listener")
+        self.client.on_message = self._message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe("kiosk/e2e-kiosk/events/#", qos=1)
+        self.client.loop_start()
+
+    def _message(self, client, userdata, message) -> None:
+        with self.lock:
+            self.events.append(json.loads(message.payload))
+
+    def access(self) -> list[dict]:
+        with self.lock:
+            seen, out = set(), []
+            for event in self.events:   # at-least-once: de-duplicate by event id
+                if event["type"] in ACCESS and event["event_id"] not in seen:
+                    seen.add(event["event_id"])
+                    out.append(event)
+            return out
+
+    def of_type(self, kind: str) -> list[dict]:
+        with self.lock:
+            return [e for e in self.events if e["type"] == kind]
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.mark.slow
+def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim_dir, broker):
+    state = tmp_path / "state"
+    state.mkdir()
+    subprocess.run([sys.executable, "-m", "kiosk", "keys", "init", "--dir", str(state / "keys")], check=True,
+                   capture_output=True)
+    config = write_config(state, models_dir, sim_dir, broker.port)
+    listener = Listener(broker.port)
+    log_path = tmp_path / "daemon.log"
+    with open(log_path, "w") as log_file:
+        daemon = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config)],
+                                  stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            while len(listener.access()) < 5 and time.monotonic() < deadline and daemon.poll() is None:
+                time.sleep(0.2)
+            access = listener.access()
+            assert daemon.poll() is None, log_path.read_text()[-3000:]
+            assert len(access) == 5, log_path.read_text()[-3000:]
+            time.sleep(0.5)   # the alerts follow their access event
+            stop_started = time.monotonic()
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(10)
+            stop_s = time.monotonic() - stop_started
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+            listener.close()
+    log = log_path.read_text()
+
+    staff, visitor, fever, photo, masked = access
+    assert staff["type"] == "access_granted" and staff["person"]["employee_no"] == "E1001"
+    assert staff["temperature"]["fever"] is False and staff["liveness"]["live"] is True
+    assert visitor["type"] == "access_denied" and "unknown_face" in visitor["decision"]["reasons"]
+    assert fever["type"] == "access_denied" and "fever" in fever["decision"]["reasons"]
+    assert fever["person"]["employee_no"] == "E1002" and fever["temperature"]["body_c"] >= 37.3
+    assert photo["type"] == "access_denied" and "not_live" in photo["decision"]["reasons"]
+    assert masked["type"] == "access_denied" and "mask_on" in masked["decision"]["reasons"]   # policy "forbid"
+
+    assert len(listener.of_type("fever_alert")) >= 1
+    assert len(listener.of_type("spoof_attempt")) >= 1
+    assert len(listener.of_type("unknown_face")) >= 1
+    attendance = listener.of_type("attendance")
+    assert [e["person"]["employee_no"] for e in attendance] == ["E1001"]
+    assert attendance[0]["attendance"]["direction"] == "in"
+
+    public_key = load_public_key(state / "keys" / "signing.pub")
+    assert [verify_event(event, [public_key]) for event in listener.events] == [None] * len(listener.events)
+
+    decision_lines = [line for line in log.splitlines() if "kiosk.decision decision" in line]
+    assert len(decision_lines) == 5 and all("reasons=" in line for line in decision_lines)
+    assert "events_to=" in log
+
+    assert code == 0 and stop_s < 2.0, (code, stop_s, log[-2000:])
+    relay = json.loads((state / "relay-mock.json").read_text())
+    assert relay["unlocked"] is False
+
+
+def test_missing_model_file_stops_the_start_with_one_line(tmp_path, sim_dir):
+    state = tmp_path / "state"
+    state.mkdir()
+    config = write_config(state, tmp_path / "no-models", sim_dir, 1883)
+    result = subprocess.run([sys.executable, "-m", "kiosk", "run", "--config", str(config)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("kiosk:")]
+    assert len(lines) == 1 and "no-models" in lines[0] and "kiosk models install" in lines[0], result.stderr
