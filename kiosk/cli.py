@@ -19,6 +19,7 @@ from .config import ConfigError, KioskConfig, load_config
 COMMAND_MODULES = [
     "kiosk.commands.config_cmd",
     "kiosk.commands.run_cmd",
+    "kiosk.commands.selftest_cmd",
     "kiosk.commands.gate_cmd",
     "kiosk.commands.sim_cmd",
     "kiosk.commands.models_cmd",

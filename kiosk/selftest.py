@@ -1,0 +1,146 @@
+"""`kiosk selftest`: check every configured part once and say what works and what does not.
+
+Each check returns a one-line detail or raises; a failed required check makes the command exit 1.
+Run it with the daemon stopped: the camera, the I2C bus and the relay are then free to open.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Optional
+
+from .config import KioskConfig
+from .config.thermal import ThermalBackend
+
+CHECK_TIMEOUT_S = 10.0
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    required: bool
+    detail: str
+
+
+class SelfTest:
+    def __init__(self, config: KioskConfig) -> None:
+        self.config = config
+        self.pipeline = None
+        self.world = None
+
+    def checks(self) -> list[tuple[str, bool, Callable[[], str]]]:
+        """(name, required, check) in the order they run; later checks reuse what earlier ones loaded."""
+        cfg = self.config
+        items = [("models", True, self.models), ("store", True, self.store), ("calibration", True, self.calibration)]
+        if cfg.camera.backend == "mock" or cfg.thermal.backend == "mock":
+            items.append(("simulator", True, self.simulator))
+        items.append(("camera", True, self.camera))
+        if cfg.thermal.backend != ThermalBackend.none:
+            items.append(("thermal", True, self.thermal))
+        items.append(("gate", True, self.gate))
+        if cfg.mqtt.enabled:
+            items.append(("broker", True, self.broker))
+        return items
+
+    def run(self) -> list[CheckResult]:
+        results = []
+        for name, required, check in self.checks():
+            try:
+                detail = check()
+                results.append(CheckResult(name, True, required, detail))
+            except Exception as exc:   # every failure is reported, none stops the other checks
+                results.append(CheckResult(name, False, required, f"{type(exc).__name__}: {exc}"))
+        return results
+
+    # ---- checks --------------------------------------------------------------------------------
+    def models(self) -> str:
+        from .face.pipeline import FacePipeline
+
+        self.pipeline = FacePipeline(self.config.face, self.config.models_dir)
+        level = self.config.recognition.security_level
+        return (f"{self.pipeline.model_id} ({self.pipeline.metric_description}); detector {self.config.face.detector}; "
+                f"threshold {self.pipeline.threshold(level):.3f} at security level {level}")
+
+    def store(self) -> str:
+        from .store import Store
+
+        with Store.open(self.config) as store:
+            verdict = store.verify_audit()
+            if not verdict.ok:
+                raise RuntimeError(verdict.line())
+            persons = len(store.persons())
+        return f"{self.config.database_path}: {persons} persons; {verdict.line()}"
+
+    def calibration(self) -> str:
+        from .thermal import calibration_for_config
+
+        calibration = calibration_for_config(self.config)
+        source = self.config.calibration_path if self.config.calibration_path.exists() else "built-in defaults"
+        return f"{source} ({type(calibration).__name__})"
+
+    def simulator(self) -> str:
+        from .sim.world import SimWorld
+
+        pipeline = self.pipeline
+
+        def locate(image):
+            found = pipeline.detect(image) if pipeline is not None else []
+            return found[0].keypoints if found else None
+
+        self.world = SimWorld.from_config(self.config, locate)
+        return f"{len(self.world.script.walkups)} walk-ups, photos in {self.config.sim_assets_dir}"
+
+    def camera(self) -> str:
+        from .hardware import build_camera
+
+        camera = build_camera(self.config, self.world)
+        with camera:
+            frame = camera.read(CHECK_TIMEOUT_S)
+        height, width = frame.image.shape[:2]
+        return f"{self.config.camera.backend} {self.config.camera.device!r}: {width}x{height} frame"
+
+    def thermal(self) -> str:
+        from .hardware import build_thermal
+
+        sensor = build_thermal(self.config, self.world)
+        assert sensor is not None
+        with sensor:
+            frame = sensor.read(max(CHECK_TIMEOUT_S, 4.0 / self.config.thermal.refresh_hz))
+        return (f"{self.config.thermal.backend}: frame {frame.temperatures.min():.1f}..{frame.temperatures.max():.1f} C, "
+                f"sensor Ta {frame.ambient_c:.1f} C, health {sensor.health.state}")
+
+    def gate(self) -> str:
+        from .gate import lock_gate
+
+        return f"{lock_gate(self.config)} (opened and left locked)"
+
+    def broker(self) -> str:
+        return asyncio.run(_check_broker(self.config))
+
+
+async def _check_broker(config: KioskConfig) -> str:
+    from .mqtt.connection import Connection
+
+    mqtt = config.mqtt
+    connection = await asyncio.wait_for(
+        Connection.open(mqtt, f"{config.device.id}-selftest", None, lambda *_: None), CHECK_TIMEOUT_S)
+    try:
+        return f"{mqtt.host}:{mqtt.port} accepted the connection (MQTT {mqtt.protocol}{', TLS' if mqtt.tls else ''})"
+    finally:
+        await connection.close()
+
+
+def format_results(results: list[CheckResult]) -> str:
+    width = max(len(r.name) for r in results)
+    lines = []
+    for r in results:
+        status = "ok  " if r.ok else ("FAIL" if r.required else "warn")
+        lines.append(f"{status} {r.name:<{width}}  {r.detail}")
+    return "\n".join(lines)
+
+
+def failed(results: list[CheckResult]) -> Optional[list[str]]:
+    names = [r.name for r in results if r.required and not r.ok]
+    return names or None

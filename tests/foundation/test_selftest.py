@@ -1,0 +1,64 @@
+"""`kiosk selftest`: every configured part checked, failures named, exit status 1 when one is required."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def config_file(tmp_path: Path, models_dir: Path, sim_dir: Path, extra: str = "") -> Path:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f"""
+[device]
+state_dir = "{tmp_path / 'state'}"
+[camera]
+backend = "mock"
+[thermal]
+backend = "mock"
+refresh_hz = 16
+[gate]
+backend = "mock"
+[face]
+models_dir = "{models_dir}"
+[sim]
+assets_dir = "{sim_dir}"
+{extra}
+""")
+    subprocess.run([sys.executable, "-m", "kiosk", "keys", "init", "--dir", str(tmp_path / "state" / "keys")],
+                   check=True, capture_output=True)
+    return path
+
+
+def selftest(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kiosk", "selftest", "--config", str(path)], capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def sim_dir() -> Path:
+    path = REPO / "var" / "sim"
+    if not (path / "cast.json").is_file():
+        pytest.skip("demo photos not installed: run `make install`")
+    return path
+
+
+def test_simulated_kiosk_passes_every_check(tmp_path, models_dir, sim_dir):
+    result = selftest(config_file(tmp_path, models_dir, sim_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("models", "store", "calibration", "simulator", "camera", "thermal", "gate"):
+        assert any(line.startswith("ok") and f" {name} " in line for line in result.stdout.splitlines()), name
+
+
+def test_missing_models_and_unreachable_broker_are_named_and_fail(tmp_path, sim_dir):
+    extra = "[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = 1\n"
+    result = selftest(config_file(tmp_path, tmp_path / "no-models", sim_dir, extra))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("FAIL models") and "kiosk models install" in line for line in lines)
+    assert any(line.startswith("FAIL broker") and "127.0.0.1:1" in line for line in lines)
+    assert any(line.startswith("ok") and " gate " in line for line in lines)   # the other checks still ran
+    assert "selftest failed: models" in result.stdout
