@@ -1,0 +1,101 @@
+"""systemd notify protocol of the running daemon: READY, WATCHDOG only while results flow, STOPPING."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sim_dir() -> Path:
+    path = REPO / "var" / "sim"
+    if not (path / "cast.json").is_file():
+        pytest.skip("demo photos not installed: run `make install`")
+    return path
+
+
+def start(tmp_path: Path, models_dir: Path, sim_dir: Path, camera: str) -> tuple[subprocess.Popen, socket.socket]:
+    state = tmp_path / "state"
+    subprocess.run([sys.executable, "-m", "kiosk", "keys", "init", "--dir", str(state / "keys")], check=True,
+                   capture_output=True)
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f"""
+[device]
+state_dir = "{state}"
+[camera]
+{camera}
+[thermal]
+backend = "mock"
+refresh_hz = 16
+[gate]
+backend = "mock"
+[face]
+models_dir = "{models_dir}"
+[sim]
+assets_dir = "{sim_dir}"
+[health]
+stall_s = 2.0
+""")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify.sock"))
+    sock.settimeout(0.2)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "1000000"}
+    process = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return process, sock
+
+
+def collect(sock: socket.socket, seconds: float) -> list[tuple[float, str]]:
+    messages = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(4096).decode()
+        except TimeoutError:
+            continue
+        messages.extend((time.monotonic(), line) for line in data.splitlines())
+    return messages
+
+
+def stop(process: subprocess.Popen, sock: socket.socket) -> list[str]:
+    process.send_signal(signal.SIGTERM)
+    process.wait(10)
+    tail = [line for _, line in collect(sock, 0.5)]
+    sock.close()
+    return tail
+
+
+def test_ready_then_watchdog_while_frames_are_processed_then_stopping(tmp_path, models_dir, sim_dir):
+    process, sock = start(tmp_path, models_dir, sim_dir, 'backend = "mock"')
+    try:
+        messages = [line for _, line in collect(sock, 7)]
+    finally:
+        tail = stop(process, sock)
+    assert "READY=1" in messages
+    ready = messages.index("READY=1")
+    assert messages[ready + 1:].count("WATCHDOG=1") >= 3
+    assert "STOPPING=1" in tail
+
+
+def test_watchdog_is_not_fed_when_the_pipeline_stalls(tmp_path, models_dir, sim_dir):
+    # No camera at all: the loop runs, but no frame is ever recognised.
+    process, sock = start(tmp_path, models_dir, sim_dir, 'backend = "opencv"\ndevice = "/dev/no-such-camera"')
+    try:
+        messages = collect(sock, 8)
+    finally:
+        stop(process, sock)
+        stderr = process.stderr.read()
+    lines = [line for _, line in messages]
+    assert "READY=1" in lines, stderr[-2000:]
+    ready_at = next(t for t, line in messages if line == "READY=1")
+    late = [line for t, line in messages if line == "WATCHDOG=1" and t > ready_at + 3.5]
+    assert late == []
+    assert "pipeline stalled" in stderr and "camera" in stderr
