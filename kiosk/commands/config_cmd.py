@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config import ConfigError, describe_keys, load_config, to_toml
+from ..config import ConfigError, describe_keys, load_config, reference_markdown, to_toml
 
 
 def register(subparsers, common) -> None:
@@ -18,6 +18,7 @@ def register(subparsers, common) -> None:
 
     show = actions.add_parser("show", parents=[common], help="print the effective configuration")
     show.add_argument("--doc", action="store_true", help="list every key with its default and meaning")
+    show.add_argument("--markdown", action="store_true", help="with --doc: the README's reference tables")
     show.set_defaults(handler=_show)
 
 
@@ -32,6 +33,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.doc and args.markdown:
+        sys.stdout.write(reference_markdown())
+        return 0
     if args.doc:
         for key, default, description in describe_keys():
             print(f"{key} = {default}\n    {description}")

@@ -6,6 +6,7 @@ the key, the bad value and what is allowed.
 """
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any, Optional
@@ -154,9 +155,23 @@ def describe_keys(model: type[Section] = KioskConfig, prefix: str = "") -> list[
             continue
         default = field.get_default(call_default_factory=True)
         shown = getattr(default, "value", default)
-        rows.append((f"{prefix}{name}", "unset" if shown is None else repr(shown), field.description or ""))
+        text = "unset" if shown is None else json.dumps(shown, default=str, ensure_ascii=False)
+        rows.append((f"{prefix}{name}", text, field.description or ""))
     return rows
 
 
+def reference_markdown() -> str:
+    """The configuration reference of the README: one table per section."""
+    lines: list[str] = []
+    section = None
+    for key, default, description in describe_keys():
+        table = key.split(".")[0]
+        if table != section:
+            section = table
+            lines += ["", f"**[{table}]**", "", "| key | default | meaning |", "|---|---|---|"]
+        lines.append(f"| `{key}` | `{default.replace('|', '/')}` | {description.replace('|', '/')} |")
+    return "\n".join(lines[1:]) + "\n"
+
+
 __all__ = ["ConfigError", "KioskConfig", "DEFAULT_PATH", "load_config", "parse_config", "to_toml",
-           "describe_keys"]
+           "describe_keys", "reference_markdown"]

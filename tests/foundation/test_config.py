@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,20 @@ def test_several_problems_are_counted(tmp_path):
 def test_no_default_file_means_defaults(monkeypatch, tmp_path):
     monkeypatch.setattr("kiosk.config.DEFAULT_PATH", tmp_path / "none.toml")
     assert load_config(None) == KioskConfig()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["kiosk.toml", "kiosk-sim.toml"])
+def test_shipped_config_files_are_valid(name):
+    load_config(REPO / "etc" / name)
+
+
+def test_readme_configuration_reference_is_current():
+    from kiosk.config import reference_markdown
+
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("<!-- config-reference:start")
+    body = readme[readme.index("\n", start) + 1:readme.index("<!-- config-reference:end -->")]
+    assert body == reference_markdown(), "regenerate with: kiosk config show --doc --markdown"
