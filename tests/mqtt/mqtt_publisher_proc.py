@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import logging
 import os
 import signal
 import sys
@@ -46,6 +47,7 @@ async def main() -> None:
     parser.add_argument("--burst", type=int, default=20, help="events fed concurrently (group commit)")
     parser.add_argument("--rate", type=float, default=0.0, help="events per second (0 = as fast as possible)")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     keys = args.state / "keys"
     if not (keys / "signing.key").exists():
         make_keys(args.state)
