@@ -367,3 +367,16 @@ class Connection:
                 sock.close()
             except OSError:
                 pass
+
+
+async def probe(config: MqttConfig, client_id: str, timeout: float = 5.0) -> Optional[str]:
+    """For `kiosk selftest`: None when the broker accepts a connection with these settings, else why not.
+
+    Use a client id other than the daemon's (the broker would drop the daemon's session otherwise).
+    """
+    try:
+        conn = await Connection.open(config, client_id, None, lambda message: None, timeout=timeout)
+    except ConnectError as exc:
+        return str(exc)
+    await conn.close(timeout=0.5)
+    return None

@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from mqtt_support import Mosquitto, Recorder, event_signer, kiosk_config, make_event, make_keys
+from mqtt_support import Mosquitto, Recorder, event_signer, free_port, kiosk_config, make_event, make_keys
 
 from kiosk.mqtt import MqttService
 from kiosk.mqtt.durable import ALARM_REJECTED
@@ -331,3 +331,10 @@ def test_the_readme_acl_example_lets_each_party_do_its_job_and_no_more(tmp_path:
     assert json.loads(operator_results.messages[0].payload)["ok"] is True
     assert any(json.loads(m.payload)["state"] == "online" for m in hr.messages if m.topic.endswith("/status"))
     assert intruder.messages == []                              # reads nothing, commands nothing
+
+
+def test_probe_for_selftest(tmp_path: Path, broker: Mosquitto) -> None:
+    from kiosk.mqtt import probe
+    assert run(probe(kiosk_config(tmp_path, broker.port).mqtt, "kiosk-1-selftest")) is None
+    reason = run(probe(kiosk_config(tmp_path, free_port()).mqtt, "kiosk-1-selftest"))
+    assert reason is not None and "Connection refused" in reason
