@@ -4,7 +4,7 @@
     service.commands.register("open_gate", open_gate_handler)      # async (params) -> dict
     await service.start()                     # opens <state_dir>/outbox.db, connects in the background
     await service.publish_event(signed_event) # returns once committed to the outbox
-    service.update_health({"fps": ..., "latencies_ms": {...}, "sensors": {...}, "queues": {...}})
+    service.update_health(health_monitor.report())   # fps, latency, queues, device states
     # fleet: the service subscribes itself to the store's change hook (Store.subscribe)
     await service.stop()                      # within ~1 s
 
@@ -183,7 +183,7 @@ class MqttService:
                                             event["event_id"], time.time()))
 
     def update_health(self, data: dict[str, Any]) -> None:
-        """The daemon's part of the health message (fps, latencies_ms, sensors, queues, ...)."""
+        """The daemon's part of the health message (kiosk.health.HealthMonitor.report())."""
         self._daemon_health = dict(data)
 
     def set_door(self, is_open: Optional[bool]) -> None:

@@ -48,7 +48,7 @@ def test_signed_events_status_and_health_reach_a_subscriber(tmp_path: Path, brok
     async def main() -> MqttService:
         service = MqttService(kiosk_config(tmp_path, broker.port, protocol=protocol, health_interval_s=1))
         await service.start()
-        service.update_health({"fps": 12.5, "sensors": {"camera": "ok"}, "queues": {"frames": 0}})
+        service.update_health({"fps": {"pipeline": 12.5}, "pipeline_alive": True, "queues": {"frames": 0}})
         for i in range(60):
             assert await service.publish_event(make_event(signer, "kiosk-1", i, types[i % len(types)]))
         assert await wait(recorder, lambda ms: len(events_of(ms)) >= 60)
@@ -69,7 +69,7 @@ def test_signed_events_status_and_health_reach_a_subscriber(tmp_path: Path, brok
         assert verify_event(event, [public]) is None             # HR can verify with the published key
     assert [m.qos for m in recorder.messages if "/events/" in m.topic] == [1] * 60
     health = recorder.json_on("kiosk/kiosk-1/health")[-1]
-    assert first_error("health", health) is None and health["daemon"]["fps"] == 12.5
+    assert first_error("health", health) is None and health["daemon"]["fps"] == {"pipeline": 12.5}
     assert service.queue is not None and service.queue.depth == 0        # every row was acknowledged and removed
 
 

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jsonschema import Draft202012Validator
 from mqtt_support import event_signer, kiosk_config, make_event, make_keys
 
+from kiosk.health import HealthMonitor
 from kiosk.mqtt.fleet import FleetCipher
 from kiosk.mqtt.ha import HaState, discovery_messages
 from kiosk.mqtt.schemas import COMMANDS, first_error, load_schema, schema_names
@@ -53,8 +54,15 @@ def test_status_and_health_from_the_service_match(tmp_path: Path) -> None:
     for state in ("online", "offline"):
         status = json.loads(service._status(state))
         assert first_error("status", status) is None, status
-    service.update_health({"fps": {"camera": 15.0, "recognition": 7.5}, "latencies_ms": {"decision": 42.0},
-                           "sensors": {"camera": "ok", "thermal": "stale"}, "queues": {"frames": 1, "events": 0}})
+    monitor = HealthMonitor(stall_s=5)            # the daemon's own report, as the daemon passes it
+    monitor.tick("capture")
+    monitor.pipeline_result()
+    monitor.latency("recognition", 0.042)
+    monitor.count("decisions_granted")
+    monitor.raise_alarm("thermal", "no frame for 3 s")
+    monitor.gauge("queues", lambda: {"frames": 1, "frames_dropped": 4, "events": 0})
+    monitor.gauge("camera_health", lambda: {"state": "ok", "frames": 120})
+    service.update_health(monitor.report())
     assert first_error("health", service.health()) is None
     service.update_health({"queues": {"frames": -1}})
     assert "queues" in first_error("health", service.health())
