@@ -65,10 +65,48 @@ def read_password(path: Optional[Path]) -> Optional[str]:
     return text.splitlines()[0] if text else ""
 
 
+class _BufferedSocket:
+    """The broker socket with a read buffer.
+
+    paho reads every packet with three `recv` calls (type, length, body); with a window of PUBACKs
+    arriving together that is three system calls per acknowledged message. This reads what is
+    there in one call and serves paho's small reads from memory. `pending()` counts the buffered
+    bytes (plus TLS's own), so the reader keeps going while data is buffered that the selector
+    cannot see.
+    """
+
+    READ_SIZE = 65536
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._buffer):
+            self._buffer = self._sock.recv(max(size, self.READ_SIZE))   # raises BlockingIOError etc. as before
+            self._pos = 0
+        data = self._buffer[self._pos:self._pos + size]
+        self._pos += len(data)
+        return data
+
+    def pending(self) -> int:
+        tls = getattr(self._sock, "pending", None)
+        return len(self._buffer) - self._pos + (tls() if tls is not None else 0)
+
+    def __getattr__(self, name: str) -> Any:   # send, fileno, setblocking, close, getpeercert, ...
+        return getattr(self._sock, name)
+
+
+class _Client(mqtt.Client):
+    def _create_socket(self) -> Any:   # paho 2.x: the one place the broker socket is made
+        return _BufferedSocket(super()._create_socket())
+
+
 def build_client(config: MqttConfig, client_id: str, will: Optional[Will] = None) -> mqtt.Client:
     """A paho client with the configured protocol, credentials, TLS and will (blocking: reads files)."""
     v5 = config.protocol == MqttProtocol.v5
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+    client = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
                          clean_session=None if v5 else True, reconnect_on_failure=False)
     if config.username is not None:

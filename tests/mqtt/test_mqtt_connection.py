@@ -62,3 +62,23 @@ def test_stop_while_a_silent_broker_never_answers_connect(tmp_path: Path) -> Non
         peer.close()
     finally:
         server.close()
+
+
+def test_buffered_socket_serves_small_reads_from_one_recv() -> None:
+    import socket
+
+    from kiosk.mqtt.connection import _BufferedSocket
+
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    wrapped = _BufferedSocket(left)
+    with pytest.raises(BlockingIOError):
+        wrapped.recv(1)                                   # nothing there: paho sees the usual EAGAIN
+    right.sendall(b"\x40\x02\x00\x01" * 3)                # three PUBACKs
+    assert wrapped.recv(1) == b"\x40" and wrapped.pending() == 11
+    assert wrapped.recv(1) == b"\x02" and wrapped.recv(2) == b"\x00\x01"
+    assert wrapped.recv(100) == b"\x40\x02\x00\x01" * 2 and wrapped.pending() == 0
+    assert wrapped.fileno() == left.fileno()              # everything else is the socket's
+    right.close()
+    assert wrapped.recv(1) == b""                         # EOF passes through
+    left.close()
