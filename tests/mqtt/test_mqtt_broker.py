@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from mqtt_support import Mosquitto, Recorder, event_signer, free_port, kiosk_config, make_event, make_keys
+from mqtt_support import Mosquitto, Recorder, event_signer, free_port, kiosk_config, make_event, make_keys, mosquitto_available
 
 from kiosk.mqtt import MqttService
 from kiosk.mqtt.durable import ALARM_REJECTED
@@ -23,7 +23,8 @@ from kiosk.mqtt.signing import new_envelope
 from kiosk.store.keys import load_public_key
 from kiosk.store.signing import verify_event
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker,
+              pytest.mark.skipif(not mosquitto_available(), reason="mosquitto not installed (apt install mosquitto)")]
 HERE = Path(__file__).resolve().parent
 
 
