@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -22,8 +23,10 @@ from .thermal import Calibration, FaceThermometer, liveness
 from .tracker import FaceSample
 
 log = logging.getLogger("kiosk.recognizer")
+Box = tuple[float, float, float, float]
 
 MAX_THERMAL_AGE_S = 0.5   # a thermal frame older than this (relative to the camera frame) is not used
+MAX_MOTION = 0.1          # face moved more than this fraction of its width between the two captures: skip thermal
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Recognizer:
         self.calibration = calibration
         self.thermometer = FaceThermometer(calibration, config.temperature)
         self.threshold = config.recognition.threshold or pipeline.threshold(config.recognition.security_level)
+        self.alignment = ThermalAlignment(config.thermal.refresh_hz)
+        self._thermal_used: Optional[int] = None   # seq of the last thermal frame measured
 
     def process(self, frame: Frame, thermal: Optional[ThermalFrame]) -> FrameResult:
         latencies: dict[str, float] = {}
@@ -55,6 +60,7 @@ class Recognizer:
         if not faces:
             return result
         face = faces[0]   # the person in front of the kiosk: the largest face
+        self.alignment.seen(frame.timestamp, face.box)
         sample = FaceSample(face)
         if face.embedding is not None:
             started = time.perf_counter()
@@ -65,7 +71,11 @@ class Recognizer:
                 if person is not None:
                     sample.person = PersonInfo.from_record(person.person_id, person.record())
             latencies["match"] = time.perf_counter() - started
-        if thermal is not None and abs(frame.timestamp - thermal.timestamp) <= MAX_THERMAL_AGE_S:
+        # Each thermal frame gives at most one reading: the camera runs faster than the thermopile, and
+        # counting one thermal frame several times would let a single bad frame outvote good ones.
+        if (thermal is not None and thermal.seq != self._thermal_used
+                and self.alignment.matches(frame.timestamp, thermal.timestamp, face.box)):
+            self._thermal_used = thermal.seq
             started = time.perf_counter()
             size = (frame.image.shape[1], frame.image.shape[0])
             sample.temperature = self.thermometer.measure(thermal, face, size)
@@ -79,6 +89,39 @@ class Recognizer:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("frame", extra={"fields": _describe(frame, thermal, sample)})
         return result
+
+
+class ThermalAlignment:
+    """Decides whether a thermal frame still shows the face where the camera sees it now.
+
+    The two sensors are not synchronised: a thermal frame is finished up to one full frame
+    after its subpages were measured. Mapping a moving face into an older thermal frame would
+    measure the background (a false "not live") or half a face (a wrong temperature), so the
+    thermal frame is used only when the face stood still between the two captures.
+    """
+
+    def __init__(self, refresh_hz: float) -> None:
+        self.subpage_s = 1.0 / refresh_hz
+        self._boxes: deque[tuple[float, Box]] = deque(maxlen=64)
+
+    def seen(self, t: float, box: Box) -> None:
+        self._boxes.append((t, box))
+
+    def matches(self, camera_t: float, thermal_t: float, box: Box) -> bool:
+        if abs(camera_t - thermal_t) > MAX_THERMAL_AGE_S:
+            return False
+        measured_at = thermal_t - self.subpage_s    # between the frame's two subpages
+        then = min(self._boxes, key=lambda item: abs(item[0] - measured_at), default=None)
+        if then is None or abs(then[0] - measured_at) > MAX_THERMAL_AGE_S:
+            return False
+        return _motion(then[1], box) <= MAX_MOTION
+
+
+def _motion(a: Box, b: Box) -> float:
+    """How far a face box moved or changed size, as a fraction of its width."""
+    width = max(1.0, a[2] - a[0])
+    shift = max(abs((a[0] + a[2]) - (b[0] + b[2])), abs((a[1] + a[3]) - (b[1] + b[3]))) / 2
+    return max(shift / width, abs((b[2] - b[0]) / width - 1.0))
 
 
 def _describe(frame: Frame, thermal: Optional[ThermalFrame], sample: FaceSample) -> dict:

@@ -34,6 +34,7 @@ def write_config(state: Path, models_dir: Path, sim_dir: Path, port: int) -> Pat
     config.write_text(f"""
 [device]
 id = "e2e-kiosk"
+log_level = "DEBUG"
 role = "entry"
 state_dir = "{state}"
 [camera]
@@ -48,7 +49,7 @@ backend = "mock"
 pulse_s = 1.0
 [recognition]
 cooldown_s = 5
-retry_timeout_s = 2.0
+retry_timeout_s = 4.0
 [mask]
 policy = "forbid"
 [mqtt]
@@ -60,7 +61,7 @@ health_interval_s = 2
 assets_dir = "{sim_dir}"
 loop = false
 speed = 1.5
-dwell_s = 6.0
+dwell_s = 9.0
 [health]
 interval_s = 2
 """)
@@ -132,7 +133,7 @@ def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim
         daemon = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config)],
                                   stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 120
             while len(listener.access()) < 5 and time.monotonic() < deadline and daemon.poll() is None:
                 time.sleep(0.2)
             access = listener.access()
@@ -149,6 +150,9 @@ def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim
             listener.close()
     log = log_path.read_text()
 
+    verdicts = [(e["type"], e["decision"]["reasons"], (e["person"] or {}).get("name")) for e in access]
+    decided = "\n".join(line for line in log.splitlines() if "decision" in line or "prompt" in line)
+    assert [v[0] for v in verdicts] == ["access_granted"] + ["access_denied"] * 4, (verdicts, decided)
     staff, visitor, fever, photo, masked = access
     assert staff["type"] == "access_granted" and staff["person"]["employee_no"] == "E1001"
     assert staff["temperature"]["fever"] is False and staff["liveness"]["live"] is True
