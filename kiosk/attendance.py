@@ -1,6 +1,6 @@
 """Events for verdicts: an access event for every decision, alerts, and attendance (clock in/out).
 
-`Attendance.events_for(verdict, at)` returns the unsigned event dicts of CONTRACTS.md section 1
+`Attendance.events_for(verdict, at)` returns the unsigned event dicts of docs/contracts.md section 1
 for one verdict (the store signs and keeps them, MQTT publishes them):
 
 - `access_granted` / `access_denied` for every verdict, with every reason of a denial;
@@ -124,7 +124,7 @@ def make_event(kind: str, config: KioskConfig, at: datetime, *, person: Optional
                temperature: Optional[dict] = None, liveness: Optional[dict] = None, mask: Optional[dict] = None,
                decision: Optional[dict] = None, attendance: Optional[dict] = None, match: Optional[dict] = None,
                detail: Optional[dict] = None) -> dict[str, Any]:
-    """An unsigned event (CONTRACTS.md section 1) stamped with the device id and time."""
+    """An unsigned event (docs/contracts.md section 1) stamped with the device id and time."""
     if at.tzinfo is None:
         raise ValueError("event time must be timezone-aware")
     return {

@@ -39,7 +39,7 @@ class DoorAlarm:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def event(self, config: KioskConfig, at: datetime) -> dict[str, Any]:
-        """The unsigned event (CONTRACTS.md section 1) for this alarm."""
+        """The unsigned event (docs/contracts.md section 1) for this alarm."""
         return make_event(self.kind, config, at, detail={"alarm": self.kind, **self.detail})
 
 

@@ -82,7 +82,7 @@ MASK_ON = "mask_on"                                    # forbid: retry then deny
 MASK_NOT_CHECKED = "mask_not_checked"                  # require, but the pipeline gave no mask score
 RECOGNISED = "recognised"
 
-# Alerts: extra events of these CONTRACTS.md types go out with the decision.
+# Alerts: extra events of these docs/contracts.md types go out with the decision.
 FEVER_ALERT = "fever_alert"
 SPOOF_ATTEMPT = "spoof_attempt"
 UNKNOWN_FACE_ALERT = "unknown_face"
@@ -90,7 +90,7 @@ UNKNOWN_FACE_ALERT = "unknown_face"
 
 @dataclass(frozen=True)
 class PersonInfo:
-    """What the policy needs of an enrolled person (CONTRACTS.md section 2, `person`)."""
+    """What the policy needs of an enrolled person (docs/contracts.md section 2, `person`)."""
 
     person_id: str
     employee_no: str

@@ -1,4 +1,4 @@
-"""Fleet sync: person records shared between the kiosks of a site over the broker (CONTRACTS.md section 2).
+"""Fleet sync: person records shared between the kiosks of a site over the broker (docs/contracts.md section 2).
 
 Transport only; the store owns content and the conflict rule. Each person is one retained QoS 1
 message on `<fleet_topic>/persons/<person_id>`, encrypted with AES-256-GCM under the site's

@@ -1,7 +1,7 @@
 """Signed command envelopes: building and signing (operator side), verifying (device side).
 
 The signature covers `canonical(envelope without "signature")`, the same canonical JSON as
-events (CONTRACTS.md section 1), so one verifier works for both.
+events (docs/contracts.md section 1), so one verifier works for both.
 """
 from __future__ import annotations
 

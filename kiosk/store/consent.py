@@ -70,7 +70,7 @@ class Consent(BaseModel):
         return "keep_images" in self.scope
 
     def record(self) -> dict[str, Any]:
-        """The consent as in a fleet person record (CONTRACTS.md section 2)."""
+        """The consent as in a fleet person record (docs/contracts.md section 2)."""
         return {"consent_id": self.consent_id, "given_by": self.given_by, "given_at": self.given_at,
                 "notice_version": self.notice_version, "method": self.method, "guardian": self.guardian,
                 "scope": list(self.scope)}

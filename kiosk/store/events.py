@@ -1,4 +1,4 @@
-"""The local event log: signed event dicts (CONTRACTS.md section 1), stored as they were signed."""
+"""The local event log: signed event dicts (docs/contracts.md section 1), stored as they were signed."""
 from __future__ import annotations
 
 import json

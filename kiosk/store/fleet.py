@@ -1,4 +1,4 @@
-"""Fleet person records (CONTRACTS.md section 2): validation, encoding and the ordering rule."""
+"""Fleet person records (docs/contracts.md section 2): validation, encoding and the ordering rule."""
 from __future__ import annotations
 
 import base64

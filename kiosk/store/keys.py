@@ -1,4 +1,4 @@
-"""Key files in `<keys_dir>` (CONTRACTS.md section 3): creation, permission checks and loading.
+"""Key files in `<keys_dir>` (docs/contracts.md section 3): creation, permission checks and loading.
 
 Secrets are read from `$CREDENTIALS_DIRECTORY/<name>` first (systemd `LoadCredential=` /
 `LoadCredentialEncrypted=`, i.e. a key supplied by the system), then from `<keys_dir>/<name>`.
@@ -120,6 +120,6 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 
 def key_id(public: Ed25519PublicKey) -> str:
-    """First 16 hex chars of sha256 over the raw 32-byte public key (CONTRACTS.md section 1)."""
+    """First 16 hex chars of sha256 over the raw 32-byte public key (docs/contracts.md section 1)."""
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]

@@ -50,7 +50,7 @@ class Person:
         return not (self.valid_to and moment >= parse_iso(self.valid_to))
 
     def record(self) -> dict[str, Any]:
-        """The person part of a fleet record / event (CONTRACTS.md sections 1 and 2)."""
+        """The person part of a fleet record / event (docs/contracts.md sections 1 and 2)."""
         return {k: getattr(self, k) for k in PERSON_FIELDS}
 
     def as_dict(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Ed25519 signatures over events (CONTRACTS.md section 1)."""
+"""Ed25519 signatures over events (docs/contracts.md section 1)."""
 from __future__ import annotations
 
 import base64

@@ -403,7 +403,7 @@ class Store:
         return self.keys_dir / SIGNING_PUB
 
     def sign_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """The event (CONTRACTS.md section 1) with its Ed25519 signature; RecordError if malformed."""
+        """The event (docs/contracts.md section 1) with its Ed25519 signature; RecordError if malformed."""
         eventlog.check_event(event)
         return self.signer.sign(event)
 
@@ -452,7 +452,7 @@ class Store:
             self._db.checkpoint()
         return report
 
-    # -- fleet (CONTRACTS.md section 2) ------------------------------------------------------------
+    # -- fleet (docs/contracts.md section 2) ------------------------------------------------------------
 
     def export_person_record(self, person_id: str, *, actor: str = "fleet") -> Optional[dict[str, Any]]:
         """The fleet record of a person: a tombstone when erased, None when the person's consent does not

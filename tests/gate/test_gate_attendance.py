@@ -1,4 +1,4 @@
-"""kiosk.attendance: event dicts per CONTRACTS.md section 1, clock in/out, cooldown, ledger."""
+"""kiosk.attendance: event dicts per docs/contracts.md section 1, clock in/out, cooldown, ledger."""
 from __future__ import annotations
 
 import json

@@ -185,7 +185,7 @@ def make_keys(state_dir: Path) -> Path:
 
 def make_event(signer: Any, device_id: str, number: int, event_type: str = "attendance",
                event_id: Optional[str] = None) -> dict[str, Any]:
-    """A signed event in the CONTRACTS.md section 1 shape; `detail.n` carries a sequence number."""
+    """A signed event in the docs/contracts.md section 1 shape; `detail.n` carries a sequence number."""
     event = {
         "type": event_type, "event_id": event_id or uuid.uuid4().hex, "device_id": device_id,
         "device_time": datetime.now(UTC).isoformat(timespec="milliseconds"),

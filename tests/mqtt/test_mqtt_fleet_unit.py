@@ -31,7 +31,7 @@ def record(person_id: str, counter: int, device: str, *, deleted: bool = False, 
 
 
 class FakeStore:
-    """CONTRACTS.md section 2, store side: greater (counter, device) wins; non-fleet persons export as None."""
+    """docs/contracts.md section 2, store side: greater (counter, device) wins; non-fleet persons export as None."""
 
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}

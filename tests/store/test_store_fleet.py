@@ -1,4 +1,4 @@
-"""Fleet person records (CONTRACTS.md section 2): export/apply and deterministic conflict resolution."""
+"""Fleet person records (docs/contracts.md section 2): export/apply and deterministic conflict resolution."""
 from __future__ import annotations
 
 import copy
