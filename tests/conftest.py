@@ -29,3 +29,12 @@ def models_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"models not installed at {path}: run `make install`")
     return path
+
+
+@pytest.fixture(scope="session")
+def sim_dir() -> Path:
+    """Demo photos installed by `make install` (kiosk sim assets)."""
+    path = Path(os.environ.get("KIOSK_SIM_DIR", REPO / "var" / "sim"))
+    if not (path / "cast.json").is_file():
+        pytest.skip(f"demo photos not installed at {path}: run `make install`")
+    return path

@@ -8,25 +8,19 @@ log lines, and that SIGTERM stops the daemon within 2 s with the gate locked.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
+from e2e_support import MOSQUITTO, Listener, Mosquitto, mosquitto_available
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mqtt"))
-from mqtt_support import MOSQUITTO, Mosquitto, mosquitto_available  # noqa: E402
-
-from kiosk.store.keys import load_public_key  # noqa: E402
-from kiosk.store.signing import verify_event  # noqa: E402
+from kiosk.store.keys import load_public_key
+from kiosk.store.signing import verify_event
 
 REPO = Path(__file__).resolve().parents[2]
-ACCESS = ("access_granted", "access_denied")
 
 
 def write_config(state: Path, models_dir: Path, sim_dir: Path, port: int) -> Path:
@@ -69,14 +63,6 @@ interval_s = 2
 
 
 @pytest.fixture
-def sim_dir() -> Path:
-    path = Path(os.environ.get("KIOSK_SIM_DIR", REPO / "var" / "sim"))
-    if not (path / "cast.json").is_file():
-        pytest.skip(f"demo photos not installed at {path}: run `make install`")
-    return path
-
-
-@pytest.fixture
 def broker(tmp_path):
     if not mosquitto_available():
         pytest.skip(f"mosquitto not found at {MOSQUITTO} (apt install mosquitto; .ci/run installs it)")
@@ -86,40 +72,6 @@ def broker(tmp_path):
     server.stop()
 
 
-class Listener:
-    """An HR-side subscriber collecting the device's events."""
-
-    def __init__(self, port: int) -> None:
-        self.events: list[dict] = []
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hr-listener")
-        self.client.on_message = self._message
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe("kiosk/e2e-kiosk/events/#", qos=1)
-        self.client.loop_start()
-
-    def _message(self, client, userdata, message) -> None:
-        with self.lock:
-            self.events.append(json.loads(message.payload))
-
-    def access(self) -> list[dict]:
-        with self.lock:
-            seen, out = set(), []
-            for event in self.events:   # at-least-once: de-duplicate by event id
-                if event["type"] in ACCESS and event["event_id"] not in seen:
-                    seen.add(event["event_id"])
-                    out.append(event)
-            return out
-
-    def of_type(self, kind: str) -> list[dict]:
-        with self.lock:
-            return [e for e in self.events if e["type"] == kind]
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
 @pytest.mark.slow
 def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim_dir, broker):
     state = tmp_path / "state"
@@ -127,7 +79,7 @@ def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim
     subprocess.run([sys.executable, "-m", "kiosk", "keys", "init", "--dir", str(state / "keys")], check=True,
                    capture_output=True)
     config = write_config(state, models_dir, sim_dir, broker.port)
-    listener = Listener(broker.port)
+    listener = Listener(broker.port, "e2e-kiosk")
     log_path = tmp_path / "daemon.log"
     with open(log_path, "w") as log_file:
         daemon = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config)],

@@ -9,17 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def sim_dir() -> Path:
-    path = REPO / "var" / "sim"
-    if not (path / "cast.json").is_file():
-        pytest.skip("demo photos not installed: run `make install`")
-    return path
 
 
 def start(tmp_path: Path, models_dir: Path, sim_dir: Path, camera: str) -> tuple[subprocess.Popen, socket.socket]:

@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -36,14 +34,6 @@ assets_dir = "{sim_dir}"
 def selftest(path: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "kiosk", "selftest", "--config", str(path)], capture_output=True,
                           text=True, timeout=120)
-
-
-@pytest.fixture
-def sim_dir() -> Path:
-    path = REPO / "var" / "sim"
-    if not (path / "cast.json").is_file():
-        pytest.skip("demo photos not installed: run `make install`")
-    return path
 
 
 def test_simulated_kiosk_passes_every_check(tmp_path, models_dir, sim_dir):
