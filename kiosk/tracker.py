@@ -71,6 +71,8 @@ class _Track:
     box: tuple[float, float, float, float]
     candidate: object = _UNSET              # person_id, None (= unknown) or _UNSET
     streak: int = 0
+    challenger: object = _UNSET             # another identity seen since, not yet confirmed
+    challenges: int = 0                     # consecutive frames of the challenger
     decided: set = field(default_factory=set)
     retry_since: Optional[float] = None
     match: Optional[MatchResult] = None
@@ -119,10 +121,22 @@ class Tracker:
 
         if sample.match is not None:
             identity = sample.match.person_id
-            if identity != track.candidate:
-                track.reset_identity(identity)   # a new face: start afresh
-            track.streak += 1
-            track.match, track.person = sample.match, sample.person
+            if identity == track.candidate:
+                track.challenger, track.challenges = _UNSET, 0
+                track.streak += 1
+                track.match, track.person = sample.match, sample.person
+            else:
+                # Another identity must hold for confirm_frames frames before it replaces the candidate:
+                # a one-frame flicker (a masked or turned face) must not restart the person's state.
+                if identity == track.challenger:
+                    track.challenges += 1
+                else:
+                    track.challenger, track.challenges = identity, 1
+                if track.candidate is _UNSET or track.challenges >= rec.confirm_frames:
+                    track.reset_identity(identity)   # a new face: start afresh
+                    track.streak = track.challenges
+                    track.challenger, track.challenges = _UNSET, 0
+                    track.match, track.person = sample.match, sample.person
         if sample.temperature is not None:
             track.temperatures.append(sample.temperature)
         if sample.liveness is not None:

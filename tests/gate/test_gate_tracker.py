@@ -203,3 +203,18 @@ def test_consistently_cold_face_is_refused_as_not_live() -> None:
     walk.play(3, with_liveness([False] * 50))
     verdicts = walk.verdicts()
     assert len(verdicts) == 1 and "not_live" in verdicts[0].decision.reasons
+
+
+def test_a_flickering_identity_does_not_restart_the_retry_timer() -> None:
+    """A masked face matches someone in one frame out of ten: the person is still told, then decided."""
+    frames = iter(range(10_000))
+
+    def masked_stranger() -> FaceSample:
+        n = next(frames)
+        return sample(STAFF if n % 10 == 9 else None, mask=0.95)
+
+    walk = Walkups(Tracker(config({"mask": {"policy": "forbid"}, "recognition": {"retry_timeout_s": 2.0}})))
+    walk.play(5, masked_stranger)
+    verdicts = walk.verdicts()
+    assert len(verdicts) == 1
+    assert verdicts[0].decision.outcome == Outcome.denied and "mask_on" in verdicts[0].decision.reasons
