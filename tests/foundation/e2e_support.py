@@ -2,18 +2,45 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
+import tomli_w
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mqtt"))
 from mqtt_support import MOSQUITTO, Mosquitto, mosquitto_available  # noqa: E402
 
-__all__ = ["MOSQUITTO", "Listener", "Mosquitto", "mosquitto_available"]
+__all__ = ["MOSQUITTO", "Listener", "Mosquitto", "kiosk", "mosquitto_available", "sim_kiosk"]
 
 ACCESS = ("access_granted", "access_denied")
+
+
+def kiosk(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the `kiosk` CLI of this checkout."""
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def sim_kiosk(state: Path, models_dir: Path, sim_dir: Path, **sections: dict[str, Any]) -> Path:
+    """A kiosk on simulated hardware with its state (and keys) in `state`; returns its config file.
+
+    `sections` override or add configuration tables, e.g. `mqtt={"enabled": True, "port": 1883}`.
+    """
+    config: dict[str, dict[str, Any]] = {
+        "device": {"state_dir": str(state)}, "camera": {"backend": "mock"},
+        "thermal": {"backend": "mock", "refresh_hz": 16}, "gate": {"backend": "mock"},
+        "face": {"models_dir": str(models_dir)}, "sim": {"assets_dir": str(sim_dir)}}
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    state.mkdir(parents=True, exist_ok=True)
+    created = kiosk("keys", "init", "--dir", str(state / "keys"))
+    assert created.returncode == 0, created.stderr
+    path = state / "kiosk.toml"
+    path.write_text(tomli_w.dumps(config))
+    return path
 
 
 class Listener:

@@ -15,53 +15,19 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import MOSQUITTO, Listener, Mosquitto, mosquitto_available
+from e2e_support import MOSQUITTO, Listener, Mosquitto, mosquitto_available, sim_kiosk
 
 from kiosk.store.keys import load_public_key
 from kiosk.store.signing import verify_event
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def write_config(state: Path, models_dir: Path, sim_dir: Path, port: int) -> Path:
-    config = state / "kiosk.toml"
-    config.write_text(f"""
-[device]
-id = "e2e-kiosk"
-log_level = "DEBUG"
-role = "entry"
-state_dir = "{state}"
-[camera]
-backend = "mock"
-[thermal]
-backend = "mock"
-refresh_hz = 16
-[face]
-models_dir = "{models_dir}"
-[gate]
-backend = "mock"
-pulse_s = 1.0
-[recognition]
-cooldown_s = 5
-retry_timeout_s = 4.0
-[mask]
-policy = "forbid"
-[mqtt]
-enabled = true
-host = "127.0.0.1"
-port = {port}
-health_interval_s = 2
-[sim]
-assets_dir = "{sim_dir}"
-loop = false
-speed = 1.5
-dwell_s = 9.0
-[health]
-interval_s = 2
-""")
-    return config
-
-
+    return sim_kiosk(
+        state, models_dir, sim_dir,
+        device={"id": "e2e-kiosk", "log_level": "DEBUG", "role": "entry"}, gate={"pulse_s": 1.0},
+        recognition={"cooldown_s": 5, "retry_timeout_s": 4.0}, mask={"policy": "forbid"},
+        mqtt={"enabled": True, "host": "127.0.0.1", "port": port, "health_interval_s": 2},
+        sim={"loop": False, "speed": 1.5, "dwell_s": 9.0}, health={"interval_s": 2})
 @pytest.fixture
 def broker(tmp_path):
     if not mosquitto_available():
@@ -75,9 +41,6 @@ def broker(tmp_path):
 @pytest.mark.slow
 def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim_dir, broker):
     state = tmp_path / "state"
-    state.mkdir()
-    subprocess.run([sys.executable, "-m", "kiosk", "keys", "init", "--dir", str(state / "keys")], check=True,
-                   capture_output=True)
     config = write_config(state, models_dir, sim_dir, broker.port)
     listener = Listener(broker.port, "e2e-kiosk")
     log_path = tmp_path / "daemon.log"
@@ -134,9 +97,7 @@ def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim
 
 
 def test_missing_model_file_stops_the_start_with_one_line(tmp_path, sim_dir):
-    state = tmp_path / "state"
-    state.mkdir()
-    config = write_config(state, tmp_path / "no-models", sim_dir, 1883)
+    config = write_config(tmp_path / "state", tmp_path / "no-models", sim_dir, 1883)
     result = subprocess.run([sys.executable, "-m", "kiosk", "run", "--config", str(config)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2

@@ -18,41 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from e2e_support import MOSQUITTO, Listener, Mosquitto, mosquitto_available
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def kiosk(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True, timeout=timeout)
+from e2e_support import MOSQUITTO, Listener, Mosquitto, kiosk, mosquitto_available, sim_kiosk
 
 
 def write_config(state: Path, device: str, walkup: str, models_dir: Path, sim_dir: Path, port: int) -> Path:
-    path = state / "kiosk.toml"
-    path.write_text(f"""
-[device]
-id = "{device}"
-log_level = "DEBUG"
-state_dir = "{state}"
-[camera]
-backend = "mock"
-[thermal]
-backend = "mock"
-refresh_hz = 16
-[face]
-models_dir = "{models_dir}"
-[gate]
-backend = "mock"
-[mqtt]
-enabled = true
-host = "127.0.0.1"
-port = {port}
-[sim]
-assets_dir = "{sim_dir}"
-walkups = ["{walkup}"]
-dwell_s = 600
-""")
-    return path
+    return sim_kiosk(state, models_dir, sim_dir, device={"id": device, "log_level": "DEBUG"},
+                     mqtt={"enabled": True, "host": "127.0.0.1", "port": port},
+                     sim={"walkups": [walkup], "dwell_s": 600})
 
 
 def unrecognised_frames(log: str) -> int:
@@ -77,9 +49,8 @@ def test_enrolled_on_one_kiosk_recognised_by_the_other_and_erased_from_both(tmp_
     configs = {}
     for device, walkup in (("door-a", "staff"), ("door-b", "visitor")):
         state = tmp_path / device
-        assert kiosk("keys", "init", "--dir", str(state / "keys")).returncode == 0
-        shutil.copy(operator / "operator.pub", state / "keys" / "trusted" / "operator.pub")
         configs[device] = write_config(state, device, walkup, models_dir, sim_dir, broker.port)
+        shutil.copy(operator / "operator.pub", state / "keys" / "trusted" / "operator.pub")
     # Provisioning: every kiosk of a site holds the same fleet key.
     shutil.copy(tmp_path / "door-a" / "keys" / "fleet.key", tmp_path / "door-b" / "keys" / "fleet.key")
 

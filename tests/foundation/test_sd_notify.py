@@ -9,31 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from e2e_support import sim_kiosk
 
 
-def start(tmp_path: Path, models_dir: Path, sim_dir: Path, camera: str) -> tuple[subprocess.Popen, socket.socket]:
-    state = tmp_path / "state"
-    subprocess.run([sys.executable, "-m", "kiosk", "keys", "init", "--dir", str(state / "keys")], check=True,
-                   capture_output=True)
-    config = tmp_path / "kiosk.toml"
-    config.write_text(f"""
-[device]
-state_dir = "{state}"
-[camera]
-{camera}
-[thermal]
-backend = "mock"
-refresh_hz = 16
-[gate]
-backend = "mock"
-[face]
-models_dir = "{models_dir}"
-[sim]
-assets_dir = "{sim_dir}"
-[health]
-stall_s = 2.0
-""")
+def start(tmp_path: Path, models_dir: Path, sim_dir: Path, camera: dict) -> tuple[subprocess.Popen, socket.socket]:
+    config = sim_kiosk(tmp_path / "state", models_dir, sim_dir, camera=camera, health={"stall_s": 2.0})
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "notify.sock"))
     sock.settimeout(0.2)
@@ -64,7 +44,7 @@ def stop(process: subprocess.Popen, sock: socket.socket) -> list[str]:
 
 
 def test_ready_then_watchdog_while_frames_are_processed_then_stopping(tmp_path, models_dir, sim_dir):
-    process, sock = start(tmp_path, models_dir, sim_dir, 'backend = "mock"')
+    process, sock = start(tmp_path, models_dir, sim_dir, {"backend": "mock"})
     try:
         messages = [line for _, line in collect(sock, 7)]
     finally:
@@ -77,7 +57,7 @@ def test_ready_then_watchdog_while_frames_are_processed_then_stopping(tmp_path, 
 
 def test_watchdog_is_not_fed_when_the_pipeline_stalls(tmp_path, models_dir, sim_dir):
     # No camera at all: the loop runs, but no frame is ever recognised.
-    process, sock = start(tmp_path, models_dir, sim_dir, 'backend = "opencv"\ndevice = "/dev/no-such-camera"')
+    process, sock = start(tmp_path, models_dir, sim_dir, {"backend": "opencv", "device": "/dev/no-such-camera"})
     try:
         messages = collect(sock, 8)
     finally:

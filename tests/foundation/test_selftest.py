@@ -5,30 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from e2e_support import sim_kiosk
 
 
-def config_file(tmp_path: Path, models_dir: Path, sim_dir: Path, extra: str = "") -> Path:
-    path = tmp_path / "kiosk.toml"
-    path.write_text(f"""
-[device]
-state_dir = "{tmp_path / 'state'}"
-[camera]
-backend = "mock"
-[thermal]
-backend = "mock"
-refresh_hz = 16
-[gate]
-backend = "mock"
-[face]
-models_dir = "{models_dir}"
-[sim]
-assets_dir = "{sim_dir}"
-{extra}
-""")
-    subprocess.run([sys.executable, "-m", "kiosk", "keys", "init", "--dir", str(tmp_path / "state" / "keys")],
-                   check=True, capture_output=True)
-    return path
+def config_file(tmp_path: Path, models_dir: Path, sim_dir: Path, **sections: dict) -> Path:
+    return sim_kiosk(tmp_path / "state", models_dir, sim_dir, **sections)
 
 
 def selftest(path: Path) -> subprocess.CompletedProcess:
@@ -44,8 +25,8 @@ def test_simulated_kiosk_passes_every_check(tmp_path, models_dir, sim_dir):
 
 
 def test_missing_models_and_unreachable_broker_are_named_and_fail(tmp_path, sim_dir):
-    extra = "[mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = 1\n"
-    result = selftest(config_file(tmp_path, tmp_path / "no-models", sim_dir, extra))
+    result = selftest(config_file(tmp_path, tmp_path / "no-models", sim_dir,
+                                  mqtt={"enabled": True, "host": "127.0.0.1", "port": 1}))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert any(line.startswith("FAIL models") and "kiosk models install" in line for line in lines)
