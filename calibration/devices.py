@@ -40,12 +40,11 @@ def _thermal_average(config: Any, frames: int) -> tuple[np.ndarray, float]:
 
 def _camera_image(config: Any) -> np.ndarray:
     from drivers.camera.base import CameraError
-    from drivers.camera.opencv import OpenCVCamera
+    from kiosk.hardware import build_camera
 
     if config.camera.backend != "opencv":
         raise CaptureError(f"device captures need camera.backend = opencv (configured: {config.camera.backend})")
-    camera = OpenCVCamera(config.camera.device, config.camera.width, config.camera.height, config.camera.fps,
-                          config.camera.mirror)
+    camera = build_camera(config, None)
     try:
         with camera:
             for _ in range(3):      # let exposure settle

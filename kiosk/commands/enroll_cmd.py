@@ -167,14 +167,13 @@ def _enroll(args: argparse.Namespace) -> int:
 
 def _camera_enroll(enroller: Any, ref: Any, consent: dict[str, Any], config: Any, args: argparse.Namespace) -> Any:
     from drivers.camera.base import CameraError
-    from drivers.camera.opencv import OpenCVCamera
 
     from ..cli import CommandError
+    from ..hardware import build_camera
 
     if config.camera.backend != "opencv":
         raise CommandError(f"camera enrollment needs camera.backend = opencv (configured: {config.camera.backend})")
-    camera = OpenCVCamera(config.camera.device, config.camera.width, config.camera.height, config.camera.fps,
-                          config.camera.mirror)
+    camera = build_camera(config, None)
     try:
         with camera:
             return enroller.enroll_camera(ref, camera, consent, shots=args.shots, timeout_s=args.timeout,
