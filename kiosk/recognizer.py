@@ -46,10 +46,15 @@ class Recognizer:
         self.matcher = matcher
         self.store = store
         self.calibration = calibration
-        self.thermometer = FaceThermometer(calibration, config.temperature)
-        self.threshold = config.recognition.threshold or pipeline.threshold(config.recognition.security_level)
+        self.reconfigure()
         self.alignment = ThermalAlignment(config.thermal.refresh_hz)
         self._thermal_used: Optional[int] = None   # seq of the last thermal frame measured
+
+    def reconfigure(self) -> None:
+        """Take up the current configuration (after a live reload); call it on the inference thread."""
+        recognition = self.config.recognition
+        self.threshold = recognition.threshold or self.pipeline.threshold(recognition.security_level)
+        self.thermometer = FaceThermometer(self.calibration, self.config.temperature)
 
     def process(self, frame: Frame, thermal: Optional[ThermalFrame]) -> FrameResult:
         latencies: dict[str, float] = {}

@@ -93,6 +93,7 @@ class RemoteCommands:
         for name in applied:
             setattr(current, name, getattr(fresh, name))
         restart = [name for name in changed if name not in LIVE_SECTIONS]
+        await asyncio.get_running_loop().run_in_executor(daemon.infer, daemon.recognizer.reconfigure)
         await self._run(daemon.store_thread, lambda: daemon.store.audit(
             "config_change", actor="mqtt", detail={"applied": applied, "needs_restart": restart}))
         log.info("configuration reloaded", extra={"fields": {"applied": applied, "needs_restart": restart}})

@@ -75,3 +75,23 @@ class Listener:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def wait_online(port: int, device: str, timeout: float = 60.0) -> bool:
+    """True once the device's retained status says it is online (its daemon is connected and subscribed)."""
+    online = threading.Event()
+
+    def message(client, userdata, msg) -> None:
+        if json.loads(msg.payload).get("state") == "online":
+            online.set()
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"status-watch-{device}")
+    client.on_message = message
+    client.connect("127.0.0.1", port)
+    client.subscribe(f"kiosk/{device}/status", qos=1)
+    client.loop_start()
+    try:
+        return online.wait(timeout)
+    finally:
+        client.loop_stop()
+        client.disconnect()
