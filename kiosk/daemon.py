@@ -126,9 +126,9 @@ class Daemon:
             raise StartupError(str(exc)) from None
         self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
         self._unfollow = self.matcher.follow(self.store)
+        self.recognizer = Recognizer(config, self.pipeline, self.matcher, self.store, self.calibration)
         if needs_simulator(config):
             self._start_simulator()
-        self.recognizer = Recognizer(config, self.pipeline, self.matcher, self.store, self.calibration)
 
     def _start_simulator(self) -> None:
         from .enroll import Enroller
@@ -143,9 +143,9 @@ class Daemon:
             self.world = SimWorld.from_config(self.config, locate)
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
-        threshold = self.config.recognition.threshold or self.pipeline.threshold(self.config.recognition.security_level)
-        enroll_demo_staff(Enroller(self.store, self.pipeline, threshold=threshold, matcher=self.matcher, actor="sim"),
-                          self.config.sim_assets_dir)
+        enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.threshold, matcher=self.matcher,
+                            actor="sim")
+        enroll_demo_staff(enroller, self.config.sim_assets_dir)
 
     def _start_reader(self, name: str, device: Camera | ThermalSensor, timeout_s: float,
                       deliver: Callable[[Any], None]) -> None:
@@ -421,6 +421,7 @@ class Daemon:
         for device in self.devices if not still else []:
             device.close()
         if self.store is not None:
+            self._unfollow()
             await loop.run_in_executor(self.store_thread, self.store.close)
         self.infer.shutdown(wait=False, cancel_futures=True)
         self.store_thread.shutdown(wait=False)
