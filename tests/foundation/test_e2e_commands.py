@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from e2e_support import MOSQUITTO, Mosquitto, kiosk, mosquitto_available, sim_kiosk, wait_online
+from e2e_support import kiosk, sim_kiosk, wait_online
 
 
 def send(config: Path, operator: Path, command: str, params: dict | None = None,
@@ -28,13 +28,7 @@ def relay_state(state: Path) -> bool:
 
 
 @pytest.mark.slow
-def test_remote_commands_reach_the_daemon(tmp_path, models_dir, sim_dir):
-    if not mosquitto_available():
-        pytest.skip(f"mosquitto not found at {MOSQUITTO} (apt install mosquitto; .ci/run installs it)")
-    broker = Mosquitto(tmp_path / "broker")
-    broker.start()
-    operator = tmp_path / "operator"
-    assert kiosk("cmd", "keygen", "--out", str(operator)).returncode == 0
+def test_remote_commands_reach_the_daemon(tmp_path, models_dir, sim_dir, broker, operator):
     state = tmp_path / "state"
     # Only an unknown visitor walks up, so nothing but the commands opens the gate.
     config = sim_kiosk(state, models_dir, sim_dir, device={"id": "cmd-kiosk"}, gate={"pulse_s": 1.0},
@@ -74,7 +68,6 @@ def test_remote_commands_reach_the_daemon(tmp_path, models_dir, sim_dir):
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(10)
-        broker.stop()
     audit = kiosk("audit", "export", "--config", str(client), "--format", "json")
     actions = [record["action"] for record in json.loads(audit.stdout)["records"]]
     assert "config_change" in actions and actions.count("command") >= 5

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_support import MOSQUITTO, Listener, Mosquitto, mosquitto_available, sim_kiosk
+from e2e_support import Listener, sim_kiosk
 
 from kiosk.store.keys import load_public_key
 from kiosk.store.signing import verify_event
@@ -28,16 +28,6 @@ def write_config(state: Path, models_dir: Path, sim_dir: Path, port: int) -> Pat
         recognition={"cooldown_s": 5, "retry_timeout_s": 4.0}, mask={"policy": "forbid"},
         mqtt={"enabled": True, "host": "127.0.0.1", "port": port, "health_interval_s": 2},
         sim={"loop": False, "speed": 1.5, "dwell_s": 9.0}, health={"interval_s": 2})
-@pytest.fixture
-def broker(tmp_path):
-    if not mosquitto_available():
-        pytest.skip(f"mosquitto not found at {MOSQUITTO} (apt install mosquitto; .ci/run installs it)")
-    server = Mosquitto(tmp_path / "broker")
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.mark.slow
 def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim_dir, broker):
     state = tmp_path / "state"

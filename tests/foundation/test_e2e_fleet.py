@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from e2e_support import MOSQUITTO, Listener, Mosquitto, kiosk, mosquitto_available, sim_kiosk
+from e2e_support import Listener, kiosk, sim_kiosk
 
 
 def write_config(state: Path, device: str, walkup: str, models_dir: Path, sim_dir: Path, port: int) -> Path:
@@ -39,13 +39,8 @@ def unrecognised_frames(log: str) -> int:
 
 
 @pytest.mark.slow
-def test_enrolled_on_one_kiosk_recognised_by_the_other_and_erased_from_both(tmp_path, models_dir, sim_dir):
-    if not mosquitto_available():
-        pytest.skip(f"mosquitto not found at {MOSQUITTO} (apt install mosquitto; .ci/run installs it)")
-    broker = Mosquitto(tmp_path / "broker")
-    broker.start()
-    operator = tmp_path / "operator"
-    assert kiosk("cmd", "keygen", "--out", str(operator)).returncode == 0
+def test_enrolled_on_one_kiosk_recognised_by_the_other_and_erased_from_both(tmp_path, models_dir, sim_dir, broker,
+                                                                           operator):
     configs = {}
     for device, walkup in (("door-a", "staff"), ("door-b", "visitor")):
         state = tmp_path / device
@@ -108,4 +103,3 @@ def test_enrolled_on_one_kiosk_recognised_by_the_other_and_erased_from_both(tmp_
             except subprocess.TimeoutExpired:
                 daemon.kill()
         listener.close()
-        broker.stop()
