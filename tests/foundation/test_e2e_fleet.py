@@ -74,6 +74,7 @@ def test_enrolled_on_one_kiosk_recognised_by_the_other_and_erased_from_both(tmp_
             time.sleep(0.05)
         recognised_s = time.monotonic() - enrolled_at
         assert ("access_granted", "Joe Biden") in b_verdicts(), (tmp_path / "door-b.log").read_text()[-3000:]
+        print(f"door-b recognised the person {recognised_s:.2f} s after door-a answered the enroll command")
         assert recognised_s < 5.0
 
         erased = kiosk("cmd", "send", "delete_person", "--config", str(configs["door-b"]), "--device", "door-b",
