@@ -28,7 +28,7 @@ from typing import Any, Optional
 from drivers.camera.base import Camera, Frame
 from drivers.thermal.base import ThermalFrame, ThermalSensor
 
-from .attendance import Attendance
+from .attendance import LEDGER_FILE, Attendance
 from .config import KioskConfig
 from .door import DoorWatcher, build_inputs
 from .face.pipeline import FacePipeline
@@ -334,7 +334,7 @@ class Daemon:
         self._writing = False
         await loop.run_in_executor(self.infer, self._load)
         self.tracker = Tracker(self.config)
-        self.attendance = Attendance(self.config, self.config.state_dir / "attendance.json")
+        self.attendance = Attendance(self.config, self.config.state_dir / LEDGER_FILE)
         self.feedback = Feedback(self.config)
         self.feedback.start()
         self.gate = GateController.from_config(self.config)

@@ -56,7 +56,6 @@ COLOURS: dict[Optional[Notice], tuple[int, int, int]] = {
     Notice.fever: (40, 40, 200),
     Notice.see_staff: (40, 40, 200),
 }
-DENIALS = {Notice.denied, Notice.fever, Notice.see_staff}
 
 # LED/buzzer patterns: (seconds, {output: on}) steps; every output is off at the end.
 Pattern = list[tuple[float, dict[str, bool]]]

@@ -10,8 +10,6 @@ import sys
 import time
 from typing import Any
 
-_RESERVED = {"fields"}
-
 
 def _format_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

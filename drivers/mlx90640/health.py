@@ -21,10 +21,6 @@ class HealthMonitor:
     def count(self, name: str, n: int = 1) -> None:
         self.health.counters[name] = self.health.counters.get(name, 0) + n
 
-    @property
-    def consecutive_errors(self) -> int:
-        return self._consecutive_errors
-
     def bus_error(self, exc: BaseException) -> None:
         self.count("bus_errors")
         self._consecutive_errors += 1

@@ -67,11 +67,3 @@ def control_word(refresh_hz: float, resolution_bits: int, chess: bool, base: int
 
 def refresh_hz_of(control: int) -> float:
     return REFRESH_RATES_HZ[(control & CONTROL_REFRESH_MASK) >> CONTROL_REFRESH_SHIFT]
-
-
-def resolution_bits_of(control: int) -> int:
-    return 16 + ((control & CONTROL_RESOLUTION_MASK) >> CONTROL_RESOLUTION_SHIFT)
-
-
-def is_chess(control: int) -> bool:
-    return bool(control & CONTROL_CHESS)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config.face import FaceConfig
 from ..types import FaceQuality
-from .detectors.base import Detection, KeypointLayout
+from .detectors.base import Detection
 
 MOVE_CLOSER = "move closer"
 LOOK_AT_CAMERA = "look at the camera"
@@ -28,8 +28,11 @@ HOLD_STILL = "hold still"
 NOSE_DEPTH = 0.55
 
 
-def yaw_degrees(keypoints: np.ndarray, layout: KeypointLayout) -> float:
-    """Head turn from the nose tip's sideways offset from the eyes' midpoint; 0 = facing the camera."""
+def yaw_degrees(keypoints: np.ndarray) -> float:
+    """Head turn from the nose tip's sideways offset from the eyes' midpoint; 0 = facing the camera.
+
+    Every KeypointLayout starts with left eye, right eye, nose tip, so the layout does not matter here.
+    """
     left_eye, right_eye, nose = keypoints[0], keypoints[1], keypoints[2]
     eye_vector = right_eye - left_eye
     eye_distance = float(np.hypot(*eye_vector))
@@ -59,7 +62,7 @@ def assess(detection: Detection, chip_bgr: np.ndarray, config: FaceConfig) -> Fa
     gray = cv2.cvtColor(chip_bgr, cv2.COLOR_BGR2GRAY)
     if gray.shape != (GATE_SIZE, GATE_SIZE):
         gray = cv2.resize(gray, (GATE_SIZE, GATE_SIZE), interpolation=cv2.INTER_AREA)
-    quality = FaceQuality(ok=True, face_px=detection.width, yaw_deg=yaw_degrees(detection.keypoints, detection.layout),
+    quality = FaceQuality(ok=True, face_px=detection.width, yaw_deg=yaw_degrees(detection.keypoints),
                           sharpness=sharpness(gray), brightness=brightness(gray))
     if quality.face_px < config.min_face_px:
         quality.reason = MOVE_CLOSER

@@ -26,7 +26,7 @@ from .consent import Consent, parse_consent
 from .database import Database
 from .errors import ConsentError, PersonNotFound, RecordError, StoreError, TemplateKeyError
 from .fleet import decode_embedding, encode_embedding, parse_record
-from .keys import SIGNING_PUB, TEMPLATE_KEY, load_signing_key, read_secret
+from .keys import TEMPLATE_KEY, load_signing_key, read_secret
 from .persons import ROLES, STATUSES, Person, TemplateInfo
 from .signing import EventSigner, verify_event
 
@@ -397,10 +397,6 @@ class Store:
         if self._signer is None:
             self._signer = EventSigner(load_signing_key(self.keys_dir))
         return self._signer
-
-    @property
-    def public_key_path(self) -> Path:
-        return self.keys_dir / SIGNING_PUB
 
     def sign_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """The event (docs/contracts.md section 1) with its Ed25519 signature; RecordError if malformed."""

@@ -123,11 +123,6 @@ class Rig:
         directions = self.thermal.rays(pixels) @ self.mount.rotation  # R^T applied to row vectors
         return np.asarray(self.mount.offset_m, dtype=float), directions
 
-    def camera_point(self, pixels: np.ndarray, distance_m: float | np.ndarray) -> np.ndarray:
-        """Camera pixels back-projected to depth `distance_m` -> (N, 3) camera-frame points."""
-        rays = self.camera.rays(pixels)
-        return rays * np.asarray(distance_m, dtype=float).reshape(-1, 1)
-
     def face_distance(self, iod_px: float | None, box_width_px: float,
                       iod_m: float = NOMINAL_IOD_M, box_width_m: float = NOMINAL_BOX_WIDTH_M) -> float:
         """Depth of a face from its size in the camera image.

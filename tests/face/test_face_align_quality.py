@@ -46,10 +46,10 @@ FRONTAL = np.array([[40, 40], [80, 40], [60, 62], [60, 82], [20, 50], [100, 50]]
 
 
 def test_yaw_is_zero_facing_and_signed_when_turned():
-    assert abs(quality.yaw_degrees(FRONTAL, KeypointLayout.blazeface6)) < 1
+    assert abs(quality.yaw_degrees(FRONTAL)) < 1
     turned = FRONTAL.copy()
     turned[2, 0] += 20                                 # nose tip half an eye distance to the side
-    assert quality.yaw_degrees(turned, KeypointLayout.blazeface6) > 30
+    assert quality.yaw_degrees(turned) > 30
 
 
 @pytest.fixture(scope="module")
