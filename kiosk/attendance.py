@@ -96,8 +96,10 @@ class Attendance:
         path = path or self.state_path
         if path is None:
             return
-        data = {"last": {pid: when.isoformat() for pid, when in self._last.items()},
-                "first_day": {pid: day.isoformat() for pid, day in self._first_day.items()}}
+        # Copies first: the event loop may add a person to the ledger while this runs in a thread.
+        last, first_day = dict(self._last), dict(self._first_day)
+        data = {"last": {pid: when.isoformat() for pid, when in last.items()},
+                "first_day": {pid: day.isoformat() for pid, day in first_day.items()}}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(data, sort_keys=True))

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from drivers.camera.base import Camera, Frame
+from drivers.relay.base import RelayError
 from drivers.thermal.base import ThermalFrame, ThermalSensor
 
 from .attendance import LEDGER_FILE, Attendance
 from .config import KioskConfig
 from .door import DoorWatcher, build_inputs
 from .face.pipeline import FacePipeline
-from .feedback import Feedback
+from .feedback import Feedback, FeedbackError
 from .gate import GateController
 from .hardware import build_camera, build_thermal, needs_simulator
 from .health import HealthMonitor
@@ -123,6 +124,10 @@ class Daemon:
         try:
             self.calibration = calibration_for_config(config)
         except CalibrationError as exc:
+            raise StartupError(str(exc)) from None
+        try:
+            self.attendance = Attendance(config, config.state_dir / LEDGER_FILE)
+        except (ValueError, OSError) as exc:
             raise StartupError(str(exc)) from None
         self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
         self._unfollow = self.matcher.follow(self.store)
@@ -291,12 +296,23 @@ class Daemon:
                 log.error("pipeline stalled: not feeding the systemd watchdog")
 
     async def _attendance_saver(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(ATTENDANCE_SAVE_S)
             if self._attendance_dirty:
                 self._attendance_dirty = False
-                await loop.run_in_executor(self.store_thread, self.attendance.save)
+                if not await self._save_attendance():
+                    self._attendance_dirty = True
+
+    async def _save_attendance(self) -> bool:
+        """Write the attendance ledger on the store thread; a failure (disk full) is an alarm, not a crash."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.store_thread, self.attendance.save)
+        except Exception as exc:
+            self.health.raise_alarm("attendance_ledger", str(exc))
+            log.error("attendance ledger not saved: %s", exc)
+            return False
+        self.health.clear_alarm("attendance_ledger")
+        return True
 
     async def _retention(self) -> None:
         loop = asyncio.get_running_loop()
@@ -334,16 +350,25 @@ class Daemon:
         self._writing = False
         await loop.run_in_executor(self.infer, self._load)
         self.tracker = Tracker(self.config)
-        self.attendance = Attendance(self.config, self.config.state_dir / LEDGER_FILE)
         self.feedback = Feedback(self.config)
-        self.feedback.start()
+        try:
+            await loop.run_in_executor(None, self.feedback.start)   # an OpenCV window may take seconds
+        except FeedbackError as exc:
+            raise StartupError(str(exc)) from None
         self.gate = GateController.from_config(self.config)
-        async with self.gate:
+        try:
+            await self.gate.start()
+        except (RelayError, OSError) as exc:
+            self.feedback.close()
+            raise StartupError(f"gate: {exc}") from None
+        try:
             try:
                 await self._serve(stop)
             finally:
                 self.gate.lock()   # at once, before anything slow
                 await self._shutdown()
+        finally:
+            await asyncio.shield(self.gate.stop())
         return 0
 
     async def _serve(self, stop: asyncio.Event) -> None:
@@ -394,13 +419,14 @@ class Daemon:
             "gate": config.gate.backend.value, "events_to": "; ".join(where)}})
 
     async def _shutdown(self) -> None:
+        loop = asyncio.get_running_loop()
         self.notifier.stopping()
         deadline = time.monotonic() + SHUTDOWN_BUDGET_S
         for task in self.tasks:
             if task.get_name() != "events":
                 task.cancel()
         await asyncio.gather(*(t for t in self.tasks if t.get_name() != "events"), return_exceptions=True)
-        still = wait_stopped(self.readers, 0.3)
+        still = await loop.run_in_executor(None, wait_stopped, self.readers, 0.3)  # off the loop: events still flush
         if still:
             log.warning("device readers still busy at exit: %s", ", ".join(still))
         # Flush: every decided event reaches the local log (and the outbox) before we go.
@@ -415,8 +441,7 @@ class Daemon:
             log.error("%d events could not be written before exit", self.events.qsize())
         if self.mqtt is not None:
             await self.mqtt.stop(timeout=max(0.2, deadline - time.monotonic()))
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.store_thread, self.attendance.save)
+        await self._save_attendance()
         self.feedback.close()
         for device in self.devices if not still else []:
             device.close()
