@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from .config import ConfigError, load_config
 
@@ -52,23 +51,24 @@ class RemoteCommands:
 
     async def enroll(self, params: dict[str, Any]) -> dict[str, Any]:
         from .enroll import Enroller, NewPerson, enroll_remote
+        from .store.fleet import decode_embedding
 
         daemon = self.daemon
         fields = {k: v for k, v in params["person"].items() if k != "person_id"}
         person = NewPerson(**fields)
         threshold = daemon.recognizer.threshold
+        # Decoding runs with the work it feeds (off the loop); bad base64 is a one-line CommandFailed.
         if "embedding" in params:
-            embedding = np.frombuffer(base64.b64decode(params["embedding"]["embedding_b64"]), "<f4")
+            embedding = params["embedding"]
             report = await self._run(daemon.store_thread, lambda: enroll_remote(
-                daemon.store, person, [embedding], model_id=params["embedding"]["model_id"],
+                daemon.store, person, [decode_embedding(embedding["embedding_b64"])], model_id=embedding["model_id"],
                 consent=params["consent"], active_model_id=daemon.pipeline.model_id, matcher=daemon.matcher,
                 threshold=threshold))
         else:
-            image = base64.b64decode(params["image_b64"])
             enroller = Enroller(daemon.store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
                                 actor="mqtt")
             report = await self._run(daemon.infer, lambda: enroller.enroll_images(
-                person, [("remote image", image)], params["consent"], source="mqtt"))
+                person, [("remote image", _image_bytes(params["image_b64"]))], params["consent"], source="mqtt"))
         return {"person_id": report.person.person_id, "duplicates": len(report.duplicates)}
 
     async def delete_person(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -102,3 +102,10 @@ class RemoteCommands:
     async def selftest(self, params: dict[str, Any]) -> dict[str, Any]:
         report = self.daemon.health.report()
         return {"ok": bool(report["pipeline_alive"]) and not report["alarms"], "health": report}
+
+
+def _image_bytes(text: str) -> bytes:
+    try:
+        return base64.b64decode(text)
+    except binascii.Error:
+        raise ValueError("image_b64 is not base64") from None
