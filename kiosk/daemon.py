@@ -108,14 +108,14 @@ class Daemon:
     # ---- start-up ------------------------------------------------------------------------------
     def _load(self) -> None:
         """Blocking set-up, in the inference thread (the pipeline then stays on that thread)."""
-        from .face.errors import ModelError
+        from .face.errors import PIPELINE_SETUP_ERRORS
         from .store.errors import StoreError
         from .thermal import CalibrationError
 
         config = self.config
         try:
             self.pipeline = FacePipeline(config.face, config.models_dir)
-        except (ModelError, ValueError, RuntimeError) as exc:
+        except PIPELINE_SETUP_ERRORS as exc:
             raise StartupError(str(exc)) from None
         try:
             self.store = Store.open(config)

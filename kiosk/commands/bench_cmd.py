@@ -31,7 +31,7 @@ def register(subparsers, common) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from ..cli import CommandError, load
     from ..face.benchmark import format_table, run
-    from ..face.errors import ModelError
+    from ..face.errors import PIPELINE_SETUP_ERRORS
 
     config = load(args)
     images = args.images or default_images(config.sim_assets_dir)
@@ -39,7 +39,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise CommandError("no photos to time: pass --images DIR (or run `kiosk sim assets`)")
     try:
         results = run(args.models or config.models_dir, images, config.face, args.repeat, args.gallery, args.dlib)
-    except (ModelError, ValueError, RuntimeError) as exc:
+    except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
     print(format_table(results))
     if args.json:

@@ -116,7 +116,7 @@ def _enroll(args: argparse.Namespace) -> int:
     from ..cli import CommandError, load
     from ..config.recognition import SecurityLevel
     from ..enroll import Enroller, NewPerson
-    from ..face.errors import ModelError
+    from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.pipeline import FacePipeline
     from ..store import ConsentError, Store, StoreError, parse_consent
     from ..store.clock import to_utc_iso, utc_now
@@ -142,7 +142,7 @@ def _enroll(args: argparse.Namespace) -> int:
     try:
         pipeline = FacePipeline(config.face, config.models_dir)
         threshold = config.recognition.threshold or pipeline.threshold(SecurityLevel(config.recognition.security_level))
-    except ModelError as exc:
+    except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
     valid_to = args.valid_to
     if args.valid_days is not None:

@@ -24,7 +24,7 @@ def register(subparsers, common) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from ..cli import CommandError, load
-    from ..face.errors import ModelError
+    from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.evaluation import evaluate, plot_roc
     from ..face.pairs import PairsError, read_pairs
     from ..face.pipeline import FacePipeline
@@ -38,7 +38,7 @@ def _eval(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.pairs}: no pairs")
     try:
         pipeline = FacePipeline(config.face, args.models or config.models_dir)
-    except (ModelError, ValueError, RuntimeError) as exc:
+    except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
     try:
         report, curves = evaluate(pipeline, pairs, config.recognition.security_level, args.all_impostors,

@@ -130,14 +130,14 @@ def _reembed(args: argparse.Namespace) -> int:
 
     from ..cli import CommandError, load
     from ..enroll import reembed
-    from ..face.errors import ModelError
+    from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.pipeline import FacePipeline
     from ..store import Store
 
     config = load(args)
     try:
         pipeline = FacePipeline(config.face, config.models_dir)
-    except ModelError as exc:
+    except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
     with Store.open(config) as store:
         bar = tqdm(total=len(store.persons()), unit="person", disable=None)

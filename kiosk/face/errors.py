@@ -15,6 +15,11 @@ class ModelError(Exception):
         super().__init__(f"model file {self.path}: {problem}; run `{RESTORE_COMMAND} --dir {self.path.parent}`")
 
 
+# What building a FacePipeline raises for a bad set-up, each with a one-line message: a model problem,
+# a detector setting it cannot use (ValueError), a missing runtime or package (RuntimeError).
+PIPELINE_SETUP_ERRORS: tuple[type[Exception], ...] = (ModelError, ValueError, RuntimeError)
+
+
 class FaceError(Exception):
     """No usable face in an image ("no face found", or a quality reason such as "move closer")."""
 
