@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from drivers.camera.base import Camera, Frame
+from drivers.gpio_inputs import InputError
 from drivers.relay.base import RelayError
 from drivers.thermal.base import ThermalFrame, ThermalSensor
 
@@ -330,14 +331,18 @@ class Daemon:
 
     # ---- MQTT ----------------------------------------------------------------------------------
     async def _start_mqtt(self) -> None:
-        from .mqtt import MqttService, audit_to_store
+        from .mqtt import MqttService, OutboxError, audit_to_store
         from .remote import RemoteCommands
 
         self.mqtt = MqttService(self.config, self.store, audit=audit_to_store(self.store),
                                 store_executor=self.store_thread)
         RemoteCommands(self).register(self.mqtt.commands)
         self.health.gauge("mqtt", lambda: {"connected": self.mqtt.connected, "alarms": sorted(self.mqtt.alarms)})
-        await self.mqtt.start()
+        try:
+            await self.mqtt.start()
+        except OutboxError as exc:
+            self.mqtt = None
+            raise StartupError(f"mqtt: {exc}") from None
 
     # ---- run -----------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -373,6 +378,10 @@ class Daemon:
 
     async def _serve(self, stop: asyncio.Event) -> None:
         config = self.config
+        try:
+            inputs = build_inputs(config)
+        except InputError as exc:
+            raise StartupError(f"door inputs: {exc}") from None
         camera = build_camera(config, self.world)
         thermal = build_thermal(config, self.world)
         self._start_reader("camera", camera, 1.0, self._on_frame)
@@ -389,7 +398,6 @@ class Daemon:
         watchdog = self.notifier.watchdog_interval()
         if watchdog:
             stages["watchdog"] = self._watchdog(watchdog)
-        inputs = build_inputs(config)
         if inputs is not None:
             stages["doors"] = DoorWatcher(inputs, self.gate, config, self._door_alarm).run()
         self.tasks = [asyncio.create_task(coro, name=name) for name, coro in stages.items()]
@@ -400,7 +408,10 @@ class Daemon:
         for task in done:
             if task is not stopped and task.exception() is not None:
                 # A stage died: fail secure (the caller locks the gate) and exit non-zero for systemd.
-                raise task.exception()
+                exc = task.exception()
+                if isinstance(exc, InputError):   # the door lines cannot be requested: a set-up error
+                    raise StartupError(f"door inputs: {exc}") from None
+                raise exc
         log.info("stopping (signal received)")
         stopped.cancel()
 
