@@ -28,6 +28,7 @@ import paho.mqtt.client as mqtt
 
 from .. import __version__
 from ..config import KioskConfig
+from ..store.events import EVENT_TYPES
 from .commands import CommandProcessor, CommandRegistry
 from .connection import ConnectError, Connection, Will, backoff_delay
 from .durable import DurableQueue
@@ -40,8 +41,6 @@ from .topics import Topics
 
 log = logging.getLogger("kiosk.mqtt")
 
-EVENT_TYPES = frozenset({"attendance", "access_granted", "access_denied", "fever_alert", "spoof_attempt",
-                         "unknown_face", "door_held_open", "door_forced_open", "alarm"})
 EVENT_ID = re.compile(r"[0-9a-f]{32}")
 AuditCallback = Callable[[str, dict[str, Any]], Any]
 
