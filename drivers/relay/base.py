@@ -10,6 +10,11 @@ class RelayError(Exception):
     """The relay could not be switched."""
 
 
+def error_reason(exc: BaseException) -> str:
+    """The short reason of an OS or driver error ("Device or resource busy"), for one-line RelayErrors."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
 class Relay(ABC):
     """A fail-secure gate relay: energised = unlocked, released = locked."""
 

@@ -14,7 +14,7 @@ import gpiod
 from gpiod.line import Direction, Value
 
 from ..health import DeviceHealth, HealthState
-from .base import Relay, RelayError
+from .base import Relay, RelayError, error_reason
 
 RequestLines = Callable[..., Any]
 
@@ -46,7 +46,7 @@ class GpioRelay(Relay):
                                                 consumer=self.consumer)
         except (OSError, ValueError) as exc:
             self.health.state, self.health.detail = HealthState.failed, str(exc)
-            raise RelayError(f"cannot request {self.describe()}: {_why(exc)}") from None
+            raise RelayError(f"cannot request {self.describe()}: {error_reason(exc)}") from None
         self.health.state, self.health.detail = HealthState.ok, "locked"
 
     def set_unlocked(self, unlocked: bool) -> None:
@@ -57,7 +57,7 @@ class GpioRelay(Relay):
         except OSError as exc:
             self.health.counters["errors"] += 1
             self.health.state, self.health.detail = HealthState.failed, str(exc)
-            raise RelayError(f"cannot drive {self.describe()}: {_why(exc)}") from None
+            raise RelayError(f"cannot drive {self.describe()}: {error_reason(exc)}") from None
         self.health.counters["switches"] += 1
         self.health.state, self.health.detail = HealthState.ok, "unlocked" if unlocked else "locked"
 
@@ -68,12 +68,8 @@ class GpioRelay(Relay):
         try:
             request.set_value(self.line, Value.INACTIVE)
         except OSError as exc:
-            raise RelayError(f"cannot release {self.describe()}: {_why(exc)}") from None
+            raise RelayError(f"cannot release {self.describe()}: {error_reason(exc)}") from None
         finally:
             # The kernel keeps the last driven level after release, so the line stays inactive.
             request.release()
             self.health.state, self.health.detail = HealthState.failed, "closed"
-
-
-def _why(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

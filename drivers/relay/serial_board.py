@@ -12,7 +12,7 @@ from typing import Optional
 import serial
 
 from ..health import DeviceHealth, HealthState
-from .base import Relay, RelayError
+from .base import Relay, RelayError, error_reason
 
 START = 0xA0
 
@@ -58,7 +58,7 @@ class SerialRelay(Relay):
             self.health.counters["errors"] += 1
             self.health.state, self.health.detail = HealthState.failed, str(exc)
             self._drop_port()
-            raise RelayError(f"cannot switch {self.describe()}: {_why(exc)}") from None
+            raise RelayError(f"cannot switch {self.describe()}: {error_reason(exc)}") from None
         self.health.counters["switches"] += 1
         self.health.state, self.health.detail = HealthState.ok, "unlocked" if unlocked else "locked"
 
@@ -68,7 +68,7 @@ class SerialRelay(Relay):
                                          exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             self.health.state, self.health.detail = HealthState.failed, str(exc)
-            raise RelayError(f"cannot open {self.describe()}: {_why(exc)}") from None
+            raise RelayError(f"cannot open {self.describe()}: {error_reason(exc)}") from None
 
     def close(self) -> None:
         if not self._in_use:
@@ -87,7 +87,3 @@ class SerialRelay(Relay):
                 port.close()
             except (serial.SerialException, OSError):
                 pass
-
-
-def _why(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
