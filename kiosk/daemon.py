@@ -56,7 +56,8 @@ ATTENDANCE_SAVE_S = 5.0
 
 
 class StartupError(Exception):
-    """The daemon cannot start (missing model, bad key, bad calibration): one line for the operator."""
+    """The daemon cannot start (missing model, bad key or calibration, a relay, door line, display or outbox
+    that cannot be opened): one line for the operator."""
 
 
 class OpenOnRead:

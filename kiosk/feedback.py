@@ -80,7 +80,8 @@ class Feedback:
         self._request_lines = request_lines
 
     def start(self) -> None:
-        """Open the display and outputs (quick; raises FeedbackError with the reason)."""
+        """Open the display and outputs; raises FeedbackError with the reason. Blocking: an OpenCV window
+        may take up to 10 s to appear, so the daemon calls this in an executor."""
         if self.config.display.backend == DisplayBackend.opencv:
             self._display = _OpenCvWindow(self.config.device.id, self.config.display.fullscreen)
             self._display.start()

@@ -29,7 +29,7 @@ from .uart_protocol import (
 
 
 class UartError(Exception):
-    """The module did not deliver a frame in time."""
+    """The module did not answer in time (no valid frame, no emissivity reply); base of UartPortError."""
 
 
 class UartPortError(UartError):

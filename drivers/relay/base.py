@@ -7,7 +7,7 @@ from ..health import DeviceHealth
 
 
 class RelayError(Exception):
-    """The relay could not be switched."""
+    """The relay could not be opened, switched or released (one line naming the device and the cause)."""
 
 
 def error_reason(exc: BaseException) -> str:
