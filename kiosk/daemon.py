@@ -52,6 +52,7 @@ log = logging.getLogger("kiosk.daemon")
 decisions_log = logging.getLogger("kiosk.decision")
 
 SHUTDOWN_BUDGET_S = 1.5       # stages + event flush; the gate is locked before this starts
+STORE_POLL_S = 2.0            # how often changes made by other processes (the CLI) are looked for
 ATTENDANCE_SAVE_S = 5.0
 
 
@@ -133,7 +134,10 @@ class Daemon:
             raise StartupError(str(exc)) from None
         self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
         self._unfollow = self.matcher.follow(self.store)
-        self.recognizer = Recognizer(config, self.pipeline, self.matcher, self.store, self.calibration)
+        try:
+            self.recognizer = Recognizer(config, self.pipeline, self.matcher, self.store, self.calibration)
+        except PIPELINE_SETUP_ERRORS as exc:   # no threshold for the configured security level
+            raise StartupError(str(exc)) from None
         if needs_simulator(config):
             self._start_simulator()
 
@@ -327,6 +331,24 @@ class Daemon:
                 log.exception("retention purge failed")
             await asyncio.sleep(self.config.store.retention_interval_s)
 
+    async def _follow_other_writers(self) -> None:
+        """Keep the matcher in step with enrollments and erasures made by other processes (the `kiosk`
+        CLI writes the same database). Changes made here or applied from the fleet arrive through the
+        store's change hook at once; these are picked up within STORE_POLL_S."""
+        loop = asyncio.get_running_loop()
+        seen = await loop.run_in_executor(self.store_thread, self.store.version_high_water)
+        while True:
+            await asyncio.sleep(STORE_POLL_S)
+            changed = await loop.run_in_executor(self.store_thread, self.store.persons_changed_since, seen)
+            for person in changed:
+                await loop.run_in_executor(self.store_thread, self.matcher.refresh_person, self.store,
+                                           person.person_id)
+                if person.deleted:
+                    self.attendance.forget(person.person_id)
+                seen = max(seen, person.version_counter)
+            if changed:
+                log.info("persons changed by another process", extra={"fields": {"persons": len(changed)}})
+
     def _door_alarm(self, alarm) -> None:
         self.events.put_nowait(alarm.event(self.config, datetime.now(UTC)))
 
@@ -395,7 +417,8 @@ class Daemon:
             await self._start_mqtt()
         stages = {"recognition": self._recognition(), "decisions": self._decisions(),
                   "events": self._event_writer(), "health": self._health(),
-                  "attendance": self._attendance_saver(), "retention": self._retention()}
+                  "attendance": self._attendance_saver(), "retention": self._retention(),
+                  "store_watch": self._follow_other_writers()}
         watchdog = self.notifier.watchdog_interval()
         if watchdog:
             stages["watchdog"] = self._watchdog(watchdog)

@@ -85,8 +85,11 @@ def find_live(db: sqlite_utils.Database, ref: str) -> list[Person]:
 
 
 def list_persons(db: sqlite_utils.Database, *, role: Optional[str] = None, include_deleted: bool = False,
-                 needs_reenrollment: Optional[bool] = None) -> list[Person]:
+                 needs_reenrollment: Optional[bool] = None, version_above: Optional[int] = None) -> list[Person]:
     where, params = [], []
+    if version_above is not None:
+        where.append("version_counter > ?")
+        params.append(version_above)
     if not include_deleted:
         where.append("deleted = 0")
     if role:

@@ -174,6 +174,15 @@ class Store:
         return rows.list_persons(self._db.db(), role=role, include_deleted=include_deleted,
                                  needs_reenrollment=needs_reenrollment)
 
+    def version_high_water(self) -> int:
+        """The highest person version counter: every change, by any process, raises it."""
+        return int(self._db.db().execute("SELECT COALESCE(MAX(version_counter), 0) FROM persons").fetchone()[0])
+
+    def persons_changed_since(self, counter: int) -> list[Person]:
+        """Persons, erased ones included, changed after `version_high_water()` returned `counter` (by this
+        process or another one, e.g. the CLI while the daemon runs)."""
+        return rows.list_persons(self._db.db(), include_deleted=True, version_above=counter)
+
     def consent(self, person_id: str) -> Optional[Consent]:
         return rows.current_consent(self._db.db(), person_id)
 

@@ -14,7 +14,8 @@ import tomli_w
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mqtt"))
 from mqtt_support import MOSQUITTO, Mosquitto, mosquitto_available  # noqa: E402
 
-__all__ = ["MOSQUITTO", "Listener", "Mosquitto", "kiosk", "mosquitto_available", "sim_kiosk"]
+__all__ = ["MOSQUITTO", "Listener", "Mosquitto", "kiosk", "mosquitto_available", "sim_kiosk", "unrecognised_frames",
+           "wait_online"]
 
 ACCESS = ("access_granted", "access_denied")
 
@@ -95,3 +96,14 @@ def wait_online(port: int, device: str, timeout: float = 60.0) -> bool:
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def unrecognised_frames(log: str) -> int:
+    """How many of the latest frames in a row matched nobody (recognizer DEBUG lines)."""
+    frames = [line for line in log.splitlines() if "kiosk.recognizer frame" in line]
+    run = 0
+    for line in reversed(frames):
+        if " person=null " not in line:
+            break
+        run += 1
+    return run

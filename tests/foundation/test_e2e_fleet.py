@@ -18,24 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from e2e_support import Listener, kiosk, sim_kiosk
+from e2e_support import Listener, kiosk, sim_kiosk, unrecognised_frames
 
 
 def write_config(state: Path, device: str, walkup: str, models_dir: Path, sim_dir: Path, port: int) -> Path:
     return sim_kiosk(state, models_dir, sim_dir, device={"id": device, "log_level": "DEBUG"},
                      mqtt={"enabled": True, "host": "127.0.0.1", "port": port},
                      sim={"walkups": [walkup], "dwell_s": 600})
-
-
-def unrecognised_frames(log: str) -> int:
-    """How many of the latest frames in a row matched nobody (recognizer DEBUG lines)."""
-    frames = [line for line in log.splitlines() if "kiosk.recognizer frame" in line]
-    run = 0
-    for line in reversed(frames):
-        if " person=null " not in line:
-            break
-        run += 1
-    return run
 
 
 @pytest.mark.slow
