@@ -22,8 +22,8 @@ class ScreeningOrder(StrEnum):
 
 
 class SensorFov(StrEnum):
-    standard = "55x35"  # MLX90640BAA
-    wide = "110x75"     # MLX90640BAB
+    standard = "55x35"  # MLX90640ESF-BAB
+    wide = "110x75"     # MLX90640ESF-BAA
 
 
 class TemperatureConfig(Section):
@@ -41,7 +41,7 @@ class TemperatureConfig(Section):
                                               description="Room temperature from an external sensor or a fixed "
                                                           "value; unset = the thermal sensor's die temperature "
                                                           "minus its calibrated self-heating.")
-    sensor_fov: SensorFov = Field(SensorFov.standard, description="MLX90640 lens: 55x35 (BAA) or 110x75 (BAB, wide); "
+    sensor_fov: SensorFov = Field(SensorFov.standard, description="MLX90640 lens: 55x35 (BAB) or 110x75 (BAA, wide); "
                                                                   "used by the default registration.")
     sensor_offset_mm: tuple[float, float, float] = Field(
         (30.0, 0.0, 0.0), description="Thermal sensor position relative to the camera (x right, y down, z forward, "

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 SENSOR_COLUMNS, SENSOR_ROWS = 32, 24
-# MLX90640 lens variants: BAA (standard) and BAB (wide).
+# MLX90640 lens variants: BAB (55x35, standard) and BAA (110x75, wide).
 FOV_STANDARD = (55.0, 35.0)
 FOV_WIDE = (110.0, 75.0)
 
