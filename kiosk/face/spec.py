@@ -11,8 +11,8 @@ its `.tflite` and a spec like this beside it (and setting `face.embedder = "<id>
 `file` may be absolute. `template` holds the five alignment points in input-pixel coordinates,
 in this order: eye on the image-left, eye on the image-right, nose tip, mouth corner on the
 image-left, mouth corner on the image-right. The input is `(pixel - mean) / std` per channel.
-`thresholds` (distance per security level) comes from `kiosk eval`; without it the pipeline
-falls back to the metric's conventional value and says so.
+`thresholds` (distance per security level) comes from `kiosk eval`; without a value for the
+configured level the pipeline refuses to start (ModelError) unless `recognition.threshold` is set.
 """
 from __future__ import annotations
 

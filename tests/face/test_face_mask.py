@@ -30,7 +30,7 @@ def mask_accuracy(pipeline, root: Path) -> tuple[float, int, int]:
 def test_mask_score_separates_masked_from_bare_faces(pipeline, shared_dir: Path):
     accuracy, detected, total = mask_accuracy(pipeline, shared_dir / "data" / "masked" / "mask_classification_dev")
     assert total == 80 and detected >= 72
-    assert accuracy >= 0.80           # measured 0.855 on the 76 detected faces (README)
+    assert accuracy >= 0.80           # measured 0.861 on the 72 detected faces (README)
 
 
 def test_painting_a_mask_on_a_bare_face_raises_the_score(pipeline, astronaut):
