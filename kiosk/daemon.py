@@ -349,6 +349,10 @@ class Daemon:
             if changed:
                 log.info("persons changed by another process", extra={"fields": {"persons": len(changed)}})
 
+    def _door_state(self, is_open: bool) -> None:
+        if self.mqtt is not None:
+            self.mqtt.set_door(is_open)
+
     def _door_alarm(self, alarm) -> None:
         self.events.put_nowait(alarm.event(self.config, datetime.now(UTC)))
 
@@ -423,7 +427,7 @@ class Daemon:
         if watchdog:
             stages["watchdog"] = self._watchdog(watchdog)
         if inputs is not None:
-            stages["doors"] = DoorWatcher(inputs, self.gate, config, self._door_alarm).run()
+            stages["doors"] = DoorWatcher(inputs, self.gate, config, self._door_alarm, on_door=self._door_state).run()
         self.tasks = [asyncio.create_task(coro, name=name) for name, coro in stages.items()]
         self.notifier.ready(f"deciding; device {config.device.id}")
         self._announce()

@@ -88,8 +88,11 @@ class DoorWatcher:
     """Runs as an asyncio task: `await watcher.run()`; cancel it to stop (the lines are released)."""
 
     def __init__(self, inputs: GpioInputs, gate: Optional[GateController], config: KioskConfig,
-                 on_alarm: Callable[[DoorAlarm], None], *, clock: Callable[[], float] = time.monotonic) -> None:
+                 on_alarm: Callable[[DoorAlarm], None], *, on_door: Optional[Callable[[bool], None]] = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`on_door(is_open)` (optional) hears every door-contact state, e.g. for Home Assistant."""
         self.inputs = inputs
+        self.on_door = on_door
         self.gate = gate
         self.config = config
         self.on_alarm = on_alarm
@@ -100,6 +103,8 @@ class DoorWatcher:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         state = await loop.run_in_executor(None, self.inputs.open)
+        if state.get(DOOR) is not None:
+            self._door_state(not state[DOOR])
         if state.get(DOOR) is False:
             self.monitor.door(self.clock(), False, gate_unlocked=True, gate_locked_at=None)  # open at start: no forced alarm
         loop.add_reader(self.inputs.fileno(), self._readable)
@@ -135,9 +140,17 @@ class DoorWatcher:
             if self.gate is not None and self.config.gate.exit_button_unlocks:
                 self.gate.grant()
         elif change.name == DOOR:
+            self._door_state(not change.active)
             gate_unlocked = self.gate.unlocked if self.gate is not None else False
             locked_at = self.gate.last_locked_at if self.gate is not None else None
             self._raise(self.monitor.door(t, change.active, gate_unlocked=gate_unlocked, gate_locked_at=locked_at))
+
+    def _door_state(self, is_open: bool) -> None:
+        if self.on_door is not None:
+            try:
+                self.on_door(is_open)
+            except Exception:
+                log.exception("door state callback failed")
 
     def _raise(self, alarms: list[DoorAlarm]) -> None:
         for alarm in alarms:

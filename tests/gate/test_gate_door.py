@@ -122,10 +122,12 @@ def test_watcher_exit_button_unlocks_and_door_alarms() -> None:
                            "exit_grace_s": 0.5}})
     relay = MockRelay()
     alarms: list[DoorAlarm] = []
+    door_states: list[bool] = []
 
     async def run() -> None:
         async with GateController(relay, pulse_s=0.2) as gate:
-            watcher = DoorWatcher(build_inputs(cfg, request_lines=chip.request_lines), gate, cfg, alarms.append)
+            watcher = DoorWatcher(build_inputs(cfg, request_lines=chip.request_lines), gate, cfg, alarms.append,
+                                  on_door=door_states.append)
             task = asyncio.create_task(watcher.run())
             await asyncio.sleep(0.05)
             chip.drive_input(EXIT_LINE, 0)          # press: the gate opens, the door may open
@@ -144,5 +146,6 @@ def test_watcher_exit_button_unlocks_and_door_alarms() -> None:
 
     asyncio.run(run())
     assert [alarm.kind for alarm in alarms] == [FORCED_OPEN, HELD_OPEN]
+    assert door_states == [False, True, False, True]   # shut at start, opened, shut, forced open
     assert [u for _, u in relay.transitions][:3] == [False, True, False]
     assert DOOR_LINE not in chip._owners, "lines released when the watcher stops"
