@@ -66,7 +66,8 @@ def init_keys(keys_dir: Path) -> list[str]:
     return created
 
 
-def _secret_path(keys_dir: Path, name: str) -> Path:
+def secret_path(keys_dir: Path, name: str) -> Path:
+    """Where the secret `name` is read from: the systemd credentials directory if it has it, else `keys_dir`."""
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     if credentials and (Path(credentials) / name).is_file():
         return Path(credentials) / name
@@ -88,7 +89,7 @@ def _read_private(path: Path) -> bytes:
 
 def read_secret(keys_dir: Path, name: str) -> bytes:
     """A 32-byte symmetric key (template.key or fleet.key)."""
-    path = _secret_path(keys_dir, name)
+    path = secret_path(keys_dir, name)
     data = _read_private(path)
     if len(data) != SECRET_BYTES:
         raise KeyFileError(f"{path} holds {len(data)} bytes; a key is exactly {SECRET_BYTES} random bytes")
@@ -96,7 +97,7 @@ def read_secret(keys_dir: Path, name: str) -> bytes:
 
 
 def load_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
-    path = _secret_path(keys_dir, SIGNING_KEY)
+    path = secret_path(keys_dir, SIGNING_KEY)
     try:
         key = serialization.load_pem_private_key(_read_private(path), password=None)
     except ValueError:

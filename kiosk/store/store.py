@@ -26,7 +26,7 @@ from .consent import Consent, parse_consent
 from .database import Database
 from .errors import ConsentError, PersonNotFound, RecordError, StoreError, TemplateKeyError
 from .fleet import decode_embedding, encode_embedding, parse_record
-from .keys import TEMPLATE_KEY, load_signing_key, read_secret
+from .keys import TEMPLATE_KEY, load_signing_key, read_secret, secret_path
 from .persons import ROLES, STATUSES, Person, TemplateInfo
 from .signing import EventSigner, verify_event
 
@@ -120,7 +120,7 @@ class Store:
                 db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", [_KEY_CHECK, nonce + ciphertext])
                 return
         if not self._cipher.verify_key_check(row[0][:12], row[0][12:]):
-            raise TemplateKeyError(f"{self.keys_dir / TEMPLATE_KEY} is not the key of {self.path} "
+            raise TemplateKeyError(f"{secret_path(self.keys_dir, TEMPLATE_KEY)} is not the key of {self.path} "
                                    "(the database was made with another template key)")
 
     # -- change hooks ------------------------------------------------------------------------------
