@@ -23,6 +23,7 @@ import numpy as np
 
 from drivers.relay.fake_chip import FakeGpioChip
 from drivers.relay.gpio import GpioRelay
+from drivers.relay.mock import pulse_lengths
 from drivers.relay.serial_board import SerialRelay, lcus_command
 from kiosk.config import parse_config
 from kiosk.gate import GateController
@@ -31,17 +32,6 @@ from kiosk.tracker import FaceSample, Tracker
 from kiosk.types import FaceObservation, LivenessResult, MatchResult, TemperatureReading
 
 BAR_S = 0.020
-
-
-def _pulse_lengths(transitions: list[tuple[float, bool]]) -> list[float]:
-    lengths, since = [], None
-    for when, on in transitions:
-        if on and since is None:
-            since = when
-        elif not on and since is not None:
-            lengths.append(when - since)
-            since = None
-    return lengths
 
 
 def _run_pulses(relay: Any, pulse_s: float, count: int, block_loop: bool) -> None:
@@ -60,7 +50,7 @@ def _run_pulses(relay: Any, pulse_s: float, count: int, block_loop: bool) -> Non
 def gpio_pulses(pulse_s: float, count: int, block_loop: bool = False) -> list[float]:
     chip = FakeGpioChip()
     _run_pulses(GpioRelay("/dev/gpiochip0", 17, request_lines=chip.request_lines), pulse_s, count, block_loop)
-    return _pulse_lengths([(when, bool(level)) for when, line, level in chip.history if line == 17])
+    return pulse_lengths([(when, bool(level)) for when, line, level in chip.history if line == 17])
 
 
 def serial_pulses(pulse_s: float, count: int) -> list[float]:
@@ -87,7 +77,7 @@ def serial_pulses(pulse_s: float, count: int) -> list[float]:
         os.close(slave)
     on = lcus_command(1, True)
     commands = [(arrivals[i + 3][0], bytes(b for _, b in arrivals[i:i + 4])) for i in range(0, len(arrivals) - 3, 4)]
-    return _pulse_lengths([(when, command == on) for when, command in commands])
+    return pulse_lengths([(when, command == on) for when, command in commands])
 
 
 def decision_cost(frames: int) -> float:

@@ -17,6 +17,19 @@ from ..health import DeviceHealth, HealthState
 from .base import Relay, RelayError
 
 
+def pulse_lengths(transitions: list[tuple[float, bool]]) -> list[float]:
+    """Lengths of the unlocked periods in a list of (time, unlocked) transitions, e.g.
+    `MockRelay.transitions`, a fake GPIO chip's level history or the commands seen on a relay's port."""
+    lengths, since = [], None
+    for when, unlocked in transitions:
+        if unlocked and since is None:
+            since = when
+        elif not unlocked and since is not None:
+            lengths.append(when - since)
+            since = None
+    return lengths
+
+
 class MockRelay(Relay):
     def __init__(self, state_file: Optional[Path] = None, *, clock: Callable[[], float] = time.monotonic,
                  fail: bool = False) -> None:

@@ -9,7 +9,7 @@ import pytest
 from drivers.relay.base import RelayError
 from drivers.relay.fake_chip import FakeGpioChip
 from drivers.relay.gpio import GpioRelay
-from drivers.relay.mock import MockRelay
+from drivers.relay.mock import MockRelay, pulse_lengths
 from drivers.relay.serial_board import SerialRelay
 from kiosk.gate import GateController
 
@@ -18,27 +18,7 @@ TOLERANCE_S = 0.020
 
 def gpio_pulses(chip: FakeGpioChip, line: int = 17, active_level: int = 1) -> list[float]:
     """Lengths of the active periods on a line, from the chip's level history."""
-    pulses, since = [], None
-    for when, offset, level in chip.history:
-        if offset != line:
-            continue
-        if level == active_level and since is None:
-            since = when
-        elif level != active_level and since is not None:
-            pulses.append(when - since)
-            since = None
-    return pulses
-
-
-def serial_pulses(states: list[tuple[float, bool]]) -> list[float]:
-    pulses, since = [], None
-    for when, on in states:
-        if on and since is None:
-            since = when
-        elif not on and since is not None:
-            pulses.append(when - since)
-            since = None
-    return pulses
+    return pulse_lengths([(when, level == active_level) for when, offset, level in chip.history if offset == line])
 
 
 @pytest.mark.parametrize("active_low", [False, True])
@@ -67,7 +47,7 @@ def test_serial_pulse_length_over_pty(board) -> None:
 
     asyncio.run(run())
     states = board.wait_for(1 + 2 * 3 + 1)
-    pulses = serial_pulses(states)
+    pulses = pulse_lengths(states)
     assert len(pulses) == 3
     assert all(abs(p - 0.3) <= TOLERANCE_S for p in pulses), pulses
     assert states[0][1] is False and states[-1][1] is False
