@@ -52,8 +52,7 @@ class Recognizer:
 
     def reconfigure(self) -> None:
         """Take up the current configuration (after a live reload); call it on the inference thread."""
-        recognition = self.config.recognition
-        self.threshold = recognition.threshold or self.pipeline.threshold(recognition.security_level)
+        self.threshold = self.pipeline.threshold_for(self.config.recognition)
         self.thermometer = FaceThermometer(self.calibration, self.config.temperature)
 
     def process(self, frame: Frame, thermal: Optional[ThermalFrame]) -> FrameResult:

@@ -61,7 +61,7 @@ class SelfTest:
         self.pipeline = FacePipeline(self.config.face, self.config.models_dir)
         level = self.config.recognition.security_level
         return (f"{self.pipeline.model_id} ({self.pipeline.metric_description}); detector {self.config.face.detector}; "
-                f"threshold {self.pipeline.threshold(level):.3f} at security level {level}")
+                f"threshold {self.pipeline.threshold_for(self.config.recognition):.3f} (security level {level})")
 
     def store(self) -> str:
         from .store import Store

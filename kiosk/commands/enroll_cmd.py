@@ -114,7 +114,6 @@ def _describe(report: Any) -> str:
 @one_line_errors
 def _enroll(args: argparse.Namespace) -> int:
     from ..cli import CommandError, load
-    from ..config.recognition import SecurityLevel
     from ..enroll import Enroller, NewPerson
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.pipeline import FacePipeline
@@ -141,7 +140,7 @@ def _enroll(args: argparse.Namespace) -> int:
         parse_consent(single_consent)
     try:
         pipeline = FacePipeline(config.face, config.models_dir)
-        threshold = config.recognition.threshold or pipeline.threshold(SecurityLevel(config.recognition.security_level))
+        threshold = pipeline.threshold_for(config.recognition)
     except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
     valid_to = args.valid_to

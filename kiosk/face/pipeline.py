@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config.face import FaceConfig
-from ..config.recognition import SecurityLevel
+from ..config.recognition import RecognitionConfig, SecurityLevel
 from ..types import FaceObservation
 from .detectors import create_detector
 from .detectors.base import Detection, KeypointLayout
@@ -112,6 +112,10 @@ class FacePipeline:
         """Distance threshold per security level (FAR 1e-2 / 1e-3 / 1e-4 targets), from the model's spec."""
         values = self.spec.thresholds or {}
         return {level: float(values[level.value]) for level in SecurityLevel if level.value in values}
+
+    def threshold_for(self, recognition: RecognitionConfig) -> float:
+        """The distance threshold in force: `recognition.threshold` if set, else the security level's."""
+        return recognition.threshold or self.threshold(recognition.security_level)
 
     def threshold(self, level: SecurityLevel) -> float:
         """Accept a match when distance <= threshold. ModelError when the spec has no value for the level."""
