@@ -145,13 +145,8 @@ class Daemon:
         from .enroll import Enroller
         from .sim.demo import enroll_demo_staff
         from .sim.world import SimulationError, SimWorld
-
-        def locate(image):
-            found = self.pipeline.detect(image)
-            return found[0].keypoints if found else None
-
         try:
-            self.world = SimWorld.from_config(self.config, locate)
+            self.world = SimWorld.from_config(self.config, self.pipeline)
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
         enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.threshold, matcher=self.matcher,

@@ -83,13 +83,9 @@ class SelfTest:
     def simulator(self) -> str:
         from .sim.world import SimWorld
 
-        pipeline = self.pipeline
-
-        def locate(image):
-            found = pipeline.detect(image) if pipeline is not None else []
-            return found[0].keypoints if found else None
-
-        self.world = SimWorld.from_config(self.config, locate)
+        if self.pipeline is None:
+            raise RuntimeError("needs the face models (see the models check) to place the demo faces")
+        self.world = SimWorld.from_config(self.config, self.pipeline)
         return f"{len(self.world.script.walkups)} walk-ups, photos in {self.config.sim_assets_dir}"
 
     def camera(self) -> str:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Protocol
 
 import cv2
 import numpy as np
@@ -24,14 +24,18 @@ from .camera_scene import SourcePhoto, draw_mask, draw_subject, office_backgroun
 from .thermal_scene import ThermalScene, project_face, subject_for
 from .walkups import Presentation, Script, SubjectState, Timing
 
-Locator = Callable[[np.ndarray], Optional[np.ndarray]]  # photo -> face keypoints (BlazeFace order) or None
+
+class FaceDetector(Protocol):
+    """What the simulator needs of the face pipeline: faces with keypoints (BlazeFace order)."""
+
+    def detect(self, image_bgr: np.ndarray) -> list: ...
 
 
 class SimulationError(Exception):
     """The simulator cannot start (demo photos missing, no face in a photo)."""
 
 
-def load_photos(assets_dir: Path, script: Script, locate: Locator) -> dict[tuple[str, bool], SourcePhoto]:
+def load_photos(assets_dir: Path, script: Script, detector: FaceDetector) -> dict[tuple[str, bool], SourcePhoto]:
     """Each photo the script shows (mirrored where asked), with its face keypoints."""
     problems = check_assets(assets_dir)
     if problems:
@@ -44,10 +48,10 @@ def load_photos(assets_dir: Path, script: Script, locate: Locator) -> dict[tuple
         image = cv2.imread(str(assets_dir / walkup.photo), cv2.IMREAD_COLOR)
         if walkup.mirror:
             image = cv2.flip(image, 1)
-        keypoints = locate(image)
-        if keypoints is None:
+        faces = detector.detect(image)
+        if not faces:
             raise SimulationError(f"{assets_dir / walkup.photo}: no face found in the demo photo")
-        photos[key] = SourcePhoto(image, keypoints)
+        photos[key] = SourcePhoto(image, faces[0].keypoints)
     return photos
 
 
@@ -71,10 +75,10 @@ class SimWorld:
         self.last_state: Optional[SubjectState] = None
 
     @classmethod
-    def from_config(cls, config: KioskConfig, locate: Locator) -> SimWorld:
+    def from_config(cls, config: KioskConfig, detector: FaceDetector) -> SimWorld:
         timing = Timing(dwell_s=config.sim.dwell_s)
         script = Script.from_names(config.sim.walkups, timing, loop=config.sim.loop)
-        return cls(config, script, load_photos(config.sim_assets_dir, script, locate), speed=config.sim.speed)
+        return cls(config, script, load_photos(config.sim_assets_dir, script, detector), speed=config.sim.speed)
 
     def scene_time(self, now: Optional[float] = None) -> float:
         return ((self._clock() if now is None else now) - self._t0) * self.speed
