@@ -1,7 +1,7 @@
 """The kiosk daemon: one asyncio loop, one task per stage.
 
     camera reader thread --LatestQueue(drops stale frames)--> recognition (inference thread)
-    thermal reader thread --Latest (newest frame)-----------/        |
+    thermal reader thread --newest frame only--------------/        |
                                                                      v
     decision (tracker + policy) --> gate controller (relay thread), feedback
                  |
@@ -41,7 +41,7 @@ from .health import HealthMonitor
 from .matching import Matcher
 from .policy import describe
 from .recognizer import FrameResult, Recognizer
-from .runtime.queues import Latest, LatestQueue
+from .runtime.queues import LatestQueue
 from .runtime.reader import DeviceReader, wait_stopped
 from .sdnotify import Notifier
 from .store import Store
@@ -98,7 +98,7 @@ class Daemon:
         self.infer = ThreadPoolExecutor(1, thread_name_prefix="infer")
         self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="store")
         self.frames: LatestQueue[Frame] = LatestQueue(config.health.frame_queue)
-        self.thermal_latest: Latest[ThermalFrame] = Latest()
+        self.thermal_latest: Optional[ThermalFrame] = None   # newest thermal frame; older ones are of no use
         self.results: asyncio.Queue[FrameResult] = asyncio.Queue(maxsize=4)
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()   # unbounded: events are never dropped
         self.readers: list[DeviceReader] = []
@@ -174,7 +174,7 @@ class Daemon:
 
     def _on_thermal(self, frame: ThermalFrame) -> None:
         self.health.tick("thermal")
-        self.thermal_latest.set(frame)
+        self.thermal_latest = frame
 
     # ---- stages --------------------------------------------------------------------------------
     async def _recognition(self) -> None:
@@ -184,7 +184,7 @@ class Daemon:
             started = time.monotonic()
             try:
                 result = await loop.run_in_executor(self.infer, self.recognizer.process, frame,
-                                                    self.thermal_latest.value)
+                                                    self.thermal_latest)
             except Exception:
                 # A bad frame or a model error must not end recognition; the health report shows it.
                 self.health.count("recognition_errors")

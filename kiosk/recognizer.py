@@ -31,11 +31,9 @@ MAX_MOTION = 0.1          # face moved more than this fraction of its width betw
 
 @dataclass
 class FrameResult:
-    frame_seq: int
     timestamp: float                       # camera capture time (monotonic)
     samples: list[FaceSample]
     latencies: dict[str, float] = field(default_factory=dict)   # seconds per stage
-    thermal_used: bool = False
 
 
 class Recognizer:
@@ -60,7 +58,7 @@ class Recognizer:
         started = time.perf_counter()
         faces = self.pipeline.process(frame.image)
         latencies["face"] = time.perf_counter() - started
-        result = FrameResult(frame.seq, frame.timestamp, [], latencies)
+        result = FrameResult(frame.timestamp, [], latencies)
         if not faces:
             return result
         face = faces[0]   # the person in front of the kiosk: the largest face
@@ -88,7 +86,6 @@ class Recognizer:
                                            self.config.temperature.ambient_sensor_c,
                                            self.config.temperature.max_distance_m)
             latencies["thermal"] = time.perf_counter() - started
-            result.thermal_used = True
         result.samples.append(sample)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("frame", extra={"fields": _describe(frame, thermal, sample)})

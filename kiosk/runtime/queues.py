@@ -21,14 +21,12 @@ class LatestQueue(Generic[T]):
         self._items: deque[T] = deque(maxlen=maxsize)
         self._ready = asyncio.Event()
         self.dropped = 0
-        self.put_count = 0
 
     def put(self, item: T) -> None:
         """Add an item (never blocks); the oldest item is dropped when full. Loop thread only."""
         if len(self._items) == self._items.maxlen:
             self.dropped += 1
         self._items.append(item)
-        self.put_count += 1
         self._ready.set()
 
     async def get(self) -> T:
@@ -42,15 +40,3 @@ class LatestQueue(Generic[T]):
 
     def qsize(self) -> int:
         return len(self._items)
-
-
-class Latest(Generic[T]):
-    """The most recent value of a stream (e.g. the last thermal frame), read without waiting."""
-
-    def __init__(self) -> None:
-        self.value: T | None = None
-        self.updates = 0
-
-    def set(self, value: T) -> None:
-        self.value = value
-        self.updates += 1

@@ -72,7 +72,6 @@ class SimWorld:
         self._clock = clock
         self._t0 = clock()
         self._lock = threading.Lock()   # the camera and the thermal reader threads both sample the scene
-        self.last_state: Optional[SubjectState] = None
 
     @classmethod
     def from_config(cls, config: KioskConfig, detector: FaceDetector) -> SimWorld:
@@ -84,9 +83,7 @@ class SimWorld:
         return ((self._clock() if now is None else now) - self._t0) * self.speed
 
     def state(self, now: Optional[float] = None) -> Optional[SubjectState]:
-        state = self.script.at(self.scene_time(now))
-        self.last_state = state
-        return state
+        return self.script.at(self.scene_time(now))
 
     def render_camera(self, now: float) -> np.ndarray:
         """The camera frame at monotonic time `now` (MockCamera's renderer)."""
