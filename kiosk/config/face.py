@@ -22,7 +22,8 @@ class FaceConfig(Section):
     detector: DetectorKind = Field(DetectorKind.blazeface_short, description="Face detector backend.")
     yunet_model: Optional[Path] = Field(None, description="Path of the YuNet .onnx file (detector = yunet).")
     detection_threshold: float = Field(0.6, gt=0, lt=1, description="Minimum detector score.")
-    embedder: str = Field("dlib_resnet_v1", description="Embedding model id (a spec in the models directory).")
+    embedder: str = Field("auto", description="Embedding model id (a spec in the models directory), or \"auto\": "
+                                              "the first installed of mobilefacenet, dlib_resnet_v1.")
     num_threads: int = Field(1, ge=1, le=16, description="Inference threads per model.")
     min_face_px: int = Field(80, ge=20, le=1000, description="Minimum face width in pixels ('move closer').")
     max_yaw_deg: float = Field(30.0, gt=0, le=90, description="Largest head turn accepted ('look at the camera').")

@@ -14,6 +14,7 @@ the store re-embeds persons from their kept source images with `embed_for_enroll
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import numpy as np
 from ..config.face import FaceConfig
 from ..config.recognition import RecognitionConfig, SecurityLevel
 from ..types import FaceObservation
+from .choice import choose_embedder
 from .detectors import create_detector
 from .detectors.base import Detection, KeypointLayout
 from .embedder import Embedder
@@ -33,6 +35,8 @@ from .spec import Metric, load_spec, spec_path
 
 NO_FACE = "no face found"
 
+log = logging.getLogger("kiosk.face")
+
 
 class FacePipeline:
     def __init__(self, config: FaceConfig, models_dir: Path) -> None:
@@ -40,7 +44,9 @@ class FacePipeline:
         self.config = config
         self.models_dir = Path(models_dir)
         self.detector = create_detector(config, self.models_dir)
-        self.spec = load_spec(self.models_dir, config.embedder)
+        choice = choose_embedder(config.embedder, self.models_dir)
+        log.info(choice.log_line)
+        self.spec = load_spec(self.models_dir, choice.model_id)
         self.embedder = Embedder(self.spec, self.models_dir, config.num_threads)
         self.model_id: str = self.embedder.model_id
         self.metric: Metric = self.embedder.metric

@@ -28,8 +28,11 @@ class OnnxConversionError(Exception):
 
 
 def _load(path: Path):
-    import onnx
-    from onnx import numpy_helper
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise OnnxConversionError(f"{path.name}: converting needs the onnx package (pip install 'onnx>=1.16,<2')") from None
 
     try:
         model = onnx.load(str(path))

@@ -37,10 +37,13 @@ MOBILEFACENET_ONNX = PinnedUrl(
 ARCFACE_112_TEMPLATE = [(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655),
                         (70.7299, 92.2041)]
 
-# Placeholder: 1 - cosine per security level, to be re-measured by the lead once the open-set security
-# levels (issue 11) are in; PROVISIONAL_SOURCE says where these came from.
-MOBILEFACENET_THRESHOLDS = {"low": 0.0, "normal": 0.0, "high": 0.0}
-MOBILEFACENET_THRESHOLDS_SOURCE = "placeholder"
+# PLACEHOLDER, to be re-measured by the lead when the open-set security levels (issue 11) replace
+# per-comparison FAR: 1 - cosine per level, measured the same way as dlib's (FAR 1e-2 / 1e-3 / 1e-4 with
+# `kiosk eval --all-impostors` on ../shared LFW dev, BlazeFace keypoints): 0.7440 / 0.6690 / 0.5738,
+# rounded down. The 1e-4 value is not estimable from 17,472 impostors.
+MOBILEFACENET_THRESHOLDS = {"low": 0.74, "normal": 0.66, "high": 0.57}
+MOBILEFACENET_THRESHOLDS_SOURCE = ("placeholder (to be re-measured for open-set levels): kiosk eval --all-impostors "
+                                   "on LFW dev (106 genuine / 17472 impostor pairs); high (1e-4) not estimable")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Face pipeline fixtures: one pipeline per session (loading models takes a while)."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,22 @@ def testdata(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def astronaut(testdata: Path):
     return read_image(testdata / "astronaut.png")
+
+
+@pytest.fixture(scope="session")
+def mobilefacenet_models(models_dir: Path, shared_dir: Path, tmp_path_factory) -> Path:
+    """A models directory with MobileFaceNet: the installed one (`make test` puts it there), else
+    the installed models plus MobileFaceNet installed from ../shared/models/embedding."""
+    if (models_dir / "mobilefacenet.json").is_file():
+        return models_dir
+    from kiosk.models import installer
+
+    target = tmp_path_factory.mktemp("models_mobilefacenet")
+    for path in models_dir.iterdir():
+        if path.suffix == ".tflite":
+            (target / path.name).symlink_to(path.resolve())     # large and only read
+        elif path.is_file():
+            shutil.copy(path, target)
+    shutil.copytree(models_dir / "licences", target / "licences")
+    installer.install(target, tmp_path_factory.mktemp("cache"), shared_dir / "models" / "embedding")
+    return target
