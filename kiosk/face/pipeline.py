@@ -45,7 +45,7 @@ class FacePipeline:
         self.models_dir = Path(models_dir)
         self.detector = create_detector(config, self.models_dir)
         choice = choose_embedder(config.embedder, self.models_dir)
-        log.info(choice.log_line)
+        log.info(choice.log_line, extra={"fields": {"embedder": choice.model_id}})
         self.spec = load_spec(self.models_dir, choice.model_id)
         self.embedder = Embedder(self.spec, self.models_dir, config.num_threads)
         self.model_id: str = self.embedder.model_id
