@@ -160,6 +160,7 @@ def run(models_dir: Path, images: Path, config: Optional[FaceConfig] = None, rep
     for label, threads in (("one_thread", 1), ("all_cores", cores)):
         pipeline = FacePipeline(config.model_copy(update={"num_threads": threads}), models_dir)
         results["model_id"] = pipeline.model_id
+        results["embedder"] = pipeline.spec.id          # the model in force ("auto" resolved)
         results[label] = measure(pipeline, photos, repeat, gallery_size)
     if with_dlib:
         from ..models.wheels import default_cache_dir

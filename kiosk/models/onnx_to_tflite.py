@@ -59,7 +59,7 @@ class _Walker:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.outputs = {o.name for o in self.graph.output}
-        self.fused: set[int] = set()                 # id() of activation nodes folded into their producer
+        self.fused: set[str] = set()                 # outputs of activation nodes folded into their producer
         for node in self.graph.node:                 # a Constant may come after the node that reads it
             if node.op_type == "Constant":
                 self.read_constant(node)
@@ -125,7 +125,7 @@ class _Walker:
             return "none"
         user = users[0]
         kind = "relu" if user.op_type == "Relu" else self.clip_kind(user)
-        self.fused.add(id(user))
+        self.fused.add(user.output[0])
         return kind
 
     def clip_kind(self, node) -> Activation:
@@ -141,7 +141,7 @@ class _Walker:
         return "relu6"
 
     def on_activation(self, node) -> None:
-        if id(node) not in self.fused:
+        if node.output[0] not in self.fused:
             raise self.fail(node, "an activation is supported only as the sole consumer of a Conv or Add")
         producer = node.input[0]
         self.tensors[node.output[0]] = self.tensors[producer]
@@ -187,10 +187,11 @@ class _Walker:
 
     def on_reshape(self, node) -> None:
         x = self.activation_input(node, node.input[0])
-        n, h, w, c = self.g.shape(x) + [None] * (4 - len(self.g.shape(x)))
-        if (h, w) != (1, 1):
-            raise self.fail(node, f"reshape of an NHWC tensor {self.g.shape(x)} with H*W > 1 would need a "
-                                  "transpose to keep the ONNX element order (not supported)")
+        shape = self.g.shape(x)
+        if len(shape) != 4 or shape[1:3] != [1, 1]:
+            raise self.fail(node, f"reshape of NHWC {shape}: only [N, 1, 1, C] tensors (ONNX [N, C, 1, 1]) "
+                                  "keep the ONNX element order without a transpose")
+        n, _, _, c = shape
         if _attributes(node).get("allowzero", 0):
             raise self.fail(node, "allowzero=1 is not supported")
         nchw = (n, c, 1, 1)

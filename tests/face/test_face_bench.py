@@ -22,7 +22,8 @@ def test_kiosk_bench_reports_every_stage(models_dir: Path, testdata: Path, tmp_p
         stages = figures[label]
         assert {"decode", "detect", "align", "quality_mask", "embed", "match", "frame"} <= set(stages)
         assert stages["faces_found"] == 2 and stages["fps"] > 0
-    assert figures["photos"] == 2 and figures["model_id"].split("@")[0] in AUTO_ORDER
+    assert figures["photos"] == 2 and figures["model_id"].split("@")[0] == figures["embedder"]
+    assert figures["embedder"] in AUTO_ORDER
     assert "match 1:500" in capsys.readouterr().out
 
 
