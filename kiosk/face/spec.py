@@ -3,7 +3,7 @@
 A spec is a JSON file `<models_dir>/<id>.json`. Adding a TFLite embedding model means dropping
 its `.tflite` and a spec like this beside it (and setting `face.embedder = "<id>"`):
 
-    {"id": "mobilefacenet", "task": "embedder", "file": "mobilefacenet.tflite",
+    {"id": "my_embedder", "task": "embedder", "file": "my_embedder.tflite",
      "input_size": [112, 112], "color": "rgb", "mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5],
      "metric": "cosine",
      "template": [[38.29, 51.70], [73.53, 51.50], [56.03, 71.74], [41.55, 92.37], [70.73, 92.20]]}
