@@ -148,8 +148,8 @@ def fit_tail(impostor_sorted: np.ndarray, start_fmr: float) -> ScoreTail:
     scale, _ = np.polyfit(z, np.quantile(d, rates), 1)
     if scale <= 0:
         raise ValueError("impostor distances do not fall towards the tail; cannot fit it")
-    return ScoreTail(distance=float(np.quantile(d, start_fmr)), fmr=start_fmr, scale=float(scale),
-                     fit_from=FIT_FROM, fit_to=float(fit_to))
+    return ScoreTail(distance=round(float(np.quantile(d, start_fmr)), 6), fmr=start_fmr, scale=round(float(scale), 6),
+                     fit_from=FIT_FROM, fit_to=float(f"{fit_to:.3g}"))
 
 
 def fit_stranger_scores(impostor: np.ndarray, genuine: np.ndarray, measured_on: str,
@@ -162,6 +162,6 @@ def fit_stranger_scores(impostor: np.ndarray, genuine: np.ndarray, measured_on: 
         raise ValueError(f"{len(g)} genuine pairs; at least 2 are needed for the expected FNIR")
     return StrangerScores(
         measured_on=measured_on, impostor_pairs=len(d),
-        fmr=[(rate, float(np.quantile(d, rate))) for rate in FMR_POINTS], tail=tail,
-        trusted_fmr=1.0 / (EXTRAPOLATION * len(d)), genuine_measured_on=genuine_measured_on, genuine_pairs=len(g),
-        genuine=[(q, float(np.quantile(g, q))) for q in GENUINE_POINTS])
+        fmr=[(rate, round(float(np.quantile(d, rate)), 6)) for rate in FMR_POINTS], tail=tail,
+        trusted_fmr=float(f"{1.0 / (EXTRAPOLATION * len(d)):.3g}"), genuine_measured_on=genuine_measured_on,
+        genuine_pairs=len(g), genuine=[(q, round(float(np.quantile(g, q)), 6)) for q in GENUINE_POINTS])

@@ -8,6 +8,8 @@ import pytest
 from kiosk.config.face import FaceConfig
 from kiosk.face.images import read_image
 from kiosk.face.pipeline import FacePipeline
+from kiosk.face.spec import save_spec
+from kiosk.models.registry import default_model
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,21 @@ def testdata(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def astronaut(testdata: Path):
     return read_image(testdata / "astronaut.png")
+
+
+@pytest.fixture(scope="session")
+def pinned_models(tmp_path_factory, models_dir: Path) -> Path:
+    """The installed models with the registry's spec of dlib_resnet_v1 (with its pinned stranger scores), as
+    `kiosk models install` writes it; the installed directory may hold an older spec."""
+    target = tmp_path_factory.mktemp("pinned-models")
+    for path in models_dir.iterdir():
+        (target / path.name).symlink_to(path)
+    (target / "dlib_resnet_v1.json").unlink()
+    save_spec(target, default_model("dlib_resnet_v1").spec)
+    return target
+
+
+@pytest.fixture(scope="session")
+def dlib(pinned_models: Path) -> FacePipeline:
+    """The default embedder with stranger scores: the open-set security levels work."""
+    return FacePipeline(FaceConfig(), pinned_models)
