@@ -208,10 +208,13 @@ def evaluate_open_set(pipeline: FacePipeline, split: OpenSetSplit, recognition: 
     images = sorted(set(split.enrolled.values()) | set(genuine_paths) | set(split.strangers))
     embedded = embed_images(pipeline, images, progress)
     gallery_ids = [k for k, p in split.enrolled.items() if p in embedded.vectors]
-    gallery = np.stack([embedded.vectors[split.enrolled[k]] for k in gallery_ids])
     column = {k: i for i, k in enumerate(gallery_ids)}
     probes = [(None, p) for p in split.strangers if p in embedded.vectors]
     probes += [(k, p) for k, paths in split.genuine.items() if k in column for p in paths if p in embedded.vectors]
+    if not any(k is None for k, _ in probes) or all(k is None for k, _ in probes):
+        raise ValueError("after images without a face there are not both stranger probes and genuine probes of "
+                         "enrolled identities left")
+    gallery = np.stack([embedded.vectors[split.enrolled[k]] for k in gallery_ids])
     matrix = np.stack([distances(gallery, embedded.vectors[p], pipeline.metric) for _, p in probes])
     strangers = np.array([i for i, (k, _) in enumerate(probes) if k is None], int)
     genuine = np.array([i for i, (k, _) in enumerate(probes) if k is not None], int)

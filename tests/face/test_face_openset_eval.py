@@ -123,3 +123,12 @@ def test_a_stranger_is_denied_with_1000_people_enrolled(faces, tmp_path, dlib, p
     assert len(best) >= 95
     assert all(result.person_id is None for result in best)
     assert sum(result.distance <= per_comparison for result in best) >= 1
+
+
+def test_eval_open_set_without_genuine_probes_says_so(faces, tmp_path, pinned_models, capsys):
+    one_image = sorted((faces / "lfw_dev" / "distractors").iterdir())
+    enrolled, strangers = _link(tmp_path / "enrolled", one_image[:3]), _link(tmp_path / "strangers", one_image[3:5])
+    code = main(["eval", "open-set", "--enrolled", str(enrolled), "--strangers", str(strangers), "--models",
+                 str(pinned_models), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 1
+    assert "not both stranger probes and genuine probes" in capsys.readouterr().err
