@@ -61,7 +61,7 @@ class Recognizer:
         share of strangers accepted per walk-up); recomputed only when people were enrolled or erased."""
         size = len(self.matcher)
         previous = self.security
-        if previous is not None and previous.gallery_size == max(size, 1):
+        if previous is not None and previous.gallery_size == size:
             return
         self.security = self.pipeline.operating_point(self.config.recognition, size)
         self.threshold = self.security.threshold

@@ -85,7 +85,7 @@ class OpenSetPoint:
     """The threshold in force at one gallery size, and what the model expects of it."""
 
     level: str                        # the security level, "fpir override" or "threshold override"
-    gallery_size: int                 # templates compared per walk-up (N)
+    gallery_size: int                 # templates compared per walk-up (N; with none enrolled, computed as 1)
     threshold: float
     fpir_target: Optional[float]      # None with a fixed threshold override
     expected_fpir: Optional[float]    # None when the model has no stranger scores
@@ -106,7 +106,6 @@ class OpenSetPoint:
 
 def open_set_point(scores: StrangerScores, fpir: float, n: int, level: str) -> OpenSetPoint:
     """The threshold that gives `fpir` at n templates, with a warning when the model cannot deliver it."""
-    n = max(n, 1)
     needed = fmr_for_fpir(fpir, n)
     threshold = distance_at_fmr(scores, needed)
     fnir = fnir_at(scores, threshold)
@@ -126,7 +125,6 @@ def open_set_point(scores: StrangerScores, fpir: float, n: int, level: str) -> O
 
 def fixed_threshold_point(scores: Optional[StrangerScores], threshold: float, n: int) -> OpenSetPoint:
     """What a fixed `recognition.threshold` gives at n templates (expectations only with stranger scores)."""
-    n = max(n, 1)
     if scores is None:
         return OpenSetPoint("threshold override", n, threshold, None, None, None)
     return OpenSetPoint("threshold override", n, threshold, None, fpir_for_fmr(fmr_at(scores, threshold), n),

@@ -132,7 +132,7 @@ class FacePipeline:
             raise ModelError(spec_path(self.models_dir, self.spec.id),
                              "recognition.fpir needs the spec's stranger_scores; measure them with "
                              "`kiosk eval strangers DIR --write-spec`, or set recognition.threshold")
-        return OpenSetPoint(level.value, max(gallery_size, 1), self.threshold(level), None, None, None,
+        return OpenSetPoint(level.value, gallery_size, self.threshold(level), None, None, None,
                             warning=f"{self.spec.id} has no stranger_scores: the threshold is a per-comparison "
                                     f"FAR of {FAR_TARGETS[level]:g}, so the share of strangers accepted grows with "
                                     "the number enrolled; measure them with `kiosk eval strangers DIR --write-spec`")
