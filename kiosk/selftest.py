@@ -64,6 +64,7 @@ class SelfTest:
         from .face.pipeline import FacePipeline
 
         self.pipeline = FacePipeline(self.config.face, self.config.models_dir)
+        self.pipeline.operating_point(self.config.recognition, 1)   # the daemon refuses to start without a threshold
         return f"{self.pipeline.model_id} ({self.pipeline.metric_description}); detector {self.config.face.detector}"
 
     def store(self) -> str:

@@ -118,7 +118,7 @@ def format_open_set(report: dict) -> str:
     split, level = report["split"], report["at_security_level"]
     lines = [f"model {report['model_id']} ({report['metric']}), detector {report['detector']}; {split['enrolled']} "
              f"enrolled, {split['genuine_probes']} genuine probes, {split['stranger_probes']} stranger probes",
-             f"at security level {level['level']} (FPIR target {level['fpir_target']}), N={level['n_enrolled']}: "
+             f"at security level {level['level']} ({_target(level['fpir_target'])}), N={level['n_enrolled']}: "
              f"threshold {level['threshold']:.4f}: FPIR {100 * level['fpir']:.2f}% ({level['strangers_accepted']} "
              f"strangers accepted), FNIR {100 * level['fnir']:.2f}%"
              + (f"; expected FPIR {level['expected_fpir']:.2g}, FNIR {100 * level['expected_fnir']:.1f}%"
@@ -132,3 +132,7 @@ def format_open_set(report: dict) -> str:
     for row in report["not_evaluated"]:
         lines.append(f"  N={row['n_enrolled']}: not evaluated, {row['reason']}")
     return "\n".join(lines)
+
+
+def _target(fpir: float | None) -> str:
+    return "fixed threshold" if fpir is None else f"FPIR target {fpir:g}"

@@ -289,7 +289,7 @@ def plot_det(trials: dict[int, Trials], report: dict, path: Path) -> None:
     for target in FPIR_TARGETS:
         ax.axvline(target, color="grey", lw=0.5, ls=":")
     ax.set_xscale("log")
-    ax.set_xlabel("FPIR (strangers accepted as someone)")
+    ax.set_xlabel("FPIR (strangers accepted as someone; 0 drawn at half of 1 / stranger trials)")
     ax.set_ylabel("FNIR (enrolled people missed)")
     ax.set_ylim(0, 1.01)
     ax.set_title(f"open set: {report['model_id']}, {report['detector']}", fontsize=9)
