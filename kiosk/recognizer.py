@@ -15,6 +15,7 @@ from drivers.camera.base import Frame
 from drivers.thermal.base import ThermalFrame
 
 from .config import KioskConfig
+from .face.openset import OpenSetPoint
 from .face.pipeline import FacePipeline
 from .matching import Matcher
 from .policy import PersonInfo
@@ -44,14 +45,43 @@ class Recognizer:
         self.matcher = matcher
         self.store = store
         self.calibration = calibration
+        self.security: Optional[OpenSetPoint] = None   # the threshold in force and what to expect of it
         self.reconfigure()
         self.alignment = ThermalAlignment(config.thermal.refresh_hz)
         self._thermal_used: Optional[int] = None   # seq of the last thermal frame measured
 
     def reconfigure(self) -> None:
         """Take up the current configuration (after a live reload); call it on the inference thread."""
-        self.threshold = self.pipeline.threshold_for(self.config.recognition)
+        self.security = None
+        self._follow_gallery_size()
         self.thermometer = FaceThermometer(self.calibration, self.config.temperature)
+
+    def _follow_gallery_size(self) -> None:
+        """The threshold follows the number of templates a walk-up is compared with (the security level names a
+        share of strangers accepted per walk-up); recomputed only when people were enrolled or erased."""
+        size = len(self.matcher)
+        previous = self.security
+        if previous is not None and previous.gallery_size == size:
+            return
+        self.security = self.pipeline.operating_point(self.config.recognition, size)
+        self.threshold = self.security.threshold
+        if previous is not None and bool(previous.warning) == bool(self.security.warning):
+            log.debug(self.security.line())
+        elif self.security.warning:
+            log.warning(self.security.line())
+        else:
+            log.info(self.security.line())
+
+    def security_now(self) -> OpenSetPoint:
+        """The operating point at the gallery's size right now (health report; pure, safe from any thread).
+        The next walk-up takes it up before matching."""
+        return self.pipeline.operating_point(self.config.recognition, len(self.matcher))
+
+    @property
+    def duplicate_threshold(self) -> float:
+        """For enrollment's duplicate and same-face checks, which compare one face with one person: the level's
+        FPIR taken as a per-comparison rate (N = 1), not the stricter 1:N threshold, so duplicates are found."""
+        return self.pipeline.threshold_for(self.config.recognition, 1)
 
     def process(self, frame: Frame, thermal: Optional[ThermalFrame]) -> FrameResult:
         latencies: dict[str, float] = {}
@@ -66,6 +96,7 @@ class Recognizer:
         sample = FaceSample(face)
         if face.embedding is not None:
             started = time.perf_counter()
+            self._follow_gallery_size()
             # The policy checks the margin itself (ambiguous_match), so the matcher does not filter on it.
             sample.match = self.matcher.search(face.embedding, self.threshold)
             if sample.match.person_id is not None:

@@ -140,7 +140,7 @@ def _enroll(args: argparse.Namespace) -> int:
         parse_consent(single_consent)
     try:
         pipeline = FacePipeline(config.face, config.models_dir)
-        threshold = pipeline.threshold_for(config.recognition)
+        threshold = pipeline.threshold_for(config.recognition, 1)   # duplicates: one face against one person
     except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
     valid_to = args.valid_to

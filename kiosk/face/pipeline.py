@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config.face import FaceConfig
-from ..config.recognition import RecognitionConfig, SecurityLevel
+from ..config.recognition import SECURITY_LEVEL_FPIR, RecognitionConfig, SecurityLevel
 from ..types import FaceObservation
 from .choice import choose_embedder
 from .detectors import create_detector
@@ -30,6 +30,7 @@ from .errors import FaceError, ModelError
 from .images import as_bgr
 from .mask import mask_score
 from .metrics import FAR_TARGETS, distance, distances
+from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
 from .quality import assess
 from .spec import Metric, load_spec, spec_path
 
@@ -115,20 +116,47 @@ class FacePipeline:
 
     @property
     def thresholds(self) -> dict[SecurityLevel, float]:
-        """Distance threshold per security level (FAR 1e-2 / 1e-3 / 1e-4 targets), from the model's spec."""
+        """Per-comparison distance threshold per security level (FAR 1e-2 / 1e-3 / 1e-4), from the spec's
+        `thresholds`; used only for a model without `stranger_scores`."""
         values = self.spec.thresholds or {}
         return {level: float(values[level.value]) for level in SecurityLevel if level.value in values}
 
-    def threshold_for(self, recognition: RecognitionConfig) -> float:
-        """The distance threshold in force: `recognition.threshold` if set, else the security level's."""
-        return recognition.threshold or self.threshold(recognition.security_level)
+    def operating_point(self, recognition: RecognitionConfig, gallery_size: int) -> OpenSetPoint:
+        """The threshold in force with `gallery_size` templates enrolled, its expected FPIR and FNIR, and a
+        warning when the level cannot be met. `recognition.threshold` (fixed) wins over `recognition.fpir`,
+        which wins over the security level's FPIR. A spec without `stranger_scores` falls back to its
+        per-comparison `thresholds`, with a warning that the share of strangers accepted then grows with N."""
+        scores = self.spec.stranger_scores
+        if recognition.threshold:
+            return fixed_threshold_point(scores, recognition.threshold, gallery_size)
+        level = recognition.security_level
+        if scores is not None:
+            if recognition.fpir is not None:
+                return open_set_point(scores, recognition.fpir, gallery_size, "fpir override")
+            return open_set_point(scores, SECURITY_LEVEL_FPIR[level], gallery_size, level.value)
+        if recognition.fpir is not None:
+            raise ModelError(spec_path(self.models_dir, self.spec.id),
+                             "recognition.fpir needs the spec's stranger_scores; measure them with "
+                             "`kiosk eval strangers DIR --write-spec`, or set recognition.threshold")
+        return OpenSetPoint(level.value, gallery_size, self.threshold(level), None, None, None,
+                            warning=f"{self.spec.id} has no stranger_scores: the threshold is a per-comparison "
+                                    f"FAR of {FAR_TARGETS[level]:g}, so the share of strangers accepted grows with "
+                                    "the number enrolled; measure them with `kiosk eval strangers DIR --write-spec`")
+
+    def threshold_for(self, recognition: RecognitionConfig, gallery_size: int) -> float:
+        """The distance threshold in force with `gallery_size` templates compared per probe (see operating_point).
+
+        Pass the matcher's size for recognition; pass 1 for a one-to-one comparison (enrollment's duplicate
+        and same-face checks: the level's FPIR is then a per-comparison false-match rate)."""
+        return self.operating_point(recognition, gallery_size).threshold
 
     def threshold(self, level: SecurityLevel) -> float:
-        """Accept a match when distance <= threshold. ModelError when the spec has no value for the level."""
+        """The spec's per-comparison threshold for a level (accept when distance <= threshold); ModelError when
+        the spec has no value for it."""
         thresholds = self.thresholds
         if level not in thresholds:
             raise ModelError(spec_path(self.models_dir, self.spec.id),
-                             f"no threshold for security level {level.value} (FAR {FAR_TARGETS[level]:g}); "
-                             "measure one with `kiosk eval` and add it to the spec's 'thresholds', "
+                             f"no threshold for security level {level.value} (FAR {FAR_TARGETS[level]:g}) and no "
+                             "stranger_scores; measure them with `kiosk eval strangers DIR --write-spec`, "
                              "or set recognition.threshold")
         return thresholds[level]

