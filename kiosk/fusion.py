@@ -1,13 +1,20 @@
 """Track fusion: match the walk-up, not one frame.
 
 One frame's embedding carries that frame's noise (pose, expression, blur, sensor noise), which
-is largely independent from frame to frame, while the identity stays. The quality-weighted mean
-of the last `window` good frames of one face therefore scatters about 1/sqrt(k) as much around
-the person's own vector: genuine distances shrink, and a stranger loses the lucky frames that
-fall within the threshold. A mean keeps every frame's information; best-k by a quality score
-would throw frames away on a score (the detector's) that says little about a frame that already
-passed the quality gates. Cosine models average unit vectors (their length means nothing);
-Euclidean models (dlib) average the raw vectors, whose length the metric uses.
+is largely independent from frame to frame, while the identity stays. The recognizer therefore
+matches the quality-weighted mean of the face's last `window` good frames: one search finds the
+person nearest to the walk-up as a whole. A mean keeps every frame's information; best-k by a
+quality score would throw frames away on a score (the detector's) that says little about a frame
+that already passed the quality gates. Cosine models average unit vectors (their length means
+nothing); Euclidean models (dlib) average the raw vectors, whose length the metric uses.
+
+The match is scored by the frames' own mean distance to the person (`frames_distance`, exact
+from the fused vector's distance), not by the fused vector's distance: averaging removes the
+noise from the fused vector, which brings a stranger closer to everyone, and the thresholds (and
+the security levels behind them) were measured on single photos. The frames' mean distance keeps
+their scale; what fusion buys is its steadiness: a person whose frames are within the threshold
+on average is no longer dropped by one blurred frame, and a stranger whose frames are beyond it on
+average no longer gets in on a lucky one.
 
 A fused vector must never mix two people. The fusion starts afresh when
 - the face jumps (box overlap with the previous one below the tracker's NEW_FACE_IOU),
@@ -21,15 +28,20 @@ recognizer on the inference thread.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from .face.metrics import distance
 from .face.spec import Metric
 from .tracker import NEW_FACE_IOU, Box, iou
+from .types import MatchResult
+
+if TYPE_CHECKING:
+    from .matching import Matcher
 
 
 @dataclass(frozen=True)
@@ -82,3 +94,37 @@ class TrackFusion:
         weights = np.array([f.weight for f in self._frames], np.float32)
         stacked = np.stack([f.vector for f in self._frames])
         return (weights @ stacked) / weights.sum()
+
+    def frames_distance(self, fused_distance: float) -> float:
+        """The frames' own (weighted) mean distance to a template, from the matcher's distance between the
+        fused vector and that template; exact, and the same for every template apart from that distance.
+
+        Averaging removes the frames' noise from the fused vector, so a stranger's fused vector is closer
+        to everyone than their single frames are, and a threshold measured on single photos would let more
+        strangers in. The frames' mean distance keeps the scale the thresholds were measured on; what
+        fusion gains is its steadiness (its spread shrinks with more frames), and the nearest person is
+        the same either way. Euclidean: the root mean square, d^2 + the frames' spread around their mean
+        (mean |x_i - t|^2 = |mean - t|^2 + mean |x_i - mean|^2). Cosine (unit frames u_i, unit template
+        t): mean (1 - u_i.t) = 1 - |mean u| cos(mean u, t), and the matcher gives 1 - cos(mean u, t).
+        """
+        if not self._frames or not np.isfinite(fused_distance):
+            return fused_distance
+        mean = self.fused()
+        if self.metric == Metric.cosine:
+            return 1.0 - float(np.linalg.norm(mean)) * (1.0 - fused_distance)
+        weights = np.array([f.weight for f in self._frames], np.float32)
+        spread = np.sum((np.stack([f.vector for f in self._frames]) - mean) ** 2, axis=1)
+        return float(np.sqrt(fused_distance ** 2 + float(weights @ spread) / float(weights.sum())))
+
+    def search(self, matcher: Matcher, threshold: float) -> MatchResult:
+        """The nearest enrolled person to the fused vector, scored by the frames' mean distance
+        (`frames_distance`) and accepted when that is within `threshold`. Needs at least one frame."""
+        fused = self.fused()
+        if fused is None:
+            raise ValueError("no frame to match: add an embedding first")
+        nearest = matcher.search(fused, math.inf)
+        if not math.isfinite(nearest.distance):
+            return MatchResult(None, math.inf, math.inf, threshold)       # nobody enrolled
+        distance = self.frames_distance(nearest.distance)
+        margin = self.frames_distance(nearest.distance + nearest.margin) - distance
+        return MatchResult(nearest.person_id if distance <= threshold else None, distance, margin, threshold)

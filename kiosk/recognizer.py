@@ -72,7 +72,7 @@ class Recognizer:
             started = time.perf_counter()
             # The walk-up so far, not this frame alone (see kiosk.fusion). The policy checks the margin
             # itself (ambiguous_match), so the matcher does not filter on it.
-            sample.match = self.matcher.search(self.fusion.fused(), self.threshold)
+            sample.match = self.fusion.search(self.matcher, self.threshold)
             if sample.match.person_id is not None:
                 person = self.store.person_by_id(sample.match.person_id)
                 if person is not None:

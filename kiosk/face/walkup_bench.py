@@ -115,7 +115,7 @@ def measure_pipeline(pipeline: FacePipeline, frames: list[np.ndarray], matcher: 
             return False
         face = faces[0]
         fusion.add(face.embedding, face.score, face.box, 0.0)
-        matcher.search(fusion.fused(), threshold)
+        fusion.search(matcher, threshold)
         return True
 
     figures, embedded = _time_frames(step, frames, repeat)

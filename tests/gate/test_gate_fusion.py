@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kiosk.face.metrics import distance
+from kiosk.face.spec import Metric
 from kiosk.fusion import TrackFusion
 from kiosk.matching import Matcher
 
@@ -26,25 +28,55 @@ def noise(rng: np.random.Generator, length: float) -> np.ndarray:
     return (rng.normal(size=DIM) * length / np.sqrt(DIM)).astype(np.float32)
 
 
-def test_fusion_accepts_a_noisy_walk_up_that_single_frames_often_miss() -> None:
-    rng = np.random.default_rng(7)
-    face = unit(rng)
-    matcher = Matcher("m", metric="euclidean")
-    # Enrolled on another day: the template is 0.45 from today's face; each frame adds 0.3 of noise.
-    matcher.add(["t1"], ["ann"], (face + noise(rng, 0.45))[None])
-    matcher.add(["t2"], ["bob"], unit(rng)[None])
+def walk_up(rng: np.random.Generator, matcher: Matcher, face: np.ndarray, frames: int = 30) -> tuple[list, list]:
+    """Frames of `face` with noise of 0.1 to 0.45 (sharp and blurred frames); each frame's match alone and
+    the fused match of the walk-up so far."""
     fusion = TrackFusion("euclidean", THRESHOLD, window=8)
     single, fused = [], []
-    for i in range(30):
-        frame = face + noise(rng, 0.3)
+    for i in range(frames):
+        frame = face + noise(rng, rng.uniform(0.1, 0.45))
         fusion.add(frame, 0.9, BOX, 100.0 + i / FPS)
         single.append(matcher.search(frame, THRESHOLD))
-        fused.append(matcher.search(fusion.fused(), THRESHOLD))
+        fused.append(fusion.search(matcher, THRESHOLD))
     assert fusion.resets == 0 and len(fusion) == 8                    # one face, a bounded window
-    missed_single = sum(m.person_id != "ann" for m in single)
-    missed_fused = sum(m.person_id != "ann" for m in fused[4:])       # once a few frames are fused
-    assert missed_single >= 5 and missed_fused == 0
-    assert np.mean([m.distance for m in fused[8:]]) < np.mean([m.distance for m in single]) - 0.05
+    return single, fused
+
+
+def test_fusion_steadies_decisions_both_ways() -> None:
+    """An employee whose frames are within the threshold on average, and a stranger whose frames are
+    beyond it on average: single frames flicker both ways, the fused walk-up does not."""
+    rng = np.random.default_rng(7)
+    ann, stranger = unit(rng), unit(rng)
+    matcher = Matcher("m", metric="euclidean")
+    matcher.add(["t1"], ["ann"], (ann + noise(rng, 0.48))[None])          # enrolled on another day
+    matcher.add(["t2"], ["bob"], (stranger + noise(rng, 0.53))[None])     # the stranger looks a bit like Bob
+    single, fused = walk_up(rng, matcher, ann)
+    assert sum(m.person_id != "ann" for m in single) >= 5
+    assert all(m.person_id == "ann" for m in fused[4:])
+    single, fused = walk_up(rng, matcher, stranger)
+    assert sum(m.person_id == "bob" for m in single) >= 5
+    assert not any(m.person_id for m in fused[4:])
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_the_fused_score_is_the_frames_mean_distance(metric: str) -> None:
+    """Root mean square (Euclidean) or mean (cosine) of the frames' own distances, weighted by quality: the
+    scale the thresholds are measured on, so fusing does not move a stranger closer to everyone."""
+    rng = np.random.default_rng(5)
+    face = unit(rng)
+    template = face + noise(rng, 0.5)
+    frames = [face + noise(rng, 0.3) for _ in range(5)]
+    weights = [0.9, 0.5, 0.8, 0.7, 0.95]
+    fusion = TrackFusion(metric, 10.0)
+    for i, (frame, w) in enumerate(zip(frames, weights, strict=True)):
+        fusion.add(frame, w, BOX, i / FPS)
+    matcher = Matcher("m", metric=metric)
+    matcher.add(["t"], ["p"], template[None])
+    own = np.array([distance(f, template, Metric(metric)) for f in frames])
+    expected = np.sqrt(np.average(own ** 2, weights=weights)) if metric == "euclidean" else np.average(own, weights=weights)
+    result = fusion.search(matcher, 10.0)
+    assert result.person_id == "p" and result.distance == pytest.approx(expected, rel=1e-5)
+    assert result.distance > distance(fusion.fused(), template, Metric(metric))    # the fused vector alone is closer
 
 
 def test_quality_weighs_frames() -> None:
@@ -100,7 +132,7 @@ def test_someone_stepping_in_behind_an_employee_is_not_averaged_in() -> None:
     for _ in range(3):
         fusion.add(mallory + noise(rng, 0.2), 0.9, BOX, t)
         t += 1 / FPS
-        assert matcher.search(fusion.fused(), THRESHOLD).person_id is None
+        assert fusion.search(matcher, THRESHOLD).person_id is None
     assert fusion.resets == 1 and len(fusion) == 3
 
 
