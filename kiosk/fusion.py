@@ -96,16 +96,12 @@ class TrackFusion:
         return (weights @ stacked) / weights.sum()
 
     def frames_distance(self, fused_distance: float) -> float:
-        """The frames' own (weighted) mean distance to a template, from the matcher's distance between the
-        fused vector and that template; exact, and the same for every template apart from that distance.
+        """The frames' own (weighted) mean distance to a template, exactly, from the matcher's distance
+        between the fused vector and that template (see the module's docstring for why).
 
-        Averaging removes the frames' noise from the fused vector, so a stranger's fused vector is closer
-        to everyone than their single frames are, and a threshold measured on single photos would let more
-        strangers in. The frames' mean distance keeps the scale the thresholds were measured on; what
-        fusion gains is its steadiness (its spread shrinks with more frames), and the nearest person is
-        the same either way. Euclidean: the root mean square, d^2 + the frames' spread around their mean
-        (mean |x_i - t|^2 = |mean - t|^2 + mean |x_i - mean|^2). Cosine (unit frames u_i, unit template
-        t): mean (1 - u_i.t) = 1 - |mean u| cos(mean u, t), and the matcher gives 1 - cos(mean u, t).
+        Euclidean: the root mean square, as mean |x_i - t|^2 = |mean - t|^2 + mean |x_i - mean|^2.
+        Cosine (unit frames u_i, unit template t): mean (1 - u_i.t) = 1 - |mean u| (1 - d), where the
+        matcher's d = 1 - cos(mean u, t). Either way the order of the templates does not change.
         """
         if not self._frames or not np.isfinite(fused_distance):
             return fused_distance
@@ -125,6 +121,6 @@ class TrackFusion:
         nearest = matcher.search(fused, math.inf)
         if not math.isfinite(nearest.distance):
             return MatchResult(None, math.inf, math.inf, threshold)       # nobody enrolled
-        distance = self.frames_distance(nearest.distance)
-        margin = self.frames_distance(nearest.distance + nearest.margin) - distance
-        return MatchResult(nearest.person_id if distance <= threshold else None, distance, margin, threshold)
+        score = self.frames_distance(nearest.distance)
+        margin = self.frames_distance(nearest.distance + nearest.margin) - score
+        return MatchResult(nearest.person_id if score <= threshold else None, score, margin, threshold)
