@@ -17,6 +17,7 @@ from drivers.thermal.base import ThermalFrame
 from .config import KioskConfig
 from .face.openset import OpenSetPoint
 from .face.pipeline import FacePipeline
+from .fusion import TrackFusion
 from .matching import Matcher
 from .policy import PersonInfo
 from .store import Store
@@ -52,8 +53,10 @@ class Recognizer:
 
     def reconfigure(self) -> None:
         """Take up the current configuration (after a live reload); call it on the inference thread."""
+        rec = self.config.recognition
         self.security = None
         self._follow_gallery_size()
+        self.fusion = TrackFusion(self.pipeline.metric, self.threshold, rec.fusion_frames, rec.track_timeout_s)
         self.thermometer = FaceThermometer(self.calibration, self.config.temperature)
 
     def _follow_gallery_size(self) -> None:
@@ -65,6 +68,8 @@ class Recognizer:
             return
         self.security = self.pipeline.operating_point(self.config.recognition, size)
         self.threshold = self.security.threshold
+        if previous is not None:
+            self.fusion.max_distance = self.threshold
         if previous is not None and bool(previous.warning) == bool(self.security.warning):
             log.debug(self.security.line())
         elif self.security.warning:
@@ -94,11 +99,13 @@ class Recognizer:
         face = faces[0]   # the person in front of the kiosk: the largest face
         self.alignment.seen(frame.timestamp, face.box)
         sample = FaceSample(face)
+        self.fusion.add(face.embedding, face.score, face.box, frame.timestamp)
         if face.embedding is not None:
             started = time.perf_counter()
             self._follow_gallery_size()
-            # The policy checks the margin itself (ambiguous_match), so the matcher does not filter on it.
-            sample.match = self.matcher.search(face.embedding, self.threshold)
+            # The walk-up so far, not this frame alone (see kiosk.fusion). The policy checks the margin
+            # itself (ambiguous_match), so the matcher does not filter on it.
+            sample.match = self.fusion.search(self.matcher, self.threshold)
             if sample.match.person_id is not None:
                 person = self.store.person_by_id(sample.match.person_id)
                 if person is not None:
@@ -119,7 +126,7 @@ class Recognizer:
             latencies["thermal"] = time.perf_counter() - started
         result.samples.append(sample)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("frame", extra={"fields": _describe(frame, thermal, sample)})
+            log.debug("frame", extra={"fields": _describe(frame, thermal, sample, len(self.fusion))})
         return result
 
 
@@ -156,11 +163,11 @@ def _motion(a: Box, b: Box) -> float:
     return max(shift / width, abs((b[2] - b[0]) / width - 1.0))
 
 
-def _describe(frame: Frame, thermal: Optional[ThermalFrame], sample: FaceSample) -> dict:
+def _describe(frame: Frame, thermal: Optional[ThermalFrame], sample: FaceSample, fused: int) -> dict:
     """One DEBUG line per frame: what each stage saw (for tuning on site)."""
     face, match, reading, live = sample.face, sample.match, sample.temperature, sample.liveness
     return {"seq": frame.seq, "face_px": round(face.width), "quality": face.quality.reason or "ok",
-            "person": match.person_id if match else None,
+            "person": match.person_id if match else None, "fused_frames": fused,
             "distance": round(match.distance, 3) if match else None,
             "thermal_lag_s": round(frame.timestamp - thermal.timestamp, 3) if thermal else None,
             "body_c": round(reading.body_c, 2) if reading and reading.body_c is not None else None,

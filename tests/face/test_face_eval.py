@@ -54,6 +54,33 @@ def test_reads_lfw_pairs_txt_with_folds(tmp_path: Path):
         read_pairs(tmp_path / "bad.txt")
 
 
+def test_reads_the_fold_column_of_a_tsv(tmp_path: Path):
+    (tmp_path / "pairs.tsv").write_text("img_a\timg_b\tsame\tfold\na.jpg\tb.jpg\t1\t0\na.jpg\tc.jpg\t0\t3\n")
+    assert [p.fold for p in read_pairs(tmp_path / "pairs.tsv")] == [0, 3]
+    (tmp_path / "plain.tsv").write_text("img_a\timg_b\tsame\na.jpg\tb.jpg\t1\n")
+    assert read_pairs(tmp_path / "plain.tsv")[0].fold is None
+    (tmp_path / "bad.tsv").write_text("img_a\timg_b\tsame\tfold\na.jpg\tb.jpg\t1\tone\n")
+    with pytest.raises(PairsError, match=r"bad.tsv:2: fold = 'one'"):
+        read_pairs(tmp_path / "bad.tsv")
+
+
+def test_eval_command_uses_the_files_folds(models_dir: Path, shared_dir: Path, tmp_path: Path, capsys):
+    """A TSV with a `fold` column (the LFW protocol) is scored on those folds, and the report says so."""
+    lfw = shared_dir / "data" / "faces" / "lfw_dev"
+    pairs = read_pairs(lfw / "pairs_dev.tsv")
+    chosen = [p for p in pairs if p.same][:12] + [p for p in pairs if not p.same][:12]
+    rows = [f"{p.a}\t{p.b}\t{int(p.same)}\t{i % 4}" for i, p in enumerate(chosen)]
+    (tmp_path / "folded.tsv").write_text("img_a\timg_b\tsame\tfold\n" + "\n".join(rows) + "\n")
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[face]\nmodels_dir = "{models_dir}"\n')
+    out = tmp_path / "out"
+    assert main(["eval", str(tmp_path / "folded.tsv"), "--config", str(config), "--out", str(out),
+                 "--no-progress"]) == 0
+    accuracy = json.loads(next(out.glob("*.json")).read_text())["accuracy_kfold"]
+    assert accuracy["folds_from_file"] is True and accuracy["folds"] == 4 and len(accuracy["thresholds"]) == 4
+    assert "4-fold, folds from the file" in capsys.readouterr().out
+
+
 def test_lfw_dev_accuracy_at_least_98_percent(pipeline, shared_dir: Path):
     pairs = read_pairs(shared_dir / "data" / "faces" / "lfw_dev" / "pairs_dev.tsv")
     report, _ = evaluate(pipeline, pairs, SecurityLevel.normal, progress=False)

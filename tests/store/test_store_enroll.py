@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import cv2
@@ -152,3 +153,29 @@ def test_reembed_after_a_model_change(make_store, pipeline, faces, rng):
     assert [p.employee_no for p in store.persons(needs_reenrollment=True)] == ["N1"]
     again = reembed(store, pipeline)
     assert again.up_to_date == [kept.person_id] and again.needs_reenrollment == [gone.person_id]
+
+
+def test_a_person_keeps_at_most_five_templates(enroller, store, faces, tmp_path):
+    """An enrollment keeps its 5 best shots; a later one replaces the oldest templates beyond 5."""
+    from kiosk.enroll import MAX_TEMPLATES_PER_PERSON
+
+    photos = sorted((faces / "Adel_Al-Jubeir").glob("*.jpg"))
+    files = []
+    variants = (lambda image: image, lambda image: cv2.flip(image, 1), lambda image: cv2.convertScaleAbs(image, beta=12))
+    for i, (photo, variant) in enumerate(itertools.product(photos, variants)):
+        path = tmp_path / f"shot{i}.png"
+        cv2.imwrite(str(path), variant(cv2.imread(str(photo))))
+        files.append(path)
+    report = enroller.enroll_files(NewPerson("E1", "Adel"), files, consent_record())
+    used = [s for s in report.shots if s.reason is None]
+    left_out = [s for s in report.shots if s.reason == "not used: the 5 best shots are kept"]
+    assert MAX_TEMPLATES_PER_PERSON == 5 and len(used) == 5 and len(left_out) >= 2
+    assert min(s.quality for s in used) >= max(s.quality for s in left_out)
+    assert len(report.result.template_ids) == 5
+
+    again = enroller.enroll_files("E1", files[:2], consent_record())
+    templates = {t.template_id for t in store.templates(report.person.person_id)}
+    assert len(templates) == 5 and set(again.result.template_ids) <= templates
+    assert json.loads(store.audit_records()[-1]["detail"])["templates_dropped"] == 2
+    with pytest.raises(EnrollError, match="shots = 6: take 1 to 5"):
+        enroller.enroll_camera("E1", None, consent_record(), shots=6)
