@@ -10,7 +10,7 @@ from kiosk.config.face import FaceConfig
 from kiosk.face.images import read_image
 from kiosk.face.pipeline import FacePipeline
 from kiosk.face.spec import save_spec
-from kiosk.models.registry import default_model
+from kiosk.models.registry import DEFAULT_MODELS
 
 
 @pytest.fixture(scope="session")
@@ -49,13 +49,15 @@ def mobilefacenet_models(models_dir: Path, shared_dir: Path, tmp_path_factory) -
 
 @pytest.fixture(scope="session")
 def pinned_models(tmp_path_factory, models_dir: Path) -> Path:
-    """The installed models with the registry's spec of dlib_resnet_v1 (with its pinned stranger scores), as
+    """The installed models with the registry's specs (with their pinned stranger scores), as
     `kiosk models install` writes it; the installed directory may hold an older spec."""
     target = tmp_path_factory.mktemp("pinned-models")
     for path in models_dir.iterdir():
         (target / path.name).symlink_to(path)
-    (target / "dlib_resnet_v1.json").unlink()
-    save_spec(target, default_model("dlib_resnet_v1").spec)
+    for model in DEFAULT_MODELS:
+        if (target / f"{model.spec.id}.json").exists():
+            (target / f"{model.spec.id}.json").unlink()
+            save_spec(target, model.spec)
     return target
 
 

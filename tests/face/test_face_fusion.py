@@ -17,6 +17,7 @@ from kiosk.enroll import Enroller, NewPerson
 from kiosk.face.frames import kiosk_frame
 from kiosk.face.images import read_image
 from kiosk.face.pipeline import FacePipeline
+from kiosk.face.spec import Metric
 from kiosk.recognizer import Recognizer
 from kiosk.store import Store, init_keys
 from kiosk.thermal import calibration_for_config
@@ -60,7 +61,12 @@ def test_walk_up_is_matched_on_the_fused_frames_and_never_fused_across_people(re
     assert len(rec.fusion) == 4 and rec.fusion.resets == 0
     # Scored by the frames' own distances (root mean square, weighted by detector score: one template each),
     # so the thresholds keep the scale they were measured on.
-    assert fused[-1] == pytest.approx(np.sqrt(np.average(np.square(single), weights=weights)), rel=1e-4)
+    # Euclidean: their root mean square; cosine: their mean.
+    if pipeline.metric == Metric.cosine:
+        expected = np.average(single, weights=weights)
+    else:
+        expected = np.sqrt(np.average(np.square(single), weights=weights))
+    assert fused[-1] == pytest.approx(expected, rel=1e-4)
 
     # Biden steps into the same place in the next frame: not averaged into Obama's vector.
     sample = rec.process(frame_of(pipeline, testdata / "biden2.jpg", 200, t), None).samples[0]
