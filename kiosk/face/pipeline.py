@@ -1,7 +1,8 @@
 """FacePipeline: frame in, faces out (box, keypoints, quality, mask score and, when good, an embedding).
 
-Stages: detect -> align to the embedding model's template -> quality gates -> embed; the mask
-score is computed for every face. Configuration: the `[face]` section (kiosk.config.face).
+Stages: detect -> landmarks (eye centres, nose tip, mouth corners; kiosk.face.landmarks) -> align
+to the embedding model's template -> quality gates -> embed; the mask score is computed for every
+face. Configuration: the `[face]` section (kiosk.config.face).
 
 Thread-safety: a FacePipeline holds TFLite interpreters, which are not thread-safe. The daemon
 calls `process` from ONE worker thread (never from the asyncio loop, never from two threads at
@@ -26,6 +27,7 @@ from .detectors.base import Detection, KeypointLayout
 from .embedder import Embedder
 from .errors import FaceError, ModelError
 from .images import as_bgr
+from .landmarks import create_landmarks
 from .mask import mask_score
 from .metrics import FAR_TARGETS, distance, distances
 from .quality import assess
@@ -40,6 +42,7 @@ class FacePipeline:
         self.config = config
         self.models_dir = Path(models_dir)
         self.detector = create_detector(config, self.models_dir)
+        self.landmarks = create_landmarks(config, self.models_dir)
         self.spec = load_spec(self.models_dir, config.embedder)
         self.embedder = Embedder(self.spec, self.models_dir, config.num_threads)
         self.model_id: str = self.embedder.model_id
@@ -49,11 +52,13 @@ class FacePipeline:
     @property
     def keypoint_layout(self) -> KeypointLayout:
         """Order of `FaceObservation.keypoints` (see KeypointLayout)."""
-        return self.detector.layout
+        return self.landmarks.layout or self.detector.layout
 
     # -- per frame ----------------------------------------------------------------------------
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        return self.detector.detect(as_bgr(image_bgr))
+        """Detected faces, largest first, keypoints refined by the landmark stage."""
+        image = as_bgr(image_bgr)
+        return [self.landmarks.refine(image, d) for d in self.detector.detect(image)]
 
     def process(self, image_bgr: np.ndarray) -> list[FaceObservation]:
         """Every face in the frame, largest first; `embedding` is set only when `quality.ok`.
@@ -61,7 +66,7 @@ class FacePipeline:
         Raises ImageError for an input that is not an image; a frame without faces gives [].
         """
         image = as_bgr(image_bgr)
-        return [self._observe(image, d) for d in self.detector.detect(image)]
+        return [self._observe(image, d) for d in self.detect(image)]
 
     def _observe(self, image: np.ndarray, detection: Detection) -> FaceObservation:
         chip = self.embedder.chip(image, detection.keypoints, detection.layout)
@@ -79,7 +84,7 @@ class FacePipeline:
         Also the way to re-embed a person from a kept source image after a model change.
         """
         image = as_bgr(image_bgr)
-        detections = self.detector.detect(image)
+        detections = self.detect(image)
         if not detections:
             raise FaceError(NO_FACE)
         observation = self._observe(image, detections[0])
@@ -88,7 +93,7 @@ class FacePipeline:
         return observation
 
     def embed_detection(self, image_bgr: np.ndarray, detection: Detection) -> np.ndarray:
-        """The embedding of one detected face without the quality gates (evaluation, benchmarks)."""
+        """The embedding of one detected face (from `detect`) without the quality gates (evaluation, benchmarks)."""
         image = as_bgr(image_bgr)
         return self.embedder.embed(self.embedder.chip(image, detection.keypoints, detection.layout))
 

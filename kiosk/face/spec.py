@@ -35,7 +35,7 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    task: str = Field(pattern=r"^(detector|embedder)$")
+    task: str = Field(pattern=r"^(detector|embedder|landmarks)$")
     file: str
     sha256: Optional[str] = Field(None, pattern=r"^[0-9a-f]{64}$")
     input_size: tuple[int, int] = Field(description="width, height of the model input")

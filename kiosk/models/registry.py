@@ -61,6 +61,16 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
     ),
     DefaultModel(
         spec=ModelSpec(
+            id="facemesh", task="landmarks", file="face_landmark.tflite",
+            sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+            input_size=(192, 192), color="rgb", mean=(0.0, 0.0, 0.0), std=(255.0, 255.0, 255.0),
+            licence="Apache-2.0",
+            source=f"PyPI {MEDIAPIPE}: mediapipe/modules/face_landmark/face_landmark.tflite"),
+        fetch=WheelMember(MEDIAPIPE, "mediapipe/modules/face_landmark/face_landmark.tflite",
+                          "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"),
+    ),
+    DefaultModel(
+        spec=ModelSpec(
             id="dlib_resnet_v1", task="embedder", file="dlib_face_recognition_resnet_model_v1.tflite",
             sha256="b21043042f087a44a3257ca41c22ffc2b71598be6640740c6441743f6c219def",
             input_size=(150, 150), color="rgb", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
