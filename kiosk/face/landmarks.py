@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..config.face import FaceConfig, LandmarkSource
+from .align import similarity_transform
 from .detectors.base import Detection, KeypointLayout
 from .errors import ModelError
 from .runtime import TFLiteModel
@@ -37,6 +38,16 @@ EYE_IMAGE_RIGHT = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 3
 NOSE_TIP = 1
 MOUTH_IMAGE_LEFT = 61
 MOUTH_IMAGE_RIGHT = 291
+
+# Where FaceMesh's five points land in the ArcFace 112 px frame when a face is aligned by YuNet's five
+# points onto the ArcFace template (ARCFACE_112): medians over 723 faces of ../shared lfw_strangers
+# (not the LFW dev evaluation set), fitted by bench/fit_landmark_templates.py. The mesh's nose tip sits
+# 4.4 px lower than YuNet's, its eye centres 2 px lower. With it, a template of YuNet's convention is
+# carried over to FaceMesh points (`template_for`).
+ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
+                        [70.7299, 92.2041]], np.float32)
+FACEMESH_IN_ARCFACE_112 = np.array([[37.28, 53.60], [73.04, 53.31], [54.88, 76.18], [40.31, 92.20],
+                                    [71.09, 91.91]], np.float32)
 
 
 class LandmarkStage(Protocol):
@@ -117,6 +128,24 @@ class FaceMeshLandmarks:
         return replace(detection, keypoints=points, layout=KeypointLayout.five_point)
 
 
+def template_for(spec: ModelSpec, source: str) -> np.ndarray:
+    """The embedder's five-point template for points of `source` (a LandmarkStage name).
+
+    The spec's own `landmark_templates[source]` when it has one (dlib: fitted to dlib's own chips);
+    for FaceMesh otherwise the spec's template moved by the similarity that takes ARCFACE_112 onto it,
+    applied to FACEMESH_IN_ARCFACE_112; for the detector's points the spec's template as it is.
+    """
+    if spec.template is None:
+        raise ValueError(f"spec {spec.id} has no template")
+    template = np.asarray(spec.template, np.float32)
+    if spec.landmark_templates and source in spec.landmark_templates:
+        return np.asarray(spec.landmark_templates[source], np.float32)
+    if source != FACEMESH_ID:
+        return template
+    matrix = similarity_transform(ARCFACE_112, template)
+    return (FACEMESH_IN_ARCFACE_112 @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
 def create_landmarks(config: FaceConfig, models_dir: Path) -> LandmarkStage:
     """The stage named by `face.landmarks`; ModelError for a missing or bad model file or spec."""
     if config.landmarks == LandmarkSource.detector:
@@ -125,4 +154,4 @@ def create_landmarks(config: FaceConfig, models_dir: Path) -> LandmarkStage:
 
 
 __all__ = ["DetectorKeypoints", "FaceMeshLandmarks", "LandmarkStage", "create_landmarks", "roi_transform",
-           "to_frame", "five_points"]
+           "to_frame", "five_points", "template_for"]

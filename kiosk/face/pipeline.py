@@ -44,7 +44,7 @@ class FacePipeline:
         self.detector = create_detector(config, self.models_dir)
         self.landmarks = create_landmarks(config, self.models_dir)
         self.spec = load_spec(self.models_dir, config.embedder)
-        self.embedder = Embedder(self.spec, self.models_dir, config.num_threads)
+        self.embedder = Embedder(self.spec, self.models_dir, config.num_threads, self.landmarks.name)
         self.model_id: str = self.embedder.model_id
         self.metric: Metric = self.embedder.metric
         self.dim: int = self.embedder.dim

