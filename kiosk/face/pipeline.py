@@ -51,12 +51,15 @@ class FacePipeline:
 
     @property
     def keypoint_layout(self) -> KeypointLayout:
-        """Order of `FaceObservation.keypoints` (see KeypointLayout)."""
-        return self.landmarks.layout or self.detector.layout
+        """Order of `FaceObservation.keypoints`: the detector's (see KeypointLayout).
+
+        The thermal ROI and the simulator work in the detector's points; the landmark stage's points
+        (used for alignment and the yaw gate) are `FaceObservation.landmarks`."""
+        return self.detector.layout
 
     # -- per frame ----------------------------------------------------------------------------
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        """Detected faces, largest first, keypoints refined by the landmark stage."""
+        """Detected faces, largest first, with the landmark stage's points (the ones alignment uses)."""
         image = as_bgr(image_bgr)
         return [self.landmarks.refine(image, d) for d in self.detector.detect(image)]
 
@@ -66,14 +69,16 @@ class FacePipeline:
         Raises ImageError for an input that is not an image; a frame without faces gives [].
         """
         image = as_bgr(image_bgr)
-        return [self._observe(image, d) for d in self.detect(image)]
+        return [self._observe(image, d) for d in self.detector.detect(image)]
 
     def _observe(self, image: np.ndarray, detection: Detection) -> FaceObservation:
-        chip = self.embedder.chip(image, detection.keypoints, detection.layout)
-        quality = assess(detection, chip, self.config)
+        face = self.landmarks.refine(image, detection)
+        chip = self.embedder.chip(image, face.keypoints, face.layout)
+        quality = assess(face, chip, self.config)
         observation = FaceObservation(box=detection.box, score=detection.score, keypoints=detection.keypoints,
                                       quality=quality, model_id=self.model_id,
-                                      mask_score=mask_score(image, detection))
+                                      mask_score=mask_score(image, face),
+                                      landmarks=None if face is detection else face.keypoints)
         if quality.ok:
             observation.embedding = self.embedder.embed(chip)
         return observation
@@ -84,7 +89,7 @@ class FacePipeline:
         Also the way to re-embed a person from a kept source image after a model change.
         """
         image = as_bgr(image_bgr)
-        detections = self.detect(image)
+        detections = self.detector.detect(image)
         if not detections:
             raise FaceError(NO_FACE)
         observation = self._observe(image, detections[0])

@@ -68,17 +68,23 @@ def test_facemesh_template_is_derived_for_an_arcface_model_and_taken_from_dlibs_
 
 
 def test_pipeline_aligns_on_five_points_after_landmarks(pipeline, models_dir: Path, testdata: Path):
-    assert pipeline.landmarks.name == "facemesh" and pipeline.keypoint_layout == KeypointLayout.five_point
+    assert pipeline.landmarks.name == "facemesh"
     image = read_image(testdata / "obama.jpg")
     refined = pipeline.detect(image)[0]
     raw = pipeline.detector.detect(image)[0]
     assert raw.layout == KeypointLayout.blazeface6 and refined.layout == KeypointLayout.five_point
     assert pipeline.landmarks.presence > 0.9
+    face = pipeline.process(image)[0]
+    # the observation keeps the detector's points (thermal ROI, simulator) and carries the five it was
+    # aligned on; the chip is the one of the five points
+    assert pipeline.keypoint_layout == KeypointLayout.blazeface6 and np.allclose(face.keypoints, raw.keypoints)
+    assert np.allclose(face.landmarks, refined.keypoints)
+    chip = pipeline.embedder.chip(image, refined.keypoints, refined.layout)
+    assert np.allclose(face.embedding, pipeline.embedder.embed(chip))
     coarse = FacePipeline(FaceConfig(landmarks=LandmarkSource.detector), models_dir)
-    assert coarse.keypoint_layout == KeypointLayout.blazeface6
-    assert np.allclose(coarse.detect(image)[0].keypoints, raw.keypoints)
+    assert np.allclose(coarse.detect(image)[0].keypoints, raw.keypoints) and coarse.process(image)[0].landmarks is None
     # the same face, aligned on better points, gives another (closer to dlib's own) embedding
-    assert not np.allclose(pipeline.process(image)[0].embedding, coarse.process(image)[0].embedding, atol=1e-3)
+    assert not np.allclose(face.embedding, coarse.process(image)[0].embedding, atol=1e-3)
 
 
 def _models_without_facemesh(models_dir: Path, target: Path) -> Path:

@@ -32,8 +32,8 @@ def test_observations_carry_quality_mask_score_and_model_id(pipeline, testdata):
     for face in faces:
         assert face.quality.ok and face.embedding is not None
         assert 0.0 <= face.mask_score < 0.5
-        # five points from the landmark stage (eyes, nose tip, mouth corners), not BlazeFace's six
-        assert face.model_id.startswith("dlib_resnet_v1@") and face.keypoints.shape == (5, 2)
+        assert face.model_id.startswith("dlib_resnet_v1@") and face.keypoints.shape == (6, 2)
+        assert face.landmarks.shape == (5, 2)   # eyes, nose tip, mouth corners from FaceMesh
 
 
 def test_model_id_and_thresholds_are_stable(pipeline, models_dir):
