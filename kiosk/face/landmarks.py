@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -54,7 +54,6 @@ class LandmarkStage(Protocol):
     """Refines a detection's keypoints; returns the detection with the stage's layout."""
 
     name: str
-    layout: Optional[KeypointLayout]   # None: the detector's own
 
     def refine(self, image_bgr: np.ndarray, detection: Detection) -> Detection: ...
 
@@ -63,7 +62,6 @@ class DetectorKeypoints:
     """The detector's own keypoints, unchanged (today's alignment; YuNet's five points)."""
 
     name = "detector"
-    layout = None
 
     def refine(self, image_bgr: np.ndarray, detection: Detection) -> Detection:
         return detection
@@ -99,7 +97,6 @@ class FaceMeshLandmarks:
     """MediaPipe FaceMesh on a rotated face crop. `presence` of the last call: face-presence probability."""
 
     name = FACEMESH_ID
-    layout = KeypointLayout.five_point
 
     def __init__(self, spec: ModelSpec, spec_dir: Path, num_threads: int = 1) -> None:
         self.model = TFLiteModel(spec, spec_dir, num_threads)
