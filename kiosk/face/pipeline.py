@@ -1,7 +1,8 @@
 """FacePipeline: frame in, faces out (box, keypoints, quality, mask score and, when good, an embedding).
 
-Stages: detect -> align to the embedding model's template -> quality gates -> embed; the mask
-score is computed for every face. Configuration: the `[face]` section (kiosk.config.face).
+Stages: detect -> landmarks (eye centres, nose tip, mouth corners; kiosk.face.landmarks) -> align
+to the embedding model's template -> quality gates -> embed; the mask score is computed for every
+face. Configuration: the `[face]` section (kiosk.config.face).
 
 Thread-safety: a FacePipeline holds TFLite interpreters, which are not thread-safe. The daemon
 calls `process` from ONE worker thread (never from the asyncio loop, never from two threads at
@@ -28,6 +29,7 @@ from .detectors.base import Detection, KeypointLayout
 from .embedder import Embedder
 from .errors import FaceError, ModelError
 from .images import as_bgr
+from .landmarks import create_landmarks
 from .mask import mask_score
 from .metrics import FAR_TARGETS, distance, distances
 from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
@@ -45,22 +47,28 @@ class FacePipeline:
         self.config = config
         self.models_dir = Path(models_dir)
         self.detector = create_detector(config, self.models_dir)
+        self.landmarks = create_landmarks(config, self.models_dir)
         choice = choose_embedder(config.embedder, self.models_dir)
         log.info(choice.log_line, extra={"fields": {"embedder": choice.model_id}})
         self.spec = load_spec(self.models_dir, choice.model_id)
-        self.embedder = Embedder(self.spec, self.models_dir, config.num_threads)
+        self.embedder = Embedder(self.spec, self.models_dir, config.num_threads, self.landmarks.name)
         self.model_id: str = self.embedder.model_id
         self.metric: Metric = self.embedder.metric
         self.dim: int = self.embedder.dim
 
     @property
     def keypoint_layout(self) -> KeypointLayout:
-        """Order of `FaceObservation.keypoints` (see KeypointLayout)."""
+        """Order of `FaceObservation.keypoints`: the detector's (see KeypointLayout).
+
+        The thermal ROI and the simulator work in the detector's points; the landmark stage's points
+        (used for alignment and the yaw gate) are `FaceObservation.landmarks`."""
         return self.detector.layout
 
     # -- per frame ----------------------------------------------------------------------------
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        return self.detector.detect(as_bgr(image_bgr))
+        """Detected faces, largest first, with the landmark stage's points (the ones alignment uses)."""
+        image = as_bgr(image_bgr)
+        return [self.landmarks.refine(image, d) for d in self.detector.detect(image)]
 
     def process(self, image_bgr: np.ndarray) -> list[FaceObservation]:
         """Every face in the frame, largest first; `embedding` is set only when `quality.ok`.
@@ -71,11 +79,13 @@ class FacePipeline:
         return [self._observe(image, d) for d in self.detector.detect(image)]
 
     def _observe(self, image: np.ndarray, detection: Detection) -> FaceObservation:
-        chip = self.embedder.chip(image, detection.keypoints, detection.layout)
-        quality = assess(detection, chip, self.config)
+        face = self.landmarks.refine(image, detection)
+        chip = self.embedder.chip(image, face.keypoints, face.layout)
+        quality = assess(face, chip, self.config)
         observation = FaceObservation(box=detection.box, score=detection.score, keypoints=detection.keypoints,
                                       quality=quality, model_id=self.model_id,
-                                      mask_score=mask_score(image, detection))
+                                      mask_score=mask_score(image, face),
+                                      landmarks=None if face is detection else face.keypoints)
         if quality.ok:
             observation.embedding = self.embedder.embed(chip)
         return observation
@@ -95,7 +105,7 @@ class FacePipeline:
         return observation
 
     def embed_detection(self, image_bgr: np.ndarray, detection: Detection) -> np.ndarray:
-        """The embedding of one detected face without the quality gates (evaluation, benchmarks)."""
+        """The embedding of one detected face (from `detect`) without the quality gates (evaluation, benchmarks)."""
         image = as_bgr(image_bgr)
         return self.embedder.embed(self.embedder.chip(image, detection.keypoints, detection.layout))
 

@@ -17,6 +17,9 @@ data cannot show, plus a few genuine-pair quantiles. The security levels derive 
 force from it and the number of templates enrolled (kiosk.face.openset). Without it, `thresholds`
 (a distance per level, a per-comparison FAR target) is used as it is, whatever the number enrolled;
 without either the pipeline refuses to start (ModelError) unless `recognition.threshold` is set.
+`template` is for five points in YuNet's (MTCNN's) convention; points of another landmark source sit
+a little differently on the face (FaceMesh's nose tip is lower), so `landmark_templates` may give a
+template per source (`{"facemesh": [...]}`); without one it is derived (kiosk.face.landmarks).
 """
 from __future__ import annotations
 
@@ -89,7 +92,7 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    task: str = Field(pattern=r"^(detector|embedder)$")
+    task: str = Field(pattern=r"^(detector|embedder|landmarks)$")
     file: str
     sha256: Optional[str] = Field(None, pattern=r"^[0-9a-f]{64}$")
     input_size: tuple[int, int] = Field(description="width, height of the model input")
@@ -98,6 +101,7 @@ class ModelSpec(BaseModel):
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     metric: Optional[Metric] = None
     template: Optional[list[tuple[float, float]]] = None
+    landmark_templates: Optional[dict[str, list[tuple[float, float]]]] = None
     thresholds: Optional[dict[str, float]] = None
     thresholds_source: Optional[str] = None
     stranger_scores: Optional[StrangerScores] = None
@@ -109,6 +113,15 @@ class ModelSpec(BaseModel):
     def _five_points(cls, value: Optional[list[tuple[float, float]]]) -> Optional[list[tuple[float, float]]]:
         if value is not None and len(value) != 5:
             raise ValueError("template needs exactly 5 points (eyes, nose tip, mouth corners)")
+        return value
+
+    @field_validator("landmark_templates")
+    @classmethod
+    def _five_points_each(cls, value: Optional[dict[str, list[tuple[float, float]]]]
+                          ) -> Optional[dict[str, list[tuple[float, float]]]]:
+        for source, points in (value or {}).items():
+            if len(points) != 5:
+                raise ValueError(f"landmark template {source!r} needs exactly 5 points")
         return value
 
     def model_path(self, spec_dir: Path) -> Path:

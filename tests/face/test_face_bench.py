@@ -20,7 +20,7 @@ def test_kiosk_bench_reports_every_stage(models_dir: Path, testdata: Path, tmp_p
     figures = json.loads(out.read_text())
     for label in ("one_thread", "all_cores"):
         stages = figures[label]
-        assert {"decode", "detect", "align", "quality_mask", "embed", "match", "frame"} <= set(stages)
+        assert {"decode", "detect", "landmarks", "align", "quality_mask", "embed", "match", "frame"} <= set(stages)
         assert stages["faces_found"] == 2 and stages["fps"] > 0
     assert figures["photos"] == 2 and figures["model_id"].split("@")[0] == figures["embedder"]
     assert figures["embedder"] in AUTO_ORDER

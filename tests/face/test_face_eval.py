@@ -81,13 +81,23 @@ def test_eval_command_uses_the_files_folds(models_dir: Path, shared_dir: Path, t
     assert "4-fold, folds from the file" in capsys.readouterr().out
 
 
-def test_lfw_dev_accuracy_at_least_98_percent(pipeline, shared_dir: Path):
+def test_lfw_dev_accuracy_at_least_99_percent(pipeline, shared_dir: Path):
     pairs = read_pairs(shared_dir / "data" / "faces" / "lfw_dev" / "pairs_dev.tsv")
     report, _ = evaluate(pipeline, pairs, SecurityLevel.normal, progress=False)
-    assert report["images_without_face"] == 0 and report["pairs"] == 212
-    assert report["accuracy_kfold"]["mean"] >= 0.98
+    assert report["images_without_face"] == 0 and report["pairs"] == 212 and report["landmarks"] == "facemesh"
+    # FaceMesh alignment measured 99.55% (BlazeFace's 4 points: 98.64%; face_recognition's pipeline: 99.50%)
+    assert report["accuracy_kfold"]["mean"] >= 0.99
     level = report["security_level"]
     assert level["far_target"] == 1e-3 and not level["estimable"] and "106 impostor pairs" in level["note"]
+
+
+def test_lfw_dev_all_impostors_tar_at_far_1e3_at_least_95_percent(pipeline, shared_dir: Path):
+    pairs = read_pairs(shared_dir / "data" / "faces" / "lfw_dev" / "pairs_dev.tsv")
+    report, _ = evaluate(pipeline, pairs, SecurityLevel.normal, all_impostors=True, progress=False)
+    assert report["genuine"] == 106 and report["impostor"] == 17472
+    point = next(p for p in report["tar_at_far"] if p["far_target"] == 1e-3)
+    # measured 96.2% (102 of 106) with FaceMesh alignment; BlazeFace's 4 points gave 91.5%
+    assert point["estimable"] and point["tar"] >= 0.95
 
 
 @pytest.mark.slow

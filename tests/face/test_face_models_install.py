@@ -99,7 +99,7 @@ def test_verify_reports_missing_and_corrupt_files(models_dir: Path, tmp_path: Pa
         handle.write(b"XXXX")
     states = {r.id: r.state for r in installer.verify(target)}
     assert states == {"blazeface_short": "corrupt", "blazeface_full": "missing", "dlib_resnet_v1": "ok",
-                      "mobilefacenet": "not installed"}
+                      "mobilefacenet": "not installed", "facemesh": "ok"}
     assert main(["models", "verify", "--dir", str(target)]) == 1
     err = capsys.readouterr().err
     assert f"run `kiosk models install --dir {target}`" in err and len(err.strip().splitlines()) == 1

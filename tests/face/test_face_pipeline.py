@@ -33,6 +33,7 @@ def test_observations_carry_quality_mask_score_and_model_id(pipeline, testdata):
         assert face.quality.ok and face.embedding is not None
         assert 0.0 <= face.mask_score < 0.5
         assert face.model_id == pipeline.model_id and face.keypoints.shape == (6, 2)
+        assert face.landmarks.shape == (5, 2)   # eyes, nose tip, mouth corners from FaceMesh
 
 
 def test_model_id_and_thresholds_are_stable(pipeline, models_dir):
