@@ -88,9 +88,9 @@ def measure_stranger_scores(pipeline: FacePipeline, strangers: Path, genuine_pai
     which = f"the fit half ({FIT_HALF_RULE})" if half == "fit" else "all identities"
     measured_on = (f"{_short(strangers)}: {which}, {len(chosen)} of {len(by_identity)} identities, {len(kept)} images with a "
                    f"face of {len(paths)}; every cross-identity pair; {pipeline.model_id}, detector "
-                   f"{pipeline.detector.name}; `kiosk eval strangers`")
+                   f"{pipeline.detector.name}, landmarks {pipeline.landmarks.name}; `kiosk eval strangers`")
     genuine_on = (f"{_short(genuine_pairs)}: {len(genuine)} genuine pairs with a face of {len(pairs)}; {pipeline.model_id}, "
-                  f"detector {pipeline.detector.name}")
+                  f"detector {pipeline.detector.name}, landmarks {pipeline.landmarks.name}")
     return fit_stranger_scores(impostor, genuine, measured_on, genuine_on)
 
 

