@@ -22,15 +22,15 @@ class SecurityLevel(StrEnum):
 # them; the threshold in force is derived from the model's stranger scores (kiosk.face.openset).
 SECURITY_LEVEL_FPIR: dict[SecurityLevel, float] = {
     SecurityLevel.low: 1e-2,
-    SecurityLevel.normal: 1e-3,
-    SecurityLevel.high: 1e-4,
+    SecurityLevel.normal: 3e-3,
+    SecurityLevel.high: 1e-3,
 }
 
 
 class RecognitionConfig(Section):
     security_level: SecurityLevel = Field(SecurityLevel.normal,
                                           description="low, normal or high: the share of strangers accepted as "
-                                                      "someone per walk-up (FPIR 1e-2/1e-3/1e-4).")
+                                                      "someone per walk-up (FPIR 1e-2/3e-3/1e-3).")
     fpir: Optional[float] = Field(None, gt=0, lt=1,
                                   description="FPIR override (share of strangers accepted per walk-up); unset = "
                                               "the security level's.")

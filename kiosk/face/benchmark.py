@@ -99,7 +99,8 @@ def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, galler
         stages["align"] += time_calls(lambda f=frame, d=face: pipeline.embedder.chip(f, d.keypoints, d.layout), repeat)
         stages["quality_mask"] += time_calls(
             lambda f=frame, d=face, c=chip: (assess(d, c, pipeline.config), mask_score(f, d)), repeat)
-        stages["embed"] += time_calls(lambda c=chip: pipeline.embedder.embed(c), repeat)
+        stages["embed"] += time_calls(lambda f=frame, d=face, c=chip: pipeline.embedder.embed_face(f, d.keypoints, d.layout, c),
+                                       repeat)
     rng = np.random.default_rng(0)
     gallery = rng.normal(0, 0.1, (gallery_size, pipeline.dim)).astype(np.float32)
     query = gallery[gallery_size // 2] + 0.01

@@ -38,6 +38,11 @@ class Embedder:
         chip, _ = align(image_bgr, keypoints, layout, self.template, self.size)
         return chip
 
+    def embed_face(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout,
+                   chip: np.ndarray | None = None) -> np.ndarray:
+        """The face's vector; pass the `chip()` already made for the quality gates to align only once."""
+        return self.embed(self.chip(image_bgr, keypoints, layout) if chip is None else chip)
+
     def embed(self, chip_bgr: np.ndarray) -> np.ndarray:
         vector = self.model.run(self.model.prepare(chip_bgr))[0][0]
         return np.array(vector, dtype=np.float32)

@@ -60,7 +60,7 @@ def embed_images(pipeline: FacePipeline, paths: list[Path], progress: bool = Tru
         quality = assess(face, chip, pipeline.config)
         if not quality.ok:
             out.quality_failures[quality.reason or "?"] = out.quality_failures.get(quality.reason or "?", 0) + 1
-        out.vectors[path] = pipeline.embedder.embed(chip)
+        out.vectors[path] = pipeline.embedder.embed_face(image, face.keypoints, face.layout, chip)
     return out
 
 

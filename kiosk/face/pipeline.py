@@ -26,7 +26,7 @@ from ..types import FaceObservation
 from .choice import choose_embedder
 from .detectors import create_detector
 from .detectors.base import Detection, KeypointLayout
-from .embedder import Embedder
+from .ensemble import create_embedder
 from .errors import FaceError, ModelError
 from .images import as_bgr
 from .landmarks import create_landmarks
@@ -51,7 +51,7 @@ class FacePipeline:
         choice = choose_embedder(config.embedder, self.models_dir)
         log.info(choice.log_line, extra={"fields": {"embedder": choice.model_id}})
         self.spec = load_spec(self.models_dir, choice.model_id)
-        self.embedder = Embedder(self.spec, self.models_dir, config.num_threads, self.landmarks.name)
+        self.embedder = create_embedder(self.spec, self.models_dir, config.num_threads, self.landmarks.name)
         self.model_id: str = self.embedder.model_id
         self.metric: Metric = self.embedder.metric
         self.dim: int = self.embedder.dim
@@ -87,7 +87,7 @@ class FacePipeline:
                                       mask_score=mask_score(image, face),
                                       landmarks=None if face is detection else face.keypoints)
         if quality.ok:
-            observation.embedding = self.embedder.embed(chip)
+            observation.embedding = self.embedder.embed_face(image, face.keypoints, face.layout, chip)
         return observation
 
     def embed_for_enrollment(self, image_bgr: np.ndarray) -> FaceObservation:
@@ -107,7 +107,7 @@ class FacePipeline:
     def embed_detection(self, image_bgr: np.ndarray, detection: Detection) -> np.ndarray:
         """The embedding of one detected face (from `detect`) without the quality gates (evaluation, benchmarks)."""
         image = as_bgr(image_bgr)
-        return self.embedder.embed(self.embedder.chip(image, detection.keypoints, detection.layout))
+        return self.embedder.embed_face(image, detection.keypoints, detection.layout)
 
     # -- comparing ----------------------------------------------------------------------------
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:

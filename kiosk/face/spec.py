@@ -20,6 +20,10 @@ without either the pipeline refuses to start (ModelError) unless `recognition.th
 `template` is for five points in YuNet's (MTCNN's) convention; points of another landmark source sit
 a little differently on the face (FaceMesh's nose tip is lower), so `landmark_templates` may give a
 template per source (`{"facemesh": [...]}`); without one it is derived (kiosk.face.landmarks).
+
+An `ensemble` spec has no file: it joins the vectors of installed embedders (`members`), each
+unit-normalised and scaled by the square root of its `weights` entry, so that its cosine similarity
+is the weighted mean of the members' (kiosk.face.ensemble).
 """
 from __future__ import annotations
 
@@ -92,10 +96,11 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    task: str = Field(pattern=r"^(detector|embedder|landmarks)$")
-    file: str
+    task: str = Field(pattern=r"^(detector|embedder|landmarks|ensemble)$")
+    file: Optional[str] = Field(None, description="the model file; every task but 'ensemble' has one")
     sha256: Optional[str] = Field(None, pattern=r"^[0-9a-f]{64}$")
-    input_size: tuple[int, int] = Field(description="width, height of the model input")
+    input_size: Optional[tuple[int, int]] = Field(None, description="width, height of the model input (every task "
+                                                                    "but 'ensemble')")
     color: str = Field("rgb", pattern=r"^(rgb|bgr)$")
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -105,8 +110,21 @@ class ModelSpec(BaseModel):
     thresholds: Optional[dict[str, float]] = None
     thresholds_source: Optional[str] = None
     stranger_scores: Optional[StrangerScores] = None
+    members: Optional[list[str]] = Field(None, description="ensemble: the embedder ids whose vectors it joins")
+    weights: Optional[list[float]] = Field(None, description="ensemble: each member's share of the cosine similarity")
     licence: Optional[str] = None
     source: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _file_or_members(self) -> ModelSpec:
+        if self.task == "ensemble":
+            if not self.members or len(self.members) < 2 or self.file is not None:
+                raise ValueError("an ensemble names two or more member embedders in 'members' and has no 'file'")
+            if self.weights is None or len(self.weights) != len(self.members) or min(self.weights) <= 0:
+                raise ValueError("an ensemble needs one positive weight per member in 'weights'")
+        elif self.file is None or self.input_size is None:
+            raise ValueError(f"a {self.task} needs its model 'file' and 'input_size'")
+        return self
 
     @field_validator("template")
     @classmethod
@@ -125,6 +143,8 @@ class ModelSpec(BaseModel):
         return value
 
     def model_path(self, spec_dir: Path) -> Path:
+        if self.file is None:
+            raise ValueError(f"spec {self.id} ({self.task}) has no model file")
         path = Path(self.file)
         return path if path.is_absolute() else spec_dir / path
 

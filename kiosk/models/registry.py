@@ -70,6 +70,7 @@ def pinned_stranger_scores(model_id: str) -> StrangerScores:
 
 DLIB_STRANGER_SCORES = pinned_stranger_scores("dlib_resnet_v1")
 MOBILEFACENET_STRANGER_SCORES = pinned_stranger_scores("mobilefacenet")
+ENSEMBLE_STRANGER_SCORES = pinned_stranger_scores("mobilefacenet_dlib")
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,15 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
         optional=True,
         licence_text="Apache-2.0.txt",
     ),
+)
+
+# Ensembles of installed embedders (kiosk.face.ensemble): written by the installer where every member is
+# installed. Equal weights, chosen by principle (neither model is known to be better on every face), not fitted.
+DEFAULT_ENSEMBLES: tuple[ModelSpec, ...] = (
+    ModelSpec(id="mobilefacenet_dlib", task="ensemble", members=["mobilefacenet", "dlib_resnet_v1"], weights=[0.5, 0.5],
+              metric=Metric.cosine, stranger_scores=ENSEMBLE_STRANGER_SCORES,
+              licence="Apache-2.0 (mobilefacenet) + CC0-1.0 (dlib_resnet_v1)",
+              source="mobilefacenet and dlib_resnet_v1, each unit-normalised and weighted 0.5 (kiosk.face.ensemble)"),
 )
 
 LICENCES: tuple[LicenceFile, ...] = (

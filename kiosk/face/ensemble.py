@@ -1,0 +1,60 @@
+"""An ensemble embedder: several embedding models on the same face, one vector.
+
+Each member aligns the face to its own template and embeds it; the vectors are unit-normalised,
+scaled by the square root of the member's weight (weights sum to 1) and joined. The cosine
+similarity of two joined vectors is then the weighted mean of the members' cosine similarities,
+so the rest of the kiosk (matcher, templates, fusion, security levels) treats the ensemble as one
+cosine model. Two models trained on different data err on different faces: on ../shared LFW dev
+MobileFaceNet keeps strangers out at 700 enrolled where dlib cannot, and dlib's ResNet separates the
+genuine pairs MobileFaceNet misses (README, "Face pipeline").
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .detectors.base import KeypointLayout
+from .embedder import Embedder
+from .errors import ModelError
+from .spec import Metric, ModelSpec, load_spec, spec_path
+
+
+class EnsembleEmbedder:
+    """Members are loaded from their own specs in the same models directory. Not thread-safe."""
+
+    def __init__(self, spec: ModelSpec, models_dir: Path, num_threads: int = 1, landmarks: str = "detector") -> None:
+        if spec.task != "ensemble" or not spec.members or not spec.weights:
+            raise ModelError(spec_path(models_dir, spec.id), f"spec {spec.id} is a {spec.task}, not an ensemble")
+        self.spec = spec
+        self.members = [Embedder(load_spec(models_dir, member), models_dir, num_threads, landmarks)
+                        for member in spec.members]
+        total = float(sum(spec.weights))
+        self._scales = [float(np.sqrt(w / total)) for w in spec.weights]
+        self.dim = sum(m.dim for m in self.members)
+        self.metric = Metric.cosine
+        # The vector space is the members' spaces together: a change of any member is a new model id.
+        joined = "|".join(m.model_id for m in self.members)
+        self.model_id = f"{spec.id}@{hashlib.sha256(joined.encode()).hexdigest()[:12]}"
+
+    def chip(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout) -> np.ndarray:
+        """The first member's chip: what the quality gates look at."""
+        return self.members[0].chip(image_bgr, keypoints, layout)
+
+    def embed_face(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout,
+                   chip: np.ndarray | None = None) -> np.ndarray:
+        """The joined vector; `chip` (from `chip()`) saves the first member's alignment."""
+        parts = []
+        for index, (member, scale) in enumerate(zip(self.members, self._scales, strict=True)):
+            vector = member.embed_face(image_bgr, keypoints, layout, chip if index == 0 else None)
+            parts.append(vector * (scale / max(float(np.linalg.norm(vector)), 1e-12)))
+        return np.concatenate(parts).astype(np.float32)
+
+
+def create_embedder(spec: ModelSpec, models_dir: Path, num_threads: int = 1,
+                    landmarks: str = "detector") -> Embedder | EnsembleEmbedder:
+    """The embedder a spec describes: one model, or an ensemble of installed ones."""
+    if spec.task == "ensemble":
+        return EnsembleEmbedder(spec, models_dir, num_threads, landmarks)
+    return Embedder(spec, models_dir, num_threads, landmarks)
