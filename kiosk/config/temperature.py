@@ -69,3 +69,8 @@ class MaskConfig(Section):
     policy: MaskPolicy = Field(MaskPolicy.ignore, description="require, ignore, warn (allow, ask to wear one) or forbid "
                                                             "(ask to remove it: recognition needs the whole face).")
     threshold: float = Field(0.5, gt=0, lt=1, description="Mask score above which a face counts as masked.")
+    masked_templates: bool = Field(False, description="At enrollment also store one template per synthetic mask style "
+                                                      "(kiosk.face.masked); off: measured no better than the "
+                                                      "upper-face embedding on MFR2 dev.")
+    upper_face: bool = Field(False, description="At enrollment also store upper-face templates (lower face greyed "
+                                                "out), compared with masked walk-ups' upper-face embeddings.")

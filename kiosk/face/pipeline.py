@@ -31,6 +31,7 @@ from .errors import FaceError, ModelError
 from .images import as_bgr
 from .landmarks import create_landmarks
 from .mask import mask_score
+from .masked import masked_chips, upper_face, upper_space_id
 from .metrics import FAR_TARGETS, distance, distances
 from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
 from .quality import assess
@@ -108,6 +109,22 @@ class FacePipeline:
         """The embedding of one detected face (from `detect`) without the quality gates (evaluation, benchmarks)."""
         image = as_bgr(image_bgr)
         return self.embedder.embed(self.embedder.chip(image, detection.keypoints, detection.layout))
+
+    # -- masked faces (kiosk.face.masked) ------------------------------------------------------
+    @property
+    def upper_model_id(self) -> str:
+        """Id of the upper-face vector space of this model (stored apart from whole-face templates)."""
+        return upper_space_id(self.model_id)
+
+    def masked_embeddings(self, image_bgr: np.ndarray, keypoints: np.ndarray) -> list[np.ndarray]:
+        """Embeddings of the face at `keypoints` (this detector's layout) with each synthetic mask style drawn on."""
+        chip = self.embedder.chip(as_bgr(image_bgr), keypoints, self.keypoint_layout)
+        return [self.embedder.embed(c) for c in masked_chips(chip, self.embedder.template)]
+
+    def upper_embedding(self, image_bgr: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """The upper-face embedding (lower face greyed out) of the face at `keypoints`."""
+        chip = self.embedder.chip(as_bgr(image_bgr), keypoints, self.keypoint_layout)
+        return self.embedder.embed(upper_face(chip, self.embedder.template))
 
     # -- comparing ----------------------------------------------------------------------------
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:

@@ -117,8 +117,9 @@ def template_to_image(points: np.ndarray) -> np.ndarray:
     # A mirrored or collapsed fit (mouth above the eyes, points on a line) is no face.
     if det <= 0.05 * scale ** 2:
         raise ValueError("keypoints are degenerate or mirrored (mouth not below the eyes)")
-    residual = np.abs(design @ solution - target).max()
-    if residual > 0.5 * eye_gap:
+    # Turned heads fit an affine map loosely; a point far off any face does not fit at all.
+    residual = float(np.abs(design @ solution - target).max())
+    if residual > max(0.5 * eye_gap, 12.0 * np.sqrt(det)):
         raise ValueError(f"keypoints do not look like a face (fit residual {residual:.1f} px)")
     return matrix.astype(np.float32)
 
