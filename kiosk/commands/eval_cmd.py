@@ -22,8 +22,8 @@ def register(subparsers, common) -> None:
                         help="also report matching with synthetic-mask templates (on by default when "
                              "mask.masked_templates is set)")
     parser.add_argument("--upper-face", action="store_true",
-                        help="also report comparing by upper-face embeddings when either face is masked "
-                             "(on by default when mask.upper_face is set)")
+                        help="also report comparing by upper-face embeddings when either face's mask score is "
+                             "at least mask.threshold")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_eval)
 
@@ -50,7 +50,7 @@ def _eval(args: argparse.Namespace) -> int:
         report, curves = evaluate(pipeline, pairs, config.recognition.security_level, args.all_impostors,
                                   progress=not args.no_progress,
                                   masked_templates=args.masked_templates or config.mask.masked_templates,
-                                  upper_face=args.upper_face or config.mask.upper_face,
+                                  upper_face=args.upper_face,
                                   mask_threshold=config.mask.threshold)
     except ValueError as exc:
         raise CommandError(f"{args.pairs}: {exc}") from None

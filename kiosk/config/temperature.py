@@ -70,7 +70,5 @@ class MaskConfig(Section):
                                                             "(ask to remove it: recognition needs the whole face).")
     threshold: float = Field(0.5, gt=0, lt=1, description="Mask score above which a face counts as masked.")
     masked_templates: bool = Field(False, description="At enrollment also store one template per synthetic mask style "
-                                                      "(kiosk.face.masked); off: measured no better than the "
-                                                      "upper-face embedding on MFR2 dev.")
-    upper_face: bool = Field(False, description="At enrollment also store upper-face templates (lower face greyed "
-                                                "out), compared with masked walk-ups' upper-face embeddings.")
+                                                      "(kiosk.face.masked); off: on MFR2 dev they helped less than "
+                                                      "the upper-face embedding and raise impostor scores.")
