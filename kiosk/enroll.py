@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from drivers.camera.base import Camera
 
     from .face.pipeline import FacePipeline
+    from .types import FaceObservation
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # Templates kept per person and model. A person is scored by their nearest template, so 3 to 5 views
@@ -133,9 +134,11 @@ class Enroller:
                     raise EnrollError(f"shots {i + 1} and {j + 1} do not show the same face (distance {gap:.3f} > "
                                       f"{self.threshold:.3f}); enroll again with one person only")
 
-    def _masked(self, image: np.ndarray, keypoints: np.ndarray) -> list[np.ndarray]:
+    def _masked(self, image: np.ndarray, observation: FaceObservation) -> list[np.ndarray]:
         """The shot's synthetic-mask embeddings, when configured."""
-        return masked_embeddings(self.pipeline, image, keypoints) if self.masked_templates else []
+        if not self.masked_templates:
+            return []
+        return self.pipeline.masked_embeddings(image, *self.pipeline.alignment_points(observation))
 
     def _commit(self, ref: PersonRef, consent: Consent, vectors: list[np.ndarray], qualities: list[Optional[float]],
                 images: Sequence[tuple[bytes, str]], shots: list[Shot], source: str,
@@ -208,7 +211,7 @@ class Enroller:
                 continue
             vectors.append(observation.embedding)
             qualities.append(round(float(observation.score), 4))
-            masked.append(self._masked(image, observation.keypoints))
+            masked.append(self._masked(image, observation))
             shots.append(Shot(name, None, qualities[-1]))
             if self._keep_images(consent):
                 kept.append((data, _media_type(Path(name))))
@@ -248,7 +251,7 @@ class Enroller:
             last_taken = frame.timestamp
             vectors.append(observation.embedding)
             qualities.append(round(float(observation.score), 4))
-            masked.append(self._masked(frame.image, observation.keypoints))
+            masked.append(self._masked(frame.image, observation))
             log.append(Shot(f"camera frame {frame.seq}", None, qualities[-1]))
             if self._keep_images(consent):
                 ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -258,15 +261,6 @@ class Enroller:
             last = next((s.reason for s in reversed(log) if s.reason), "no frame")
             raise EnrollError(f"only {len(vectors)} of {shots} usable shots in {timeout_s:g} s (last problem: {last})")
         return self._commit(ref, consent, vectors, qualities, images, log, "camera", masked)
-
-
-def masked_embeddings(pipeline: FacePipeline, image: np.ndarray, keypoints: np.ndarray) -> list[np.ndarray]:
-    """The photo's embeddings with each synthetic mask style drawn on; none when no mask fits the keypoints
-    (a face turned too far: its bare template still counts)."""
-    try:
-        return pipeline.masked_embeddings(image, keypoints)
-    except ValueError:
-        return []
 
 
 def _best_shots(vectors: list[np.ndarray], qualities: list[Optional[float]], images: Sequence[tuple[bytes, str]],
@@ -379,7 +373,7 @@ def reembed(store: Store, pipeline: FacePipeline, *, prune_other_models: bool = 
                 qualities.append(round(float(observation.score), 4))
                 kinds.append("face")
                 if masked_templates:
-                    extra = masked_embeddings(pipeline, image, observation.keypoints)
+                    extra = pipeline.masked_embeddings(image, *pipeline.alignment_points(observation))
                     vectors += extra
                     qualities += [qualities[-1]] * len(extra)
                     kinds += ["masked"] * len(extra)

@@ -76,12 +76,9 @@ def embed_images(pipeline: FacePipeline, paths: list[Path], progress: bool = Tru
             out.quality_failures[quality.reason or "?"] = out.quality_failures.get(quality.reason or "?", 0) + 1
         out.vectors[path] = pipeline.embedder.embed(chip)
         if masked_templates:
-            try:
-                out.masked[path] = pipeline.masked_embeddings(image, face.keypoints)
-            except ValueError:   # keypoints no mask can be fitted to (a profile): the bare template only
-                out.masked[path] = []
+            out.masked[path] = pipeline.masked_embeddings(image, face.keypoints, face.layout)
         if upper_face:
-            out.upper[path] = pipeline.upper_embedding(image, face.keypoints)
+            out.upper[path] = pipeline.upper_embedding(image, face.keypoints, face.layout)
             out.mask_scores[path] = mask_score(image, face)
     return out
 

@@ -116,14 +116,21 @@ class FacePipeline:
         """Id of the upper-face vector space of this model (stored apart from whole-face templates)."""
         return upper_space_id(self.model_id)
 
-    def masked_embeddings(self, image_bgr: np.ndarray, keypoints: np.ndarray) -> list[np.ndarray]:
-        """Embeddings of the face at `keypoints` (this detector's layout) with each synthetic mask style drawn on."""
-        chip = self.embedder.chip(as_bgr(image_bgr), keypoints, self.keypoint_layout)
+    def alignment_points(self, observation: FaceObservation) -> tuple[np.ndarray, KeypointLayout]:
+        """The points a face was aligned on: the landmark stage's five, else the detector's keypoints."""
+        if observation.landmarks is not None:
+            return observation.landmarks, KeypointLayout.five_point
+        return observation.keypoints, self.keypoint_layout
+
+    def masked_embeddings(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout
+                          ) -> list[np.ndarray]:
+        """Embeddings of the face aligned on `keypoints` with each synthetic mask style drawn on the chip."""
+        chip = self.embedder.chip(as_bgr(image_bgr), keypoints, layout)
         return [self.embedder.embed(c) for c in masked_chips(chip, self.embedder.template)]
 
-    def upper_embedding(self, image_bgr: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-        """The upper-face embedding (lower face greyed out) of the face at `keypoints`."""
-        chip = self.embedder.chip(as_bgr(image_bgr), keypoints, self.keypoint_layout)
+    def upper_embedding(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout) -> np.ndarray:
+        """The upper-face embedding (lower face greyed out) of the face aligned on `keypoints`."""
+        chip = self.embedder.chip(as_bgr(image_bgr), keypoints, layout)
         return self.embedder.embed(upper_face(chip, self.embedder.template))
 
     # -- comparing ----------------------------------------------------------------------------

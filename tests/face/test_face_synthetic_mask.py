@@ -12,7 +12,7 @@ SKIN = (110, 145, 200)   # BGR
 
 @pytest.fixture(scope="module")
 def face(pipeline, astronaut):
-    detection = pipeline.detect(astronaut)[0]
+    detection = pipeline.detector.detect(astronaut)[0]   # BlazeFace's own six points
     assert detection.layout == KeypointLayout.blazeface6
     return astronaut, detection.keypoints
 

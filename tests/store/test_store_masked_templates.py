@@ -74,19 +74,24 @@ def test_masked_walk_up_matches_better_with_masked_templates(make_store, pipelin
     results = {}
     threshold = pipeline.threshold("normal")
     for masked_templates, (store, matcher) in galleries.items():
-        right, accepted, genuine = 0, 0, []
+        right, accepted, wrong, genuine = 0, 0, 0, []
         for identity, images in mfr2.items():
             for path in images[True]:
                 image = read_image(path)
                 probe = pipeline.embed_detection(image, pipeline.detect(image)[0])
                 match = matcher.search(probe, threshold=10.0)
                 right += store.person_by_id(match.person_id).employee_no == identity
-                accepted += match.distance <= threshold and store.person_by_id(match.person_id).employee_no == identity
+                named = store.person_by_id(match.person_id).employee_no
+                accepted += match.distance <= threshold and named == identity
+                wrong += match.distance <= threshold and named != identity
                 _, _, own = store.load_templates(pipeline.model_id, [store.person(identity).person_id])
                 genuine.append(float(pipeline.distances(own, probe).min()))
-        results[masked_templates] = (right, accepted, float(np.mean(genuine)))
-    # Measured (dlib_resnet_v1, BlazeFace, 25 masked probes of 10 people): rank-1 21 -> 21, identified at the
-    # normal threshold 13 -> 19, mean distance to the own templates 0.551 -> 0.420.
-    assert results[True][0] >= results[False][0]
-    assert results[True][1] >= results[False][1] + 3
-    assert results[True][2] < results[False][2] - 0.08
+        results[masked_templates] = (right, accepted, float(np.mean(genuine)), wrong)
+    # Measured (dlib_resnet_v1, FaceMesh landmarks, 25 masked probes of 10 people): rank-1 22 -> 22, identified
+    # at the normal threshold 6 -> 20, mean distance to the own templates 0.567 -> 0.423, and a wrong person
+    # within the threshold 1 -> 2 (masked templates bring every masked face closer, strangers' too).
+    right, accepted, own_distance, wrong = results[True]
+    assert right >= results[False][0]
+    assert accepted >= results[False][1] + 8
+    assert own_distance < results[False][2] - 0.1
+    assert wrong <= results[False][3] + 2
