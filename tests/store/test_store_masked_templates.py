@@ -14,6 +14,7 @@ from kiosk.enroll import Enroller, NewPerson, reembed
 from kiosk.face.images import read_image
 from kiosk.face.synthetic_mask import MASK_STYLES
 from kiosk.matching import Matcher
+from kiosk.store import StoreError
 
 pytestmark = pytest.mark.shared
 
@@ -95,3 +96,15 @@ def test_masked_walk_up_matches_better_with_masked_templates(make_store, pipelin
     assert accepted >= results[False][1] + 8
     assert own_distance < results[False][2] - 0.1
     assert wrong <= results[False][3] + 2
+
+
+def test_template_cap_keeps_the_newest_photos_with_their_masked_templates(store, rng):
+    person = store.add_person(employee_no="E1", name="A", role="staff")
+    for _ in range(3):
+        vectors = list(rng.normal(size=(3, 128)).astype(np.float32))
+        store.enroll(person.person_id, vectors, model_id="m@1", consent=consent_record(),
+                     kinds=["face", "masked", "masked"], max_templates=2)
+    kinds = [t.kind for t in store.templates(person.person_id)]
+    assert sorted(kinds) == ["face"] * 2 + ["masked"] * 4
+    with pytest.raises(StoreError, match="kinds"):
+        store.enroll(person.person_id, vectors, model_id="m@1", consent=consent_record(), kinds=["face", "beard", "x"])
