@@ -70,5 +70,5 @@ class MaskConfig(Section):
                                                             "(ask to remove it: recognition needs the whole face).")
     threshold: float = Field(0.5, gt=0, lt=1, description="Mask score above which a face counts as masked.")
     masked_templates: bool = Field(False, description="At enrollment also store one template per synthetic mask style "
-                                                      "(kiosk.face.masked); off: on MFR2 dev they helped less than "
-                                                      "the upper-face embedding and raise impostor scores.")
+                                                      "(kiosk.face.masked); off by default: they also bring "
+                                                      "strangers closer (see the README, masked faces).")
