@@ -152,7 +152,7 @@ class Daemon:
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
         enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.duplicate_threshold, matcher=self.matcher,
-                            actor="sim")
+                            masked_templates=self.config.mask.masked_templates, actor="sim")
         enroll_demo_staff(enroller, self.config.sim_assets_dir)
 
     def _start_reader(self, name: str, device: Camera | ThermalSensor, timeout_s: float,

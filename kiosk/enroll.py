@@ -4,6 +4,10 @@ Every path checks the consent record first (no consent, no face processing), emb
 face pipeline's quality gates, checks that all shots show one face, warns (or refuses) when the
 face is already enrolled as someone else (1:N against the live gallery), and creates the person
 only once there is something to enroll.
+
+With `masked_templates` (config `[mask] masked_templates`), each photo also gives one template per
+synthetic mask style (kiosk.face.masked), stored with kind 'masked'. Remote enrollment by
+embedding cannot make them: it has no photo to draw on.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
     from drivers.camera.base import Camera
 
     from .face.pipeline import FacePipeline
+    from .types import FaceObservation
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 # Templates kept per person and model. A person is scored by their nearest template, so 3 to 5 views
@@ -96,11 +101,12 @@ class Enroller:
     """Enrolls with one face pipeline; keeps its own duplicate-check gallery up to date across a batch."""
 
     def __init__(self, store: Store, pipeline: FacePipeline, *, threshold: float, matcher: Optional[Matcher] = None,
-                 refuse_duplicates: bool = False, actor: str = "system") -> None:
+                 refuse_duplicates: bool = False, masked_templates: bool = False, actor: str = "system") -> None:
         self.store = store
         self.pipeline = pipeline
         self.threshold = threshold
         self.refuse_duplicates = refuse_duplicates
+        self.masked_templates = masked_templates
         self.actor = actor
         self.matcher = matcher or Matcher.from_store(store, pipeline.model_id, metric=str(pipeline.metric))
 
@@ -128,8 +134,16 @@ class Enroller:
                     raise EnrollError(f"shots {i + 1} and {j + 1} do not show the same face (distance {gap:.3f} > "
                                       f"{self.threshold:.3f}); enroll again with one person only")
 
+    def _masked(self, image: np.ndarray, observation: FaceObservation) -> list[np.ndarray]:
+        """The shot's synthetic-mask embeddings, when configured."""
+        if not self.masked_templates:
+            return []
+        return self.pipeline.masked_embeddings(image, *self.pipeline.alignment_points(observation))
+
     def _commit(self, ref: PersonRef, consent: Consent, vectors: list[np.ndarray], qualities: list[Optional[float]],
-                images: Sequence[tuple[bytes, str]], shots: list[Shot], source: str) -> EnrollReport:
+                images: Sequence[tuple[bytes, str]], shots: list[Shot], source: str,
+                masked: list[list[np.ndarray]]) -> EnrollReport:
+        """`masked` holds each used shot's synthetic-mask embeddings (aligned with `vectors`)."""
         if not vectors:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in shots if s.reason) or "no image given"
             raise EnrollError(f"no usable face to enroll ({reasons})")
@@ -140,10 +154,12 @@ class Enroller:
             raise EnrollError(f"face already enrolled as {first.name} ({first.employee_no}, distance "
                               f"{first.distance:.3f}); not enrolled")
         if len(vectors) > MAX_TEMPLATES_PER_PERSON:
-            vectors, qualities, images, shots = _best_shots(vectors, qualities, images, shots)
+            vectors, qualities, images, shots, masked = _best_shots(vectors, qualities, images, shots, masked)
+        extra = [(v, q) for shot, q in zip(masked, qualities, strict=True) for v in shot]
         person = _ensure_person(self.store, ref, self.actor)
-        result = self.store.enroll(person.person_id, vectors, model_id=self.pipeline.model_id, consent=consent,
-                                   qualities=qualities, images=images, source=source,
+        result = self.store.enroll(person.person_id, vectors + [v for v, _ in extra], model_id=self.pipeline.model_id,
+                                   consent=consent, qualities=qualities + [q for _, q in extra], images=images,
+                                   source=source, kinds=["face"] * len(vectors) + ["masked"] * len(extra),
                                    max_templates=MAX_TEMPLATES_PER_PERSON, actor=self.actor)
         self.matcher.refresh_person(self.store, person.person_id)
         return EnrollReport(self.store.person(person.person_id), result, shots, duplicates)
@@ -179,6 +195,7 @@ class Enroller:
         from .face.images import as_bgr
 
         vectors, qualities, kept, shots = [], [], [], []
+        masked: list[list[np.ndarray]] = []
         for name, data in items:
             if isinstance(data, str):
                 shots.append(Shot(name, data))
@@ -194,10 +211,11 @@ class Enroller:
                 continue
             vectors.append(observation.embedding)
             qualities.append(round(float(observation.score), 4))
+            masked.append(self._masked(image, observation))
             shots.append(Shot(name, None, qualities[-1]))
             if self._keep_images(consent):
                 kept.append((data, _media_type(Path(name))))
-        return self._commit(ref, consent, vectors, qualities, kept, shots, source)
+        return self._commit(ref, consent, vectors, qualities, kept, shots, source, masked)
 
     def enroll_camera(self, ref: PersonRef, camera: Camera, consent: Consent | Mapping[str, Any] | None, *,
                       shots: int = 3, timeout_s: float = 30.0, min_interval_s: float = 0.4,
@@ -215,6 +233,7 @@ class Enroller:
         vectors: list[np.ndarray] = []
         qualities: list[Optional[float]] = []
         images: list[tuple[bytes, str]] = []
+        masked: list[list[np.ndarray]] = []
         log: list[Shot] = []
         deadline = time.monotonic() + timeout_s
         last_taken = -np.inf
@@ -232,6 +251,7 @@ class Enroller:
             last_taken = frame.timestamp
             vectors.append(observation.embedding)
             qualities.append(round(float(observation.score), 4))
+            masked.append(self._masked(frame.image, observation))
             log.append(Shot(f"camera frame {frame.seq}", None, qualities[-1]))
             if self._keep_images(consent):
                 ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -240,14 +260,16 @@ class Enroller:
         if len(vectors) < shots:
             last = next((s.reason for s in reversed(log) if s.reason), "no frame")
             raise EnrollError(f"only {len(vectors)} of {shots} usable shots in {timeout_s:g} s (last problem: {last})")
-        return self._commit(ref, consent, vectors, qualities, images, log, "camera")
+        return self._commit(ref, consent, vectors, qualities, images, log, "camera", masked)
 
 
 def _best_shots(vectors: list[np.ndarray], qualities: list[Optional[float]], images: Sequence[tuple[bytes, str]],
-                shots: list[Shot]) -> tuple[list[np.ndarray], list[Optional[float]], list[tuple[bytes, str]], list[Shot]]:
+                shots: list[Shot], masked: list[list[np.ndarray]]
+                ) -> tuple[list[np.ndarray], list[Optional[float]], list[tuple[bytes, str]], list[Shot],
+                           list[list[np.ndarray]]]:
     """The MAX_TEMPLATES_PER_PERSON shots of highest detector score; the others are reported as not used.
 
-    `vectors` (and `images`, when kept) follow the order of the used shots in `shots`."""
+    `vectors` and `masked` (and `images`, when kept) follow the order of the used shots in `shots`."""
     ranked = sorted(range(len(vectors)), key=lambda i: -(qualities[i] or 0.0))
     keep = sorted(ranked[:MAX_TEMPLATES_PER_PERSON])
     used = [n for n, shot in enumerate(shots) if shot.reason is None]
@@ -255,7 +277,7 @@ def _best_shots(vectors: list[np.ndarray], qualities: list[Optional[float]], ima
     reason = f"not used: the {MAX_TEMPLATES_PER_PERSON} best shots are kept"
     shots = [Shot(shot.source, reason, shot.quality) if n in left_out else shot for n, shot in enumerate(shots)]
     kept_images = [images[i] for i in keep] if len(images) == len(vectors) else list(images)
-    return [vectors[i] for i in keep], [qualities[i] for i in keep], kept_images, shots
+    return [vectors[i] for i in keep], [qualities[i] for i in keep], kept_images, shots, [masked[i] for i in keep]
 
 
 def _require_consent(consent: Consent | Mapping[str, Any] | None) -> Consent:
@@ -318,10 +340,11 @@ class ReembedReport:
     up_to_date: list[str] = field(default_factory=list)
 
 
-def reembed(store: Store, pipeline: FacePipeline, *, prune_other_models: bool = False,
+def reembed(store: Store, pipeline: FacePipeline, *, prune_other_models: bool = False, masked_templates: bool = False,
             actor: str = "system", progress: Optional[Callable[[Person], None]] = None) -> ReembedReport:
     """After a model change: persons without templates of the active model are re-embedded from their
-    kept source images (only where the consent scope has keep_images), else marked 'needs re-enrollment'."""
+    kept source images (only where the consent scope has keep_images), else marked 'needs re-enrollment'.
+    With `masked_templates`, each image also gives its synthetic-mask templates (kind 'masked')."""
     import cv2
 
     from .face.errors import FaceError, ImageError
@@ -336,7 +359,7 @@ def reembed(store: Store, pipeline: FacePipeline, *, prune_other_models: bool = 
             report.up_to_date.append(person.person_id)
             continue
         consent = store.consent(person.person_id)
-        vectors, qualities = [], []
+        vectors, qualities, kinds = [], [], []
         if consent is not None and consent.allows_keep_images:
             for data in store.person_images(person.person_id):
                 image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
@@ -348,9 +371,15 @@ def reembed(store: Store, pipeline: FacePipeline, *, prune_other_models: bool = 
                     continue
                 vectors.append(observation.embedding)
                 qualities.append(round(float(observation.score), 4))
+                kinds.append("face")
+                if masked_templates:
+                    extra = pipeline.masked_embeddings(image, *pipeline.alignment_points(observation))
+                    vectors += extra
+                    qualities += [qualities[-1]] * len(extra)
+                    kinds += ["masked"] * len(extra)
         if vectors:
             store.replace_templates(person.person_id, vectors, model_id=pipeline.model_id, qualities=qualities,
-                                    prune_other_models=prune_other_models, actor=actor)
+                                    prune_other_models=prune_other_models, kinds=kinds, actor=actor)
             report.reembedded.append(person.person_id)
         else:
             if not person.needs_reenrollment:

@@ -66,7 +66,7 @@ class RemoteCommands:
                 threshold=threshold))
         else:
             enroller = Enroller(daemon.store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
-                                actor="mqtt")
+                                masked_templates=daemon.config.mask.masked_templates, actor="mqtt")
             report = await self._run(daemon.infer, lambda: enroller.enroll_images(
                 person, [("remote image", _image_bytes(params["image_b64"]))], params["consent"], source="mqtt"))
         return {"person_id": report.person.person_id, "duplicates": len(report.duplicates)}

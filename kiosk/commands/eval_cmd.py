@@ -18,6 +18,12 @@ def register(subparsers, common) -> None:
     parser.add_argument("--all-impostors", action="store_true",
                         help="use every cross-identity image pair as an impostor pair (identity = folder name), "
                              "to estimate small FARs")
+    parser.add_argument("--masked-templates", action="store_true",
+                        help="also report matching with synthetic-mask templates (on by default when "
+                             "mask.masked_templates is set)")
+    parser.add_argument("--upper-face", action="store_true",
+                        help="also report comparing by upper-face embeddings when either face's mask score is "
+                             "at least mask.threshold")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=_eval)
 
@@ -42,7 +48,10 @@ def _eval(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     try:
         report, curves = evaluate(pipeline, pairs, config.recognition.security_level, args.all_impostors,
-                                  progress=not args.no_progress)
+                                  progress=not args.no_progress,
+                                  masked_templates=args.masked_templates or config.mask.masked_templates,
+                                  upper_face=args.upper_face,
+                                  mask_threshold=config.mask.threshold)
     except ValueError as exc:
         raise CommandError(f"{args.pairs}: {exc}") from None
     report["pairs_file"] = str(args.pairs)
@@ -76,6 +85,13 @@ def format_report(report: dict) -> str:
     lines += _row("all", report)
     for kind, sub in report.get("by_kind", {}).items():
         lines += _row(kind, sub)
+    for key, name in (("masked_templates", "masked templates"), ("upper_face", "upper face")):
+        if key in report:
+            section = report[key]
+            lines.append(f"-- {name}: {section['rule']}")
+            lines += _row("all", section)
+            for kind, sub in section.get("by_kind", {}).items():
+                lines += _row(kind, sub)
     level = report["security_level"]
     line = (f"security level {level['level']} (FAR {level['far_target']:g}): threshold "
             f"{level['threshold_meeting_target']:.4f} meets it on this data (TAR {100 * level['tar_at_that_threshold']:.2f}%)")

@@ -141,7 +141,8 @@ def _reembed(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     with Store.open(config) as store:
         bar = tqdm(total=len(store.persons()), unit="person", disable=None)
-        report = reembed(store, pipeline, prune_other_models=args.prune_other_models, actor=actor(),
+        report = reembed(store, pipeline, prune_other_models=args.prune_other_models,
+                         masked_templates=config.mask.masked_templates, actor=actor(),
                          progress=lambda _p: bar.update())
         bar.close()
     print(f"model {pipeline.model_id}: {len(report.reembedded)} re-embedded from kept images, "

@@ -69,3 +69,6 @@ class MaskConfig(Section):
     policy: MaskPolicy = Field(MaskPolicy.ignore, description="require, ignore, warn (allow, ask to wear one) or forbid "
                                                             "(ask to remove it: recognition needs the whole face).")
     threshold: float = Field(0.5, gt=0, lt=1, description="Mask score above which a face counts as masked.")
+    masked_templates: bool = Field(False, description="At enrollment also store one template per synthetic mask style "
+                                                      "(kiosk.face.masked); off by default: they also bring "
+                                                      "strangers closer (see the README, masked faces).")

@@ -1,6 +1,7 @@
 """The embedding model: an aligned chip in, one vector out, plus the model's metric and template."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from .errors import ModelError
 from .landmarks import template_for
 from .runtime import TFLiteModel
 from .spec import Metric, ModelSpec
+
+ChipVariants = Callable[[np.ndarray, np.ndarray], list[np.ndarray]]
 
 
 class Embedder:
@@ -42,6 +45,12 @@ class Embedder:
                    chip: np.ndarray | None = None) -> np.ndarray:
         """The face's vector; pass the `chip()` already made for the quality gates to align only once."""
         return self.embed(self.chip(image_bgr, keypoints, layout) if chip is None else chip)
+
+    def embed_variants(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout,
+                       variants: ChipVariants) -> list[np.ndarray]:
+        """Vectors of altered copies of the face's chip (synthetic masks, the upper face): `variants(chip,
+        template)` makes them from the chip and the template it was aligned to."""
+        return [self.embed(chip) for chip in variants(self.chip(image_bgr, keypoints, layout), self.template)]
 
     def embed(self, chip_bgr: np.ndarray) -> np.ndarray:
         vector = self.model.run(self.model.prepare(chip_bgr))[0][0]

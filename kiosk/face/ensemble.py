@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .detectors.base import KeypointLayout
-from .embedder import Embedder
+from .embedder import ChipVariants, Embedder
 from .errors import ModelError
 from .spec import Metric, ModelSpec, load_spec, spec_path
 
@@ -45,10 +45,17 @@ class EnsembleEmbedder:
     def embed_face(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout,
                    chip: np.ndarray | None = None) -> np.ndarray:
         """The joined vector; `chip` (from `chip()`) saves the first member's alignment."""
-        parts = []
-        for index, (member, scale) in enumerate(zip(self.members, self._scales, strict=True)):
-            vector = member.embed_face(image_bgr, keypoints, layout, chip if index == 0 else None)
-            parts.append(vector * (scale / max(float(np.linalg.norm(vector)), 1e-12)))
+        return self._join([member.embed_face(image_bgr, keypoints, layout, chip if index == 0 else None)
+                           for index, member in enumerate(self.members)])
+
+    def embed_variants(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout,
+                       variants: ChipVariants) -> list[np.ndarray]:
+        """Each member embeds its own altered chips; the i-th vectors of all members are joined."""
+        per_member = [member.embed_variants(image_bgr, keypoints, layout, variants) for member in self.members]
+        return [self._join(list(vectors)) for vectors in zip(*per_member, strict=True)]
+
+    def _join(self, vectors: list[np.ndarray]) -> np.ndarray:
+        parts = [v * (scale / max(float(np.linalg.norm(v)), 1e-12)) for v, scale in zip(vectors, self._scales, strict=True)]
         return np.concatenate(parts).astype(np.float32)
 
 

@@ -5,10 +5,18 @@ so that the figures are about the model and alignment). Test sets of pre-cropped
 160 px crops) can be too tight for the detector; an image without a detection is tried once
 more with a 25% border, and the report counts those retries. Pairs with an image that has no
 face at all are left out of the figures and counted as failures.
+
+Masked faces (kiosk.face.masked), reported beside the plain figures, which stay as they are:
+- `--masked-templates`: each image of a pair in turn plays the enrolled person (its bare embedding
+  plus one per synthetic mask style) and the other the walk-up; the pair's distance is the best
+  (smallest) over both directions, as 1:N matching scores a person by its best template.
+- `--upper-face`: when the mask score (kiosk.face.mask.mask_score, the daemon's own) of either
+  image is at least `mask.threshold`, the pair is compared by upper-face embeddings, else as usual.
 """
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -19,11 +27,13 @@ import numpy as np
 from ..config.recognition import SecurityLevel
 from .errors import ImageError
 from .images import read_image
+from .mask import mask_score
 from .metrics import FAR_TARGETS
 from .pairs import Pair, identity_of
 from .pipeline import FacePipeline
 from .quality import assess
-from .verification import rates, roc_curve, summary
+from .synthetic_mask import MASK_STYLES
+from .verification import default_folds, kfold_accuracy, rates, roc_curve, summary
 
 BORDER = 0.25
 
@@ -34,9 +44,13 @@ class Embedded:
     failures: dict[Path, str] = field(default_factory=dict)
     retried_with_border: int = 0
     quality_failures: dict[str, int] = field(default_factory=dict)
+    masked: dict[Path, list[np.ndarray]] = field(default_factory=dict)    # synthetic-mask templates
+    upper: dict[Path, np.ndarray] = field(default_factory=dict)           # upper-face embeddings
+    mask_scores: dict[Path, float] = field(default_factory=dict)
 
 
-def embed_images(pipeline: FacePipeline, paths: list[Path], progress: bool = True) -> Embedded:
+def embed_images(pipeline: FacePipeline, paths: list[Path], progress: bool = True, *,
+                 masked_templates: bool = False, upper_face: bool = False) -> Embedded:
     from tqdm import tqdm
 
     out = Embedded()
@@ -61,6 +75,11 @@ def embed_images(pipeline: FacePipeline, paths: list[Path], progress: bool = Tru
         if not quality.ok:
             out.quality_failures[quality.reason or "?"] = out.quality_failures.get(quality.reason or "?", 0) + 1
         out.vectors[path] = pipeline.embedder.embed_face(image, face.keypoints, face.layout, chip)
+        if masked_templates:
+            out.masked[path] = pipeline.masked_embeddings(image, face.keypoints, face.layout)
+        if upper_face:
+            out.upper[path] = pipeline.upper_embedding(image, face.keypoints, face.layout)
+            out.mask_scores[path] = mask_score(image, face)
     return out
 
 
@@ -70,19 +89,22 @@ def all_impostor_pairs(paths: list[Path]) -> list[Pair]:
 
 
 def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, all_impostors: bool = False,
-             progress: bool = True) -> tuple[dict, dict[str, tuple[np.ndarray, np.ndarray]]]:
+             progress: bool = True, *, masked_templates: bool = False, upper_face: bool = False,
+             mask_threshold: float = 0.5) -> tuple[dict, dict[str, tuple[np.ndarray, np.ndarray]]]:
     """The JSON report and the (distances, same) arrays per subset, for plotting."""
     images = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    embedded = embed_images(pipeline, images, progress)
+    embedded = embed_images(pipeline, images, progress, masked_templates=masked_templates, upper_face=upper_face)
     usable = [p for p in pairs if p.a in embedded.vectors and p.b in embedded.vectors]
     if all_impostors:
         usable = [p for p in usable if p.same] + all_impostor_pairs(list(embedded.vectors))
     if not any(p.same for p in usable) or all(p.same for p in usable):
         raise ValueError("after failures there are not both genuine and impostor pairs left")
 
-    def arrays(subset: list[Pair]) -> tuple[np.ndarray, np.ndarray]:
-        d = np.array([pipeline.distance(embedded.vectors[p.a], embedded.vectors[p.b]) for p in subset])
-        return d, np.array([p.same for p in subset])
+    def bare(p: Pair) -> float:
+        return pipeline.distance(embedded.vectors[p.a], embedded.vectors[p.b])
+
+    def arrays(subset: list[Pair], rule: Callable[[Pair], float] = bare) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([rule(p) for p in subset]), np.array([p.same for p in subset])
 
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     distances, same = arrays(usable)
@@ -110,7 +132,92 @@ def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, al
             if s.any() and (~s).any():
                 report["by_kind"][kind] = summary(d, s, None)
                 curves[kind] = (d, s)
+    if masked_templates:
+        rule = _best_template_rule(pipeline, embedded)
+        report["masked_templates"] = {
+            "rule": "each image in turn is the enrolled person (bare + one template per synthetic mask style), "
+                    "the other the walk-up; the smallest distance counts",
+            "styles": len(MASK_STYLES), **_section(usable, folds, kinds, arrays, rule, curves, "masked templates")}
+    if upper_face:
+        masked = {path: score >= mask_threshold for path, score in embedded.mask_scores.items()}
+        rule = _upper_face_rule(pipeline, embedded, masked)
+        report["upper_face"] = {
+            "rule": "upper-face embeddings (lower face greyed out) when either image's mask score >= mask_threshold, "
+                    "else the whole face",
+            "mask_threshold": mask_threshold, "images_masked": int(sum(masked.values())),
+            "mask_score_vs_kind": _mask_agreement(usable, masked),
+            **_section(usable, folds, kinds, arrays, rule, curves, "upper face")}
+        labelled = _labels_from_kind(usable)
+        if labelled:
+            d, s = arrays(usable, _upper_face_rule(pipeline, embedded, {**masked, **labelled}))
+            report["upper_face"]["accuracy_kfold_with_kind_labels"] = kfold_accuracy(
+                d, s, folds if folds is not None else default_folds(s))["mean"]
     return report, curves
+
+
+def _section(usable: list[Pair], folds: Optional[np.ndarray], kinds: list[str], arrays: Callable,
+             rule: Callable[[Pair], float], curves: dict, name: str) -> dict:
+    """The summary figures of one masked-face rule, overall and by kind."""
+    d, s = arrays(usable, rule)
+    curves[f"all, {name}"] = (d, s)
+    out = summary(d, s, folds)
+    by_kind = {}
+    for kind in kinds:
+        d, s = arrays([p for p in usable if p.kind == kind], rule)
+        if s.any() and (~s).any():
+            by_kind[kind] = summary(d, s, None)
+    if by_kind:
+        out["by_kind"] = by_kind
+    return out
+
+
+def _best_template_rule(pipeline: FacePipeline, embedded: Embedded) -> Callable[[Pair], float]:
+    def rule(p: Pair) -> float:
+        a, b = embedded.vectors[p.a], embedded.vectors[p.b]
+        candidates = [pipeline.distance(a, b)]
+        candidates += [pipeline.distance(t, b) for t in embedded.masked.get(p.a, [])]
+        candidates += [pipeline.distance(a, t) for t in embedded.masked.get(p.b, [])]
+        return min(candidates)
+    return rule
+
+
+def _upper_face_rule(pipeline: FacePipeline, embedded: Embedded, masked: dict[Path, bool]) -> Callable[[Pair], float]:
+    def rule(p: Pair) -> float:
+        if masked.get(p.a) or masked.get(p.b):
+            return pipeline.distance(embedded.upper[p.a], embedded.upper[p.b])
+        return pipeline.distance(embedded.vectors[p.a], embedded.vectors[p.b])
+    return rule
+
+
+def _labels_from_kind(pairs: list[Pair]) -> dict[Path, bool]:
+    """Masked or not per image, from kinds `masked-masked`, `unmasked-unmasked` and `masked-unmasked` (one of
+    each, in either order: resolved through the image's other pairs). Unresolved images are left out."""
+    labels: dict[Path, bool] = {}
+    mixed = []
+    for p in pairs:
+        if p.kind in ("masked-masked", "unmasked-unmasked"):
+            labels[p.a] = labels[p.b] = p.kind == "masked-masked"
+        elif p.kind == "masked-unmasked":
+            mixed.append(p)
+    changed = True
+    while changed:
+        changed = False
+        for p in mixed:
+            for known, other in ((p.a, p.b), (p.b, p.a)):
+                if known in labels and other not in labels:
+                    labels[other] = not labels[known]
+                    changed = True
+    return labels
+
+
+def _mask_agreement(pairs: list[Pair], masked: dict[Path, bool]) -> Optional[dict]:
+    labels = _labels_from_kind(pairs)
+    if not labels:
+        return None
+    agree = sum(1 for path, label in labels.items() if masked.get(path) == label)
+    return {"images": len(labels), "agree": agree,
+            "masked_missed": sum(1 for path, label in labels.items() if label and not masked.get(path)),
+            "bare_flagged": sum(1 for path, label in labels.items() if not label and masked.get(path))}
 
 
 def _security_level(pipeline: FacePipeline, distances: np.ndarray, same: np.ndarray, level: SecurityLevel,

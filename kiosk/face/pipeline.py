@@ -31,6 +31,7 @@ from .errors import FaceError, ModelError
 from .images import as_bgr
 from .landmarks import create_landmarks
 from .mask import mask_score
+from .masked import masked_chips, upper_face, upper_space_id
 from .metrics import FAR_TARGETS, distance, distances
 from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
 from .quality import assess
@@ -108,6 +109,28 @@ class FacePipeline:
         """The embedding of one detected face (from `detect`) without the quality gates (evaluation, benchmarks)."""
         image = as_bgr(image_bgr)
         return self.embedder.embed_face(image, detection.keypoints, detection.layout)
+
+    # -- masked faces (kiosk.face.masked) ------------------------------------------------------
+    @property
+    def upper_model_id(self) -> str:
+        """Id of the upper-face vector space of this model (stored apart from whole-face templates)."""
+        return upper_space_id(self.model_id)
+
+    def alignment_points(self, observation: FaceObservation) -> tuple[np.ndarray, KeypointLayout]:
+        """The points a face was aligned on: the landmark stage's five, else the detector's keypoints."""
+        if observation.landmarks is not None:
+            return observation.landmarks, KeypointLayout.five_point
+        return observation.keypoints, self.keypoint_layout
+
+    def masked_embeddings(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout
+                          ) -> list[np.ndarray]:
+        """Embeddings of the face aligned on `keypoints` with each synthetic mask style drawn on the chip."""
+        return self.embedder.embed_variants(as_bgr(image_bgr), keypoints, layout, masked_chips)
+
+    def upper_embedding(self, image_bgr: np.ndarray, keypoints: np.ndarray, layout: KeypointLayout) -> np.ndarray:
+        """The upper-face embedding (lower face greyed out) of the face aligned on `keypoints`."""
+        return self.embedder.embed_variants(as_bgr(image_bgr), keypoints, layout,
+                                            lambda chip, template: [upper_face(chip, template)])[0]
 
     # -- comparing ----------------------------------------------------------------------------
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:

@@ -21,6 +21,8 @@ from .consent import Consent, parse_consent
 
 ROLES = ("staff", "visitor")
 STATUSES = ("active", "suspended")
+# What a template was made from: a photo as taken, or the photo with a synthetic mask drawn on (kiosk.face.masked).
+TEMPLATE_KINDS = ("face", "masked")
 PERSON_FIELDS = ("employee_no", "name", "role", "valid_from", "valid_to", "schedule", "status")
 
 
@@ -63,6 +65,7 @@ class TemplateInfo:
     model_id: str
     quality: Optional[float]
     created: str
+    kind: str = "face"            # TEMPLATE_KINDS
 
 
 def new_id() -> str:
@@ -143,13 +146,15 @@ def current_consent(db: sqlite_utils.Database, person_id: str) -> Optional[Conse
 # -- templates ---------------------------------------------------------------------------------------
 
 def add_template(db: sqlite_utils.Database, cipher: Cipher, person_id: str, embedding: np.ndarray, model_id: str,
-                 quality: Optional[float], created: Optional[str] = None) -> str:
+                 quality: Optional[float], created: Optional[str] = None, kind: str = "face") -> str:
+    if kind not in TEMPLATE_KINDS:
+        raise ValueError(f"template kind {kind!r} is not one of {', '.join(TEMPLATE_KINDS)}")
     template_id = new_id()
     nonce, ciphertext = cipher.encrypt(embedding_to_bytes(embedding), template_aad(template_id, person_id, model_id))
-    db.execute("INSERT INTO templates (template_id, person_id, model_id, quality, created, nonce, ciphertext) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    db.execute("INSERT INTO templates (template_id, person_id, model_id, quality, created, nonce, ciphertext, kind) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                [template_id, person_id, model_id, None if quality is None else float(quality),
-                created or to_utc_iso(utc_now()), nonce, ciphertext])
+                created or to_utc_iso(utc_now()), nonce, ciphertext, kind])
     return template_id
 
 
@@ -162,7 +167,7 @@ def model_dim(db: sqlite_utils.Database, model_id: str, exclude_person: Optional
 
 def template_infos(db: sqlite_utils.Database, person_id: str) -> list[TemplateInfo]:
     return [TemplateInfo(**r) for r in db.query(
-        "SELECT template_id, model_id, quality, created FROM templates WHERE person_id = ? ORDER BY created",
+        "SELECT template_id, model_id, quality, created, kind FROM templates WHERE person_id = ? ORDER BY created",
         [person_id])]
 
 
@@ -200,10 +205,14 @@ def template_records(db: sqlite_utils.Database, cipher: Cipher, person_id: str) 
 
 
 def drop_oldest_templates(db: sqlite_utils.Database, person_id: str, model_id: str, keep: int) -> int:
-    """Delete a person's templates of one model except the `keep` newest (insertion order); returns how many."""
-    return db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ? AND rowid NOT IN "
-                      "(SELECT rowid FROM templates WHERE person_id = ? AND model_id = ? ORDER BY rowid DESC LIMIT ?)",
-                      [person_id, model_id, person_id, model_id, keep]).rowcount
+    """Delete a person's templates of one model except the `keep` newest photo templates (kind 'face', insertion
+    order) and the synthetic-mask templates stored after the oldest of them (theirs); returns how many."""
+    kept = db.execute("SELECT MIN(rowid) FROM (SELECT rowid FROM templates WHERE person_id = ? AND model_id = ? "
+                      "AND kind = 'face' ORDER BY rowid DESC LIMIT ?)", [person_id, model_id, keep]).fetchone()[0]
+    if kept is None:
+        return 0
+    return db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ? AND rowid < ?",
+                      [person_id, model_id, kept]).rowcount
 
 
 def delete_templates(db: sqlite_utils.Database, person_id: str, *, keep_model: Optional[str] = None) -> int:

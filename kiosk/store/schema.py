@@ -55,8 +55,15 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
                "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END")
 
 
+def _v2_template_kind(db: sqlite_utils.Database) -> None:
+    # What a template was made from: 'face' (a photo as taken) or 'masked' (the photo with a synthetic mask
+    # drawn on, kiosk.face.masked). Existing rows are photos.
+    db.execute("ALTER TABLE templates ADD COLUMN kind TEXT NOT NULL DEFAULT 'face'")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "persons, consents, encrypted templates and images, signed events, audit ledger", _v1_initial),
+    (2, "templates.kind: photo or synthetic-mask template", _v2_template_kind),
 ]
 LATEST = MIGRATIONS[-1][0]
 

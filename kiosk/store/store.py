@@ -255,13 +255,15 @@ class Store:
     def enroll(self, person_id: str, embeddings: Sequence[np.ndarray], *, model_id: str,
                consent: Consent | Mapping[str, Any] | None, qualities: Optional[Sequence[Optional[float]]] = None,
                images: Sequence[tuple[bytes, str]] = (), source: str = "files",
-               max_templates: Optional[int] = None, actor: str = "system") -> EnrollResult:
+               max_templates: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
+               actor: str = "system") -> EnrollResult:
         """Store templates (and, where configured and consented, the source images) for a live person.
 
         Refused (ConsentError) without a valid consent record. `images` are (encoded bytes, media type)
         and are dropped unless store.keep_source_images is set and the consent scope has keep_images.
-        With `max_templates`, the person's oldest templates of `model_id` beyond that many are removed
-        in the same transaction (the new ones are the newest).
+        With `max_templates`, the person's oldest photo templates of `model_id` beyond that many are removed,
+        with their synthetic-mask templates, in the same transaction (the new ones are the newest).
+        `kinds` says per embedding what it was made from (persons.TEMPLATE_KINDS; default all 'face').
         """
         if consent is None:
             raise ConsentError("enrollment refused: no consent record (who, when, notice version, how)")
@@ -272,13 +274,17 @@ class Store:
         if len({v.size for v in vectors}) != 1 or not all(np.all(np.isfinite(v)) for v in vectors):
             raise StoreError("embeddings must be finite vectors of one size")
         qualities = list(qualities) if qualities is not None else [None] * len(vectors)
+        kinds = list(kinds) if kinds is not None else ["face"] * len(vectors)
+        if len(kinds) != len(vectors) or not set(kinds) <= set(rows.TEMPLATE_KINDS):
+            raise StoreError(f"template kinds {sorted(set(kinds))} must be one of {', '.join(rows.TEMPLATE_KINDS)}, "
+                             "one per embedding")
         keep = self.config.keep_source_images and consent.allows_keep_images
         person = self.person(person_id)
         with self._db.write() as db:
             _check_size(db, model_id, vectors[0].size, StoreError)
             rows.add_consent(db, person.person_id, consent)
-            template_ids = [rows.add_template(db, self._cipher, person.person_id, v, model_id, q)
-                            for v, q in zip(vectors, qualities, strict=True)]
+            template_ids = [rows.add_template(db, self._cipher, person.person_id, v, model_id, q, kind=k)
+                            for v, q, k in zip(vectors, qualities, kinds, strict=True)]
             dropped = rows.drop_oldest_templates(db, person.person_id, model_id, max_templates) \
                 if max_templates is not None else 0
             kept = [rows.add_image(db, self._cipher, person.person_id, data, media) for data, media in images] \
@@ -287,7 +293,7 @@ class Store:
             self._bump_version(db, person.person_id)
             ledger.append(db, "enroll", actor, person_id=person.person_id, outcome="enrolled",
                           detail={"model_id": model_id, "templates": len(template_ids), "templates_dropped": dropped,
-                                  "images_kept": len(kept),
+                                  "masked_templates": kinds.count("masked"), "images_kept": len(kept),
                                   "consent_id": consent.consent_id, "scope": list(consent.scope), "source": source})
         self._changed(person.person_id)
         return EnrollResult(person.person_id, template_ids, len(kept))
@@ -303,16 +309,17 @@ class Store:
 
     def replace_templates(self, person_id: str, embeddings: Sequence[np.ndarray], *, model_id: str,
                           qualities: Optional[Sequence[Optional[float]]] = None, prune_other_models: bool = False,
-                          actor: str = "system") -> list[str]:
+                          kinds: Optional[Sequence[str]] = None, actor: str = "system") -> list[str]:
         """Re-embedding after a model change: new templates of `model_id` replace the old ones of that model."""
         person = self.person(person_id)
         qualities = list(qualities) if qualities is not None else [None] * len(embeddings)
+        kinds = list(kinds) if kinds is not None else ["face"] * len(embeddings)
         with self._db.write() as db:
             db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ?", [person.person_id, model_id])
             if prune_other_models:
                 rows.delete_templates(db, person.person_id, keep_model=model_id)
             ids = [rows.add_template(db, self._cipher, person.person_id, np.asarray(v, np.float32).reshape(-1),
-                                     model_id, q) for v, q in zip(embeddings, qualities, strict=True)]
+                                     model_id, q, kind=k) for v, q, k in zip(embeddings, qualities, kinds, strict=True)]
             rows.set_needs_reenrollment(db, person.person_id, False)
             self._bump_version(db, person.person_id)
             ledger.append(db, "reembed", actor, person_id=person.person_id, outcome="reembedded",
