@@ -1,25 +1,85 @@
-"""`kiosk eval PAIRS`: verification accuracy, EER and TAR at FAR 1e-2/1e-3/1e-4 on a pairs file."""
+"""`kiosk eval`: measure the face models on labelled data.
+
+Forms (the first word after `eval` chooses; anything else is a pairs file, as before):
+  kiosk eval PAIRS.tsv [--images DIR] [--all-impostors] ...   verification accuracy, EER, TAR at FAR
+  kiosk eval mask LABELS.tsv ...                               mask classifier (image, masked columns)
+Each form is a parser of its own; `register` adds one `eval` command whose arguments are handed to
+the form named by the first word (SUBCOMMANDS), or to the pairs form.
+"""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 
-def register(subparsers, common) -> None:
-    parser = subparsers.add_parser("eval", parents=[common],
-                                   help="measure verification accuracy on a pairs file (LFW pairs.txt or TSV)")
+def _shared_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--models", type=Path, default=None,
+                         help="models directory (default: from the configuration)")
+    options.add_argument("--out", type=Path, default=Path("eval-report"),
+                         help="folder for the report files (default ./eval-report)")
+    options.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return options
+
+
+def _pairs_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False, parents=[_shared_options()])
+    options.add_argument("--images", type=Path, default=None,
+                         help="image root for LFW pairs.txt (default: the pairs file's folder)")
+    options.add_argument("--all-impostors", action="store_true",
+                         help="use every cross-identity image pair as an impostor pair (identity = folder name), "
+                              "to estimate small FARs")
+    return options
+
+
+def _pairs_form(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk eval", parents=[common, _pairs_options()],
+                                     description="Verification accuracy on a pairs file; writes <name>.json and "
+                                                 "<name>_roc.png to --out.")
     parser.add_argument("pairs", type=Path, help="pairs file: LFW pairs.txt or TSV (img_a, img_b, same[, kind])")
-    parser.add_argument("--images", type=Path, default=None,
-                        help="image root for LFW pairs.txt (default: the pairs file's folder)")
-    parser.add_argument("--models", type=Path, default=None, help="models directory (default: from the configuration)")
-    parser.add_argument("--out", type=Path, default=Path("eval-report"),
-                        help="folder for <name>.json and <name>_roc.png (default ./eval-report)")
-    parser.add_argument("--all-impostors", action="store_true",
-                        help="use every cross-identity image pair as an impostor pair (identity = folder name), "
-                             "to estimate small FARs")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=_eval)
+    parser.set_defaults(form_handler=_eval)
+    return parser
+
+
+def _mask_form(common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk eval mask", parents=[common, _shared_options()],
+                                     description="Mask classifier behind the detector on labelled images; writes "
+                                                 "<name>_mask.json to --out.")
+    parser.add_argument("labels", type=Path,
+                        help="TSV with columns image (relative to the file's folder) and masked (0/1)")
+    parser.set_defaults(form_handler=_eval_mask)
+    return parser
+
+
+# First word after `kiosk eval` -> the builder of that form's parser (given the common options).
+SUBCOMMANDS: dict[str, Callable[[argparse.ArgumentParser], argparse.ArgumentParser]] = {"mask": _mask_form}
+
+
+def register(subparsers, common) -> None:
+    forms = {word: build(common) for word, build in SUBCOMMANDS.items()}
+    words = ", ".join(forms)
+    parser = subparsers.add_parser(
+        "eval", parents=[common, _pairs_options()], usage=f"kiosk eval {{PAIRS.tsv | {' | '.join(forms)}}} ...",
+        help=f"measure the models on labelled data: verification on a pairs file, or {words}",
+        description="kiosk eval PAIRS.tsv: verification accuracy on a pairs file (LFW pairs.txt or TSV). "
+                    + " ".join(f"kiosk eval {w}: see `kiosk eval {w} --help`." for w in forms))
+    parser.add_argument("arguments", nargs=argparse.REMAINDER,
+                        help=f"PAIRS.tsv and its options, or a form word ({words}) and its arguments")
+    parser.set_defaults(handler=functools.partial(_dispatch, forms, _pairs_form(common)))
+
+
+def _dispatch(forms: dict[str, argparse.ArgumentParser], pairs_form: argparse.ArgumentParser,
+              args: argparse.Namespace) -> int:
+    """Parses the rest of the command line with the chosen form; options given before it are kept."""
+    words = args.arguments
+    if words and words[0] in forms:
+        parsed = forms[words[0]].parse_args(words[1:], namespace=args)
+    else:
+        parsed = pairs_form.parse_args(words, namespace=args)
+    return parsed.form_handler(parsed)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -53,6 +113,35 @@ def _eval(args: argparse.Namespace) -> int:
     plot_roc(curves, f"{args.pairs.name}: {pipeline.model_id}, {pipeline.detector.name}", png_path)
     print(format_report(report))
     print(f"report: {json_path}\nROC:    {png_path}")
+    return 0
+
+
+def _eval_mask(args: argparse.Namespace) -> int:
+    from ..cli import CommandError, load
+    from ..face.detectors import create_detector
+    from ..face.errors import PIPELINE_SETUP_ERRORS
+    from ..face.mask import load_classifier
+    from ..face.mask_eval import LabelsError, evaluate_mask, format_mask_report, read_labels
+
+    config = load(args)
+    try:
+        rows = read_labels(args.labels)
+    except LabelsError as exc:
+        raise CommandError(str(exc)) from None
+    if not rows:
+        raise CommandError(f"{args.labels}: no images")
+    try:
+        detector = create_detector(config.face, args.models or config.models_dir)
+        load_classifier()
+    except PIPELINE_SETUP_ERRORS as exc:
+        raise CommandError(str(exc)) from None
+    report = evaluate_mask(detector, rows, config.mask.threshold, progress=not args.no_progress)
+    report["labels_file"] = str(args.labels)
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / f"{args.labels.parent.name}_{args.labels.stem}_mask.json"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    print(format_mask_report(report))
+    print(f"report: {json_path}")
     return 0
 
 
