@@ -2,10 +2,12 @@
 
 The face is aligned from the detector's keypoints to a 64 px five-point template (any keypoint
 layout that `align` knows), then described by
-- HOG of the whole face at 32 px (in numpy: OpenCV 5 has no HOGDescriptor): a mask removes the
-  lips, nostrils and chin edges and draws a straight edge across the cheeks;
-- CIE Lab colour of the mouth-and-chin region against the nose bridge and upper cheeks (rarely
-  covered), as means, spreads and differences: a mask of another colour than skin shifts them.
+- HOG of the whole face at 24 px (in numpy: OpenCV 5 has no HOGDescriptor): a mask removes the
+  lips, nostrils and chin edges and draws a straight edge across the cheeks. Coarse on purpose:
+  finer HOG fitted the synthetic masks' texture and carried over worse to real masks;
+- CIE Lab colour of the mouth-and-chin region and the lower cheeks against the nose bridge and
+  upper cheeks (rarely covered), as means, spreads and differences, plus a coarse a*/b*
+  histogram of the upper and the lower face: a mask of another colour than skin shifts them.
 A logistic regression on the standardised features gives the score. Its weights live in
 kiosk/data/mask_classifier.npz, made by `python -m kiosk.face.mask_train` from synthetic masks drawn
 on ../shared faces plus the real masked faces of MFR2 (see the README for the exact command).
@@ -34,12 +36,14 @@ UPPER = [(27, 17, 37, 26),            # nose bridge between the eyes
 LOWER = [(20, 41, 44, 56)]            # mouth and chin
 MIDDLE = [(14, 34, 24, 42), (40, 34, 50, 42)]  # lower cheeks beside the nose: a mask's side panels
 
-HOG_SIZE, HOG_CELL, HOG_BINS = 32, 8, 9
+HOG_SIZE, HOG_CELL, HOG_BINS = 24, 8, 9
 # Pixel -> first histogram slot of its cell, in row-major cell order.
 _HOG_CELL_INDEX = ((np.arange(HOG_SIZE)[:, None] // HOG_CELL) * (HOG_SIZE // HOG_CELL)
                    + np.arange(HOG_SIZE)[None, :] // HOG_CELL) * HOG_BINS
 # Changes to what `features` computes must change this id; a weights file for another id is refused.
-FEATURES_ID = "hog32x9+lab3x3-v1"
+FEATURES_ID = "hog24x9+lab-stats+ab-hist4-v2"
+# a*, b* histogram of the upper and the lower face: 4x4 bins over the skin-and-mask range (128 = grey).
+AB_BINS, AB_RANGE = 4, (96.0, 176.0)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "data" / "mask_classifier.npz"
 RETRAIN = "python -m kiosk.face.mask_train --out kiosk/data/mask_classifier.npz"
 
@@ -50,9 +54,13 @@ def aligned_face(image_bgr: np.ndarray, detection: Detection) -> np.ndarray:
     return face
 
 
-def _region_stats(lab: np.ndarray, regions: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    pixels = np.concatenate([lab[y1:y2, x1:x2].reshape(-1, 3) for x1, y1, x2, y2 in regions])
-    return pixels.mean(axis=0), pixels.std(axis=0)
+def _pixels(lab: np.ndarray, regions: list[tuple[int, int, int, int]]) -> np.ndarray:
+    return np.concatenate([lab[y1:y2, x1:x2].reshape(-1, 3) for x1, y1, x2, y2 in regions])
+
+
+def _stats(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean, spread = cv2.meanStdDev(pixels.reshape(-1, 1, 3))
+    return mean.ravel(), spread.ravel()
 
 
 def hog(gray: np.ndarray) -> np.ndarray:
@@ -79,18 +87,28 @@ def hog(gray: np.ndarray) -> np.ndarray:
     return blocks.ravel().astype(np.float32)
 
 
+def _ab_histogram(pixels: np.ndarray) -> np.ndarray:
+    """Share of the pixels in each a*/b* bin; pixels outside AB_RANGE count in none (as np.histogram2d)."""
+    low, high = AB_RANGE
+    ab = pixels[:, 1:]
+    inside = np.all((ab >= low) & (ab <= high), axis=1)
+    bins = np.minimum(((ab[inside] - low) * (AB_BINS / (high - low))).astype(int), AB_BINS - 1)
+    return np.bincount(bins[:, 0] * AB_BINS + bins[:, 1], minlength=AB_BINS * AB_BINS) / len(pixels)
+
+
 def face_features(face: np.ndarray) -> np.ndarray:
     """Feature vector of an aligned 64 px face (float32)."""
     gray = cv2.cvtColor(cv2.resize(face, (HOG_SIZE, HOG_SIZE), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
     hog_features = hog(gray)
     lab = cv2.cvtColor(face, cv2.COLOR_BGR2LAB).astype(np.float32)
-    upper, upper_spread = _region_stats(lab, UPPER)
-    middle, middle_spread = _region_stats(lab, MIDDLE)
-    lower, lower_spread = _region_stats(lab, LOWER)
+    upper_pixels, lower_pixels = _pixels(lab, UPPER), _pixels(lab, LOWER)
+    upper, upper_spread = _stats(upper_pixels)
+    middle, middle_spread = _stats(_pixels(lab, MIDDLE))
+    lower, lower_spread = _stats(lower_pixels)
     colour = np.concatenate([upper, middle, lower, upper_spread, middle_spread, lower_spread,
                              lower - upper, middle - upper,
                              [np.hypot(*(lower - upper)[1:]), np.hypot(*(middle - upper)[1:])]]) / 64.0
-    return np.concatenate([hog_features, colour]).astype(np.float32)
+    return np.concatenate([hog_features, colour, _ab_histogram(upper_pixels), _ab_histogram(lower_pixels)]).astype(np.float32)
 
 
 def features(image_bgr: np.ndarray, detection: Detection) -> np.ndarray:
