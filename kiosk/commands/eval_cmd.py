@@ -118,10 +118,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _eval_mask(args: argparse.Namespace) -> int:
     from ..cli import CommandError, load
-    from ..face.detectors import create_detector
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.mask import load_classifier
     from ..face.mask_eval import LabelsError, evaluate_mask, format_mask_report, read_labels
+    from ..face.pipeline import FacePipeline
 
     config = load(args)
     try:
@@ -131,11 +131,12 @@ def _eval_mask(args: argparse.Namespace) -> int:
     if not rows:
         raise CommandError(f"{args.labels}: no images")
     try:
-        detector = create_detector(config.face, args.models or config.models_dir)
+        pipeline = FacePipeline(config.face, args.models or config.models_dir)   # the kiosk's keypoints
         load_classifier()
     except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
-    report = evaluate_mask(detector, rows, config.mask.threshold, progress=not args.no_progress)
+    report = evaluate_mask(pipeline, rows, config.mask.threshold, pipeline.detector.name,
+                           progress=not args.no_progress)
     report["labels_file"] = str(args.labels)
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / f"{args.labels.parent.name}_{args.labels.stem}_mask.json"

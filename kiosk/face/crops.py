@@ -9,14 +9,20 @@ Frames of a kiosk camera already have surroundings; this only matters for croppe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Protocol
 
 import cv2
 import numpy as np
 
-from .detectors.base import Detection, FaceDetector
+from .detectors.base import Detection
 
 BORDER = 0.25
+
+
+class Detects(Protocol):
+    """A FaceDetector, or a FacePipeline (whose `detect` adds the landmark stage's points, if any)."""
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]: ...
 
 
 @dataclass
@@ -32,7 +38,7 @@ def with_mean_border(image_bgr: np.ndarray, fraction: float = BORDER) -> np.ndar
     return cv2.copyMakeBorder(image_bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=colour)
 
 
-def find_face(detector: FaceDetector, image_bgr: np.ndarray) -> Found:
+def find_face(detector: Detects, image_bgr: np.ndarray) -> Found:
     """The largest face in the image as it is, else in the image with a mean-colour border."""
     faces = detector.detect(image_bgr)
     if faces:

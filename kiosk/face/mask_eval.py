@@ -9,8 +9,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from .crops import find_face
-from .detectors.base import FaceDetector
+from .crops import Detects, find_face
 from .errors import ImageError
 from .images import read_image
 from .mask import load_classifier, mask_score
@@ -44,8 +43,11 @@ def read_labels(path: Path) -> list[Labelled]:
     return rows
 
 
-def evaluate_mask(detector: FaceDetector, rows: list[Labelled], threshold: float, progress: bool = True) -> dict:
-    """The JSON report: images, detected, accuracy (over found faces) and the detail behind them."""
+def evaluate_mask(detector: Detects, rows: list[Labelled], threshold: float, detector_name: str,
+                  progress: bool = True) -> dict:
+    """The JSON report: images, detected, accuracy (over found faces) and the detail behind them.
+
+    `detector` should give the keypoints the kiosk gives `mask_score` (a FacePipeline does)."""
     from tqdm import tqdm
 
     counts = {(truth, predicted): 0 for truth in (True, False) for predicted in (True, False)}
@@ -83,7 +85,7 @@ def evaluate_mask(detector: FaceDetector, rows: list[Labelled], threshold: float
         "images": len(rows), "detected": detected, "detected_share": detected / len(rows) if rows else 0.0,
         "accuracy": correct / detected if detected else 0.0, "correct": correct,
         "accuracy_over_all_images": correct / len(rows) if rows else 0.0,
-        "threshold": threshold, "classifier": load_classifier().model_id, "detector": detector.name,
+        "threshold": threshold, "classifier": load_classifier().model_id, "detector": detector_name,
         "found_only_with_border": with_border,
         "masked": per_class(True), "bare": per_class(False),
         "confusion": {"masked_as_masked": counts[(True, True)], "masked_as_bare": counts[(True, False)],

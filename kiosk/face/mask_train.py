@@ -32,11 +32,10 @@ import cv2
 import numpy as np
 
 from ..config.face import FaceConfig
-from .crops import find_face
-from .detectors import create_detector
-from .detectors.base import FaceDetector
+from .crops import Detects, find_face
 from .images import read_image
 from .mask import MaskClassifier, features
+from .pipeline import FacePipeline
 from .synthetic_mask import MASK_STYLES, MaskStyle, draw_mask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,12 +116,12 @@ def jitter_points(keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 # -- samples --------------------------------------------------------------------------------------
-def _sample(detector: FaceDetector, image: np.ndarray) -> Optional[np.ndarray]:
+def _sample(detector: Detects, image: np.ndarray) -> Optional[np.ndarray]:
     hit = find_face(detector, image)
     return None if hit.detection is None else features(hit.image, hit.detection)
 
 
-def synthetic_samples(detector: FaceDetector, paths: list[Path], seed: int,
+def synthetic_samples(detector: Detects, paths: list[Path], seed: int,
                       per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels (1 = masked) of bare and synthetically masked versions of each photo."""
     rows, labels = [], []
@@ -150,7 +149,7 @@ def synthetic_samples(detector: FaceDetector, paths: list[Path], seed: int,
     return np.array(rows, np.float32).reshape(len(rows), -1), np.array(labels, bool)
 
 
-def real_samples(detector: FaceDetector, labels_file: Path, seed: int, copies: int = 3,
+def real_samples(detector: Detects, labels_file: Path, seed: int, copies: int = 3,
                  limit: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of varied copies of the images of a labels TSV (columns image, masked)."""
     with open(labels_file, newline="") as f:
@@ -201,7 +200,7 @@ def lfw_photos(folder: Path, limit: Optional[int] = None) -> list[Path]:
     return paths
 
 
-def train(detector: FaceDetector, shared: Path, seed: int = 0, limit: Optional[int] = None,
+def train(detector: Detects, shared: Path, seed: int = 0, limit: Optional[int] = None,
           l2: float = L2) -> MaskClassifier:
     """The classifier from lfw_strangers (synthetic) and MFR2 dev (real); `limit` photos of each for tests."""
     xs, ys = synthetic_samples(detector, lfw_photos(shared / "data/faces/lfw_strangers/images", limit), seed)
@@ -210,7 +209,7 @@ def train(detector: FaceDetector, shared: Path, seed: int = 0, limit: Optional[i
     return fit_logistic(np.vstack([xs, xr]), np.concatenate([ys, yr]), l2, weight)
 
 
-def validate(classifier: MaskClassifier, detector: FaceDetector, shared: Path, seed: int) -> dict[str, float]:
+def validate(classifier: MaskClassifier, detector: Detects, shared: Path, seed: int) -> dict[str, float]:
     """Accuracy at 0.5 on synthetic masked / bare versions of the held-out lfw_dev photos."""
     folder = shared / "data/faces/lfw_dev"
     x, y = synthetic_samples(detector, lfw_photos(folder / "images") + lfw_photos(folder / "distractors"), seed + 1)
@@ -225,14 +224,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--shared", type=Path, default=default_shared(),
                         help="evaluation data folder (default $KIOSK_SHARED or ../shared)")
     parser.add_argument("--models", type=Path, default=Path(os.environ.get("KIOSK_MODELS_DIR", REPO / "var/models")),
-                        help="models directory with blazeface_short (default $KIOSK_MODELS_DIR or var/models)")
+                        help="installed models directory (default $KIOSK_MODELS_DIR or var/models)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--l2", type=float, default=L2, help=f"ridge penalty (default {L2:g})")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N photos of each source")
     parser.add_argument("--validate", action="store_true", help="also report accuracy on held-out lfw_dev")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
-    detector = create_detector(FaceConfig(), args.models)
+    detector = FacePipeline(FaceConfig(), args.models)   # the keypoints the kiosk passes to mask_score
     classifier = train(detector, args.shared, args.seed, args.limit, args.l2)
     classifier.save(args.out)
     print(f"{args.out}: {classifier.model_id}")

@@ -9,18 +9,10 @@ import numpy as np
 import pytest
 
 from kiosk.cli import main
-from kiosk.config.face import FaceConfig
-from kiosk.face.detectors import FaceDetector, create_detector
 from kiosk.face.errors import ModelError
 from kiosk.face.mask import DEFAULT_WEIGHTS, MaskClassifier, load_classifier, mask_score
 from kiosk.face.mask_eval import LabelsError, read_labels
 from kiosk.face.mask_train import lfw_photos, synthetic_samples, train
-
-
-@pytest.fixture(scope="module")
-def detector(models_dir: Path) -> FaceDetector:
-    """The default detector alone: the mask classifier needs no embedding model."""
-    return create_detector(FaceConfig(), models_dir)
 
 
 def test_shipped_weights_load_and_bad_files_are_named(tmp_path: Path):
@@ -48,10 +40,10 @@ def test_saved_classifier_reads_back_the_same(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_score_separates_synthetic_masks_on_held_out_lfw(detector, shared_dir: Path):
+def test_score_separates_synthetic_masks_on_held_out_lfw(pipeline, shared_dir: Path):
     """lfw_dev is never used in training: bare and synthetically masked versions of 60 of its photos."""
     photos = lfw_photos(shared_dir / "data" / "faces" / "lfw_dev" / "images")[:60]
-    x, masked = synthetic_samples(detector, photos, seed=1)
+    x, masked = synthetic_samples(pipeline, photos, seed=1)
     scores = load_classifier().score(x)
     assert len(masked) >= 220 and masked.sum() >= 110
     accuracy = float(((scores >= 0.5) == masked).mean())
@@ -59,8 +51,8 @@ def test_score_separates_synthetic_masks_on_held_out_lfw(detector, shared_dir: P
     assert np.median(scores[masked]) > 0.9 and np.median(scores[~masked]) < 0.1
 
 
-def test_painting_a_mask_on_a_bare_face_raises_the_score(detector, astronaut):
-    face = detector.detect(astronaut)[0]
+def test_painting_a_mask_on_a_bare_face_raises_the_score(pipeline, astronaut):
+    face = pipeline.detect(astronaut)[0]
     bare = mask_score(astronaut, face)
     masked = astronaut.copy()
     nose, mouth = face.keypoints[2], face.keypoints[3]
@@ -95,10 +87,10 @@ def test_eval_mask_command_on_shared_dev_set(models_dir: Path, shared_dir: Path,
 
 
 @pytest.mark.slow
-def test_retraining_is_deterministic(detector, shared_dir: Path, tmp_path: Path):
-    a = train(detector, shared_dir, seed=0, limit=6)
-    b = train(detector, shared_dir, seed=0, limit=6)
+def test_retraining_is_deterministic(pipeline, shared_dir: Path, tmp_path: Path):
+    a = train(pipeline, shared_dir, seed=0, limit=6)
+    b = train(pipeline, shared_dir, seed=0, limit=6)
     assert a.model_id == b.model_id
     assert np.array_equal(a.weights, b.weights) and np.array_equal(a.mean, b.mean) and a.bias == b.bias
-    c = train(detector, shared_dir, seed=1, limit=6)
+    c = train(pipeline, shared_dir, seed=1, limit=6)
     assert not np.array_equal(a.weights, c.weights)
