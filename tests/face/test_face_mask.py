@@ -94,3 +94,12 @@ def test_retraining_is_deterministic(pipeline, shared_dir: Path, tmp_path: Path)
     assert np.array_equal(a.weights, b.weights) and np.array_equal(a.mean, b.mean) and a.bias == b.bias
     c = train(pipeline, shared_dir, seed=1, limit=6)
     assert not np.array_equal(a.weights, c.weights)
+
+
+def test_eval_form_is_chosen_by_the_first_word(capsys):
+    with pytest.raises(SystemExit) as exit_mask:
+        main(["eval", "mask"])
+    assert exit_mask.value.code == 2 and "kiosk eval mask: error" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_pairs:
+        main(["eval", "--no-progress"])
+    assert exit_pairs.value.code == 2 and "required: pairs" in capsys.readouterr().err
