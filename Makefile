@@ -29,8 +29,15 @@ models: $(VENV)/.installed
 run: install
 	$(KIOSK) run --config $(SIM_CONFIG)
 
+# The tests run with every model, MobileFaceNet included, installed from ../shared into a separate
+# directory; the product's $(STATE)/models (make install) never takes files from ../shared.
+SHARED_MODELS ?= ../shared/models/embedding
+TEST_MODELS := $(STATE)/test-models
+
 test: install
-	KIOSK_MODELS_DIR=$(CURDIR)/$(STATE)/models KIOSK_SIM_DIR=$(CURDIR)/$(STATE)/sim \
+	if [ -d $(SHARED_MODELS) ]; then $(KIOSK) models install --dir $(TEST_MODELS) --from $(SHARED_MODELS); \
+	  else $(KIOSK) models install --dir $(TEST_MODELS); fi
+	KIOSK_MODELS_DIR=$(CURDIR)/$(TEST_MODELS) KIOSK_SIM_DIR=$(CURDIR)/$(STATE)/sim \
 	  $(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: install

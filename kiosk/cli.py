@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "kiosk.commands.sim_cmd",
     "kiosk.commands.models_cmd",
     "kiosk.commands.eval_cmd",
+    "kiosk.commands.eval_openset_cmd",
     "kiosk.commands.bench_cmd",
     "kiosk.commands.keys_cmd",
     "kiosk.commands.person_cmd",
@@ -62,9 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def join_two_word_command(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`kiosk eval open-set ...` runs the sub-command `eval-open-set`: two-word commands live beside a command
+    that takes a positional argument (`kiosk eval PAIRS`), which argparse sub-parsers cannot express."""
+    argv = list(argv)
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if len(argv) >= 2 and f"{argv[0]}-{argv[1]}" in commands:
+        return [f"{argv[0]}-{argv[1]}", *argv[2:]]
+    return argv
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_two_word_command(sys.argv[1:] if argv is None else argv, parser))
     try:
         return int(args.handler(args) or 0)
     except CommandError as exc:

@@ -138,6 +138,8 @@ class Daemon:
             self.recognizer = Recognizer(config, self.pipeline, self.matcher, self.store, self.calibration)
         except PIPELINE_SETUP_ERRORS as exc:   # no threshold for the configured security level
             raise StartupError(str(exc)) from None
+        # Level, N, threshold, expected FPIR/FNIR and any warning that the level cannot be met at this N.
+        self.health.gauge("security", lambda: self.recognizer.security_now().as_dict())
         if needs_simulator(config):
             self._start_simulator()
 
@@ -149,7 +151,7 @@ class Daemon:
             self.world = SimWorld.from_config(self.config, self.pipeline)
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
-        enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.threshold, matcher=self.matcher,
+        enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.duplicate_threshold, matcher=self.matcher,
                             actor="sim")
         enroll_demo_staff(enroller, self.config.sim_assets_dir)
 

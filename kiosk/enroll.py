@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from .face.pipeline import FacePipeline
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# Templates kept per person and model. A person is scored by their nearest template, so 3 to 5 views
+# (angle, light, glasses) catch more of their walk-ups; but every template is one more chance for a
+# stranger to fall within the threshold, so an enrollment keeps its best 5 shots (detector score) and
+# a later one replaces the person's oldest templates beyond 5.
+MAX_TEMPLATES_PER_PERSON = 5
 
 
 class EnrollError(StoreError):
@@ -134,9 +139,12 @@ class Enroller:
             first = duplicates[0]
             raise EnrollError(f"face already enrolled as {first.name} ({first.employee_no}, distance "
                               f"{first.distance:.3f}); not enrolled")
+        if len(vectors) > MAX_TEMPLATES_PER_PERSON:
+            vectors, qualities, images, shots = _best_shots(vectors, qualities, images, shots)
         person = _ensure_person(self.store, ref, self.actor)
         result = self.store.enroll(person.person_id, vectors, model_id=self.pipeline.model_id, consent=consent,
-                                   qualities=qualities, images=images, source=source, actor=self.actor)
+                                   qualities=qualities, images=images, source=source,
+                                   max_templates=MAX_TEMPLATES_PER_PERSON, actor=self.actor)
         self.matcher.refresh_person(self.store, person.person_id)
         return EnrollReport(self.store.person(person.person_id), result, shots, duplicates)
 
@@ -194,12 +202,15 @@ class Enroller:
     def enroll_camera(self, ref: PersonRef, camera: Camera, consent: Consent | Mapping[str, Any] | None, *,
                       shots: int = 3, timeout_s: float = 30.0, min_interval_s: float = 0.4,
                       feedback: Optional[Callable[[str], None]] = None) -> EnrollReport:
-        """Take `shots` quality-gated shots from an open camera (at least `min_interval_s` apart, so they
-        differ); `feedback` gets each rejection reason ("move closer", ...) for the person in front."""
+        """Take `shots` (1 to MAX_TEMPLATES_PER_PERSON) quality-gated shots from an open camera, at least
+        `min_interval_s` apart so they differ; `feedback` gets each rejection reason ("move closer", ...)
+        for the person in front."""
         import cv2
 
         from .face.errors import FaceError
 
+        if not 1 <= shots <= MAX_TEMPLATES_PER_PERSON:
+            raise EnrollError(f"shots = {shots}: take 1 to {MAX_TEMPLATES_PER_PERSON} (templates kept per person)")
         consent = _require_consent(consent)
         vectors: list[np.ndarray] = []
         qualities: list[Optional[float]] = []
@@ -232,6 +243,21 @@ class Enroller:
         return self._commit(ref, consent, vectors, qualities, images, log, "camera")
 
 
+def _best_shots(vectors: list[np.ndarray], qualities: list[Optional[float]], images: Sequence[tuple[bytes, str]],
+                shots: list[Shot]) -> tuple[list[np.ndarray], list[Optional[float]], list[tuple[bytes, str]], list[Shot]]:
+    """The MAX_TEMPLATES_PER_PERSON shots of highest detector score; the others are reported as not used.
+
+    `vectors` (and `images`, when kept) follow the order of the used shots in `shots`."""
+    ranked = sorted(range(len(vectors)), key=lambda i: -(qualities[i] or 0.0))
+    keep = sorted(ranked[:MAX_TEMPLATES_PER_PERSON])
+    used = [n for n, shot in enumerate(shots) if shot.reason is None]
+    left_out = {used[i] for i in ranked[MAX_TEMPLATES_PER_PERSON:]}
+    reason = f"not used: the {MAX_TEMPLATES_PER_PERSON} best shots are kept"
+    shots = [Shot(shot.source, reason, shot.quality) if n in left_out else shot for n, shot in enumerate(shots)]
+    kept_images = [images[i] for i in keep] if len(images) == len(vectors) else list(images)
+    return [vectors[i] for i in keep], [qualities[i] for i in keep], kept_images, shots
+
+
 def _require_consent(consent: Consent | Mapping[str, Any] | None) -> Consent:
     from .store import ConsentError
 
@@ -260,6 +286,8 @@ def enroll_remote(store: Store, ref: PersonRef, embeddings: Sequence[np.ndarray]
     vectors = [np.asarray(e, np.float32).reshape(-1) for e in embeddings]
     if not vectors:
         raise EnrollError("no embedding in the request")
+    if len(vectors) > MAX_TEMPLATES_PER_PERSON:
+        raise EnrollError(f"{len(vectors)} embeddings in the request; at most {MAX_TEMPLATES_PER_PERSON} per person")
     if matcher is not None and matcher.dim and any(v.size != matcher.dim for v in vectors):
         raise EnrollError(f"embedding size {vectors[0].size} does not match the model's {matcher.dim}")
     if not all(np.all(np.isfinite(v)) for v in vectors):
@@ -276,7 +304,8 @@ def enroll_remote(store: Store, ref: PersonRef, embeddings: Sequence[np.ndarray]
         if duplicates and refuse_duplicates:
             raise EnrollError(f"face already enrolled as {duplicates[0].employee_no}; not enrolled")
     person = _ensure_person(store, ref, actor)
-    result = store.enroll(person.person_id, vectors, model_id=model_id, consent=consent, source="remote", actor=actor)
+    result = store.enroll(person.person_id, vectors, model_id=model_id, consent=consent, source="remote",
+                          max_templates=MAX_TEMPLATES_PER_PERSON, actor=actor)
     if matcher is not None:
         matcher.refresh_person(store, person.person_id)
     return EnrollReport(store.person(person.person_id), result, [Shot("remote")], duplicates)

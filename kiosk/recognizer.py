@@ -15,7 +15,9 @@ from drivers.camera.base import Frame
 from drivers.thermal.base import ThermalFrame
 
 from .config import KioskConfig
+from .face.openset import OpenSetPoint
 from .face.pipeline import FacePipeline
+from .fusion import TrackFusion
 from .matching import Matcher
 from .policy import PersonInfo
 from .store import Store
@@ -44,14 +46,47 @@ class Recognizer:
         self.matcher = matcher
         self.store = store
         self.calibration = calibration
+        self.security: Optional[OpenSetPoint] = None   # the threshold in force and what to expect of it
         self.reconfigure()
         self.alignment = ThermalAlignment(config.thermal.refresh_hz)
         self._thermal_used: Optional[int] = None   # seq of the last thermal frame measured
 
     def reconfigure(self) -> None:
         """Take up the current configuration (after a live reload); call it on the inference thread."""
-        self.threshold = self.pipeline.threshold_for(self.config.recognition)
+        rec = self.config.recognition
+        self.security = None
+        self._follow_gallery_size()
+        self.fusion = TrackFusion(self.pipeline.metric, self.threshold, rec.fusion_frames, rec.track_timeout_s)
         self.thermometer = FaceThermometer(self.calibration, self.config.temperature)
+
+    def _follow_gallery_size(self) -> None:
+        """The threshold follows the number of templates a walk-up is compared with (the security level names a
+        share of strangers accepted per walk-up); recomputed only when people were enrolled or erased."""
+        size = len(self.matcher)
+        previous = self.security
+        if previous is not None and previous.gallery_size == size:
+            return
+        self.security = self.pipeline.operating_point(self.config.recognition, size)
+        self.threshold = self.security.threshold
+        if previous is not None:
+            self.fusion.max_distance = self.threshold
+        if previous is not None and bool(previous.warning) == bool(self.security.warning):
+            log.debug(self.security.line())
+        elif self.security.warning:
+            log.warning(self.security.line())
+        else:
+            log.info(self.security.line())
+
+    def security_now(self) -> OpenSetPoint:
+        """The operating point at the gallery's size right now (health report; pure, safe from any thread).
+        The next walk-up takes it up before matching."""
+        return self.pipeline.operating_point(self.config.recognition, len(self.matcher))
+
+    @property
+    def duplicate_threshold(self) -> float:
+        """For enrollment's duplicate and same-face checks, which compare one face with one person: the level's
+        FPIR taken as a per-comparison rate (N = 1), not the stricter 1:N threshold, so duplicates are found."""
+        return self.pipeline.threshold_for(self.config.recognition, 1)
 
     def process(self, frame: Frame, thermal: Optional[ThermalFrame]) -> FrameResult:
         latencies: dict[str, float] = {}
@@ -64,10 +99,13 @@ class Recognizer:
         face = faces[0]   # the person in front of the kiosk: the largest face
         self.alignment.seen(frame.timestamp, face.box)
         sample = FaceSample(face)
+        self.fusion.add(face.embedding, face.score, face.box, frame.timestamp)
         if face.embedding is not None:
             started = time.perf_counter()
-            # The policy checks the margin itself (ambiguous_match), so the matcher does not filter on it.
-            sample.match = self.matcher.search(face.embedding, self.threshold)
+            self._follow_gallery_size()
+            # The walk-up so far, not this frame alone (see kiosk.fusion). The policy checks the margin
+            # itself (ambiguous_match), so the matcher does not filter on it.
+            sample.match = self.fusion.search(self.matcher, self.threshold)
             if sample.match.person_id is not None:
                 person = self.store.person_by_id(sample.match.person_id)
                 if person is not None:
@@ -88,7 +126,7 @@ class Recognizer:
             latencies["thermal"] = time.perf_counter() - started
         result.samples.append(sample)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("frame", extra={"fields": _describe(frame, thermal, sample)})
+            log.debug("frame", extra={"fields": _describe(frame, thermal, sample, len(self.fusion))})
         return result
 
 
@@ -125,11 +163,11 @@ def _motion(a: Box, b: Box) -> float:
     return max(shift / width, abs((b[2] - b[0]) / width - 1.0))
 
 
-def _describe(frame: Frame, thermal: Optional[ThermalFrame], sample: FaceSample) -> dict:
+def _describe(frame: Frame, thermal: Optional[ThermalFrame], sample: FaceSample, fused: int) -> dict:
     """One DEBUG line per frame: what each stage saw (for tuning on site)."""
     face, match, reading, live = sample.face, sample.match, sample.temperature, sample.liveness
     return {"seq": frame.seq, "face_px": round(face.width), "quality": face.quality.reason or "ok",
-            "person": match.person_id if match else None,
+            "person": match.person_id if match else None, "fused_frames": fused,
             "distance": round(match.distance, 3) if match else None,
             "thermal_lag_s": round(frame.timestamp - thermal.timestamp, 3) if thermal else None,
             "body_c": round(reading.body_c, 2) if reading and reading.body_c is not None else None,

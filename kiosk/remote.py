@@ -56,7 +56,7 @@ class RemoteCommands:
         daemon = self.daemon
         fields = {k: v for k, v in params["person"].items() if k != "person_id"}
         person = NewPerson(**fields)
-        threshold = daemon.recognizer.threshold
+        threshold = daemon.recognizer.duplicate_threshold
         # Decoding runs with the work it feeds (off the loop); bad base64 is a one-line CommandFailed.
         if "embedding" in params:
             embedding = params["embedding"]

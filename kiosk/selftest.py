@@ -16,6 +16,10 @@ from .config.thermal import ThermalBackend
 CHECK_TIMEOUT_S = 10.0
 
 
+class SecurityLevelWarning(Exception):
+    """The configured security level cannot be met at today's number enrolled (reported as `warn`)."""
+
+
 @dataclass
 class CheckResult:
     name: str
@@ -33,7 +37,8 @@ class SelfTest:
     def checks(self) -> list[tuple[str, bool, Callable[[], str]]]:
         """(name, required, check) in the order they run; later checks reuse what earlier ones loaded."""
         cfg = self.config
-        items = [("models", True, self.models), ("store", True, self.store), ("calibration", True, self.calibration)]
+        items = [("models", True, self.models), ("store", True, self.store), ("security", False, self.security),
+                 ("calibration", True, self.calibration)]
         if cfg.camera.backend == "mock" or cfg.thermal.backend == "mock":
             items.append(("simulator", True, self.simulator))
         items.append(("camera", True, self.camera))
@@ -59,9 +64,8 @@ class SelfTest:
         from .face.pipeline import FacePipeline
 
         self.pipeline = FacePipeline(self.config.face, self.config.models_dir)
-        level = self.config.recognition.security_level
-        return (f"{self.pipeline.model_id} ({self.pipeline.metric_description}); detector {self.config.face.detector}; "
-                f"threshold {self.pipeline.threshold_for(self.config.recognition):.3f} (security level {level})")
+        self.pipeline.operating_point(self.config.recognition, 1)   # the daemon refuses to start without a threshold
+        return f"{self.pipeline.model_id} ({self.pipeline.metric_description}); detector {self.config.face.detector}"
 
     def store(self) -> str:
         from .store import Store
@@ -72,6 +76,20 @@ class SelfTest:
                 raise RuntimeError(verdict.line())
             persons = len(store.persons())
         return f"{self.config.database_path}: {persons} persons; {verdict.line()}"
+
+    def security(self) -> str:
+        """The threshold in force at today's number of templates, with the expected FPIR and FNIR; a level the
+        model cannot meet is a warning, not a failure."""
+        from .store import Store
+
+        if self.pipeline is None:
+            raise RuntimeError("needs the face models (see the models check)")
+        with Store.open(self.config) as store:
+            templates = len(store.load_templates(self.pipeline.model_id)[0])
+        point = self.pipeline.operating_point(self.config.recognition, templates)
+        if point.warning:
+            raise SecurityLevelWarning(point.line())
+        return point.line()
 
     def calibration(self) -> str:
         from .thermal import calibration_for_config

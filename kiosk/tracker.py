@@ -27,6 +27,8 @@ from .types import FaceObservation, LivenessResult, MatchResult, TemperatureRead
 HISTORY = 16            # readings kept per identity (temperatures, liveness, mask scores)
 NEW_FACE_IOU = 0.1      # a face box overlapping the previous one less than this is a new face
 
+Box = tuple[float, float, float, float]   # x1, y1, x2, y2 in frame pixels
+
 Policy = Callable[[Observation, KioskConfig], Decision]
 
 
@@ -68,7 +70,7 @@ class _Track:
     id: int
     started: float
     last_seen: float
-    box: tuple[float, float, float, float]
+    box: Box
     candidate: object = _UNSET              # person_id, None (= unknown) or _UNSET
     streak: int = 0
     challenger: object = _UNSET             # another identity seen since, not yet confirmed
@@ -111,7 +113,7 @@ class Tracker:
         if sample is None:
             self._track = track
             return Step(track.id if track else None, ended_track=ended)
-        if track is not None and _iou(track.box, sample.face.box) < NEW_FACE_IOU:
+        if track is not None and iou(track.box, sample.face.box) < NEW_FACE_IOU:
             ended, track = track.id, None   # the face jumped: someone else
         if track is None:
             track = _Track(self._next_id, t, t, sample.face.box)
@@ -197,7 +199,8 @@ def _majority(readings: list[LivenessResult], needed: int) -> Optional[LivenessR
     return None
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes; 0 for empty boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy

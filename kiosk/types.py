@@ -28,6 +28,9 @@ class FaceObservation:
     embedding: Optional[np.ndarray] = None  # set only when quality.ok
     model_id: Optional[str] = None
     mask_score: Optional[float] = None      # 0..1, None when not checked
+    # (5, 2) eye centres, nose tip, mouth corners from the landmark stage (kiosk.face.landmarks): the
+    # points the face was aligned and yaw-gated on. None when face.landmarks = "detector".
+    landmarks: Optional[np.ndarray] = None
 
     @property
     def width(self) -> float:

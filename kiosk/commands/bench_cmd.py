@@ -24,6 +24,9 @@ def register(subparsers, common) -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per photo and stage (default 5)")
     parser.add_argument("--gallery", type=int, default=10000, help="synthetic gallery size for 1:N matching")
     parser.add_argument("--dlib", action="store_true", help="also time dlib's own pipeline (needs dlib-bin)")
+    parser.add_argument("--walkup", action="store_true",
+                        help="also time the walk-up frame: kiosk-sized faces, process + fusion + 1:N match, one core")
+    parser.add_argument("--people", type=int, default=1000, help="enrolled persons for --walkup (default 1000)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
     parser.set_defaults(handler=_bench)
 
@@ -32,16 +35,23 @@ def _bench(args: argparse.Namespace) -> int:
     from ..cli import CommandError, load
     from ..face.benchmark import format_table, run
     from ..face.errors import PIPELINE_SETUP_ERRORS
+    from ..face.walkup_bench import format_walkup, run_walkup
 
     config = load(args)
     images = args.images or default_images(config.sim_assets_dir)
     if images is None or not images.is_dir():
         raise CommandError("no photos to time: pass --images DIR (or run `kiosk sim assets`)")
+    models = args.models or config.models_dir
     try:
-        results = run(args.models or config.models_dir, images, config.face, args.repeat, args.gallery, args.dlib)
+        results = run(models, images, config.face, args.repeat, args.gallery, args.dlib)
+        if args.walkup:
+            results["walkup"] = run_walkup(models, images, config.face, [config.face.embedder], people=args.people,
+                                           repeat=args.repeat, with_dlib=args.dlib)
     except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
     print(format_table(results))
+    if args.walkup:
+        print(format_walkup(results["walkup"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
         print(f"figures: {args.json}")

@@ -28,12 +28,15 @@ def register(subparsers, common) -> None:
     who.add_argument("--valid-to", help="ISO time with offset; visitors need it or --valid-days")
     who.add_argument("--valid-days", type=float, help="validity from now, in days")
     src = enroll.add_argument_group("source")
-    src.add_argument("images", nargs="*", type=Path, help="image files of one person")
+    src.add_argument("images", nargs="*", type=Path, help="image files of one person (3 to 5 views are best)")
     src.add_argument("--batch", type=Path, help="directory with one folder of images per person "
                                                 "(folder name = employee number; '_' in it becomes a space in the name)")
-    src.add_argument("--max-images", type=int, default=None, help="use at most this many images per person")
+    src.add_argument("--max-images", type=int, default=None,
+                     help="read at most this many images per person (of the usable ones, the 5 with the best "
+                          "detector score become templates; a person keeps at most 5, the newest)")
     src.add_argument("--camera", action="store_true", help="take quality-gated shots from the configured camera")
-    src.add_argument("--shots", type=int, default=3, help="camera shots to take (default 3)")
+    src.add_argument("--shots", type=int, default=3,
+                     help="camera shots to take, 1 to 5 (default 3); each becomes a template of the person")
     src.add_argument("--timeout", type=float, default=30.0, help="camera time limit in seconds (default 30)")
     con = enroll.add_argument_group("consent (required)")
     con.add_argument("--consent-file", type=Path, help="JSON consent record (batch: object keyed by folder name)")
@@ -140,7 +143,7 @@ def _enroll(args: argparse.Namespace) -> int:
         parse_consent(single_consent)
     try:
         pipeline = FacePipeline(config.face, config.models_dir)
-        threshold = pipeline.threshold_for(config.recognition)
+        threshold = pipeline.threshold_for(config.recognition, 1)   # duplicates: one face against one person
     except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
     valid_to = args.valid_to

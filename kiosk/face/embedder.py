@@ -8,6 +8,7 @@ import numpy as np
 from .align import align
 from .detectors.base import KeypointLayout
 from .errors import ModelError
+from .landmarks import template_for
 from .runtime import TFLiteModel
 from .spec import Metric, ModelSpec
 
@@ -15,7 +16,8 @@ from .spec import Metric, ModelSpec
 class Embedder:
     """One TFLite embedding model. Not thread-safe (one interpreter)."""
 
-    def __init__(self, spec: ModelSpec, spec_dir: Path, num_threads: int = 1) -> None:
+    def __init__(self, spec: ModelSpec, spec_dir: Path, num_threads: int = 1, landmarks: str = "detector") -> None:
+        """`landmarks`: the name of the LandmarkStage whose points are aligned (picks the template)."""
         self.model = TFLiteModel(spec, spec_dir, num_threads)
         if spec.task != "embedder":
             raise ModelError(self.model.path, f"spec {spec.id} is a {spec.task}, not an embedder")
@@ -27,7 +29,7 @@ class Embedder:
         self.spec = spec
         self.dim = int(shapes[0][1])
         self.metric: Metric = spec.metric
-        self.template = np.asarray(spec.template, np.float32)
+        self.template = template_for(spec, landmarks)
         self.size = tuple(spec.input_size)
         # Stable id of the vector space: the spec id plus the model file's hash.
         self.model_id = f"{spec.id}@{self.model.sha256[:12]}"

@@ -90,6 +90,7 @@ def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, al
     curves["all"] = (distances, same)
     report: dict = {
         "model_id": pipeline.model_id, "metric": pipeline.metric.value, "detector": pipeline.detector.name,
+        "landmarks": pipeline.landmarks.name,
         "images": len(images), "images_without_face": len(embedded.failures),
         "image_failures": {str(k): v for k, v in sorted(embedded.failures.items())},
         "images_retried_with_border": embedded.retried_with_border,

@@ -3,7 +3,8 @@
 LFW `pairs.txt`: a first line `FOLDS PAIRS` (or just `PAIRS` for one fold), then per fold PAIRS
 matched lines `name i j` followed by PAIRS mismatched lines `name1 i name2 j`; image
 `<root>/<name>/<name>_<i:04d>.jpg`. TSV: a header with `img_a`, `img_b`, `same` and optionally
-`kind`; paths are relative to the TSV's folder.
+`kind` and `fold` (a whole number per pair: the protocol's folds, used by the k-fold accuracy
+instead of folds of our own); paths are relative to the TSV's folder.
 """
 from __future__ import annotations
 
@@ -48,12 +49,19 @@ def _read_tsv(path: Path, text: str) -> list[Pair]:
     missing = {"img_a", "img_b", "same"} - set(rows.fieldnames or [])
     if missing:
         raise PairsError(f"{path}: header lacks {', '.join(sorted(missing))}")
+    has_folds = "fold" in (rows.fieldnames or [])
     pairs = []
     for line, row in enumerate(rows, start=2):
         if row["same"] not in ("0", "1"):
             raise PairsError(f"{path}:{line}: same = {row['same']!r}, expected 0 or 1")
+        fold = None
+        if has_folds:
+            try:
+                fold = int(row["fold"] or "")
+            except ValueError:
+                raise PairsError(f"{path}:{line}: fold = {row['fold']!r}, expected a whole number") from None
         pairs.append(Pair(path.parent / row["img_a"], path.parent / row["img_b"], row["same"] == "1",
-                          row.get("kind") or None))
+                          row.get("kind") or None, fold))
     return pairs
 
 

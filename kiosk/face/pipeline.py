@@ -1,7 +1,8 @@
 """FacePipeline: frame in, faces out (box, keypoints, quality, mask score and, when good, an embedding).
 
-Stages: detect -> align to the embedding model's template -> quality gates -> embed; the mask
-score is computed for every face. Configuration: the `[face]` section (kiosk.config.face).
+Stages: detect -> landmarks (eye centres, nose tip, mouth corners; kiosk.face.landmarks) -> align
+to the embedding model's template -> quality gates -> embed; the mask score is computed for every
+face. Configuration: the `[face]` section (kiosk.config.face).
 
 Thread-safety: a FacePipeline holds TFLite interpreters, which are not thread-safe. The daemon
 calls `process` from ONE worker thread (never from the asyncio loop, never from two threads at
@@ -14,24 +15,30 @@ the store re-embeds persons from their kept source images with `embed_for_enroll
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from ..config.face import FaceConfig
-from ..config.recognition import RecognitionConfig, SecurityLevel
+from ..config.recognition import SECURITY_LEVEL_FPIR, RecognitionConfig, SecurityLevel
 from ..types import FaceObservation
+from .choice import choose_embedder
 from .detectors import create_detector
 from .detectors.base import Detection, KeypointLayout
 from .embedder import Embedder
 from .errors import FaceError, ModelError
 from .images import as_bgr
+from .landmarks import create_landmarks
 from .mask import mask_score
 from .metrics import FAR_TARGETS, distance, distances
+from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
 from .quality import assess
 from .spec import Metric, load_spec, spec_path
 
 NO_FACE = "no face found"
+
+log = logging.getLogger("kiosk.face")
 
 
 class FacePipeline:
@@ -40,20 +47,28 @@ class FacePipeline:
         self.config = config
         self.models_dir = Path(models_dir)
         self.detector = create_detector(config, self.models_dir)
-        self.spec = load_spec(self.models_dir, config.embedder)
-        self.embedder = Embedder(self.spec, self.models_dir, config.num_threads)
+        self.landmarks = create_landmarks(config, self.models_dir)
+        choice = choose_embedder(config.embedder, self.models_dir)
+        log.info(choice.log_line, extra={"fields": {"embedder": choice.model_id}})
+        self.spec = load_spec(self.models_dir, choice.model_id)
+        self.embedder = Embedder(self.spec, self.models_dir, config.num_threads, self.landmarks.name)
         self.model_id: str = self.embedder.model_id
         self.metric: Metric = self.embedder.metric
         self.dim: int = self.embedder.dim
 
     @property
     def keypoint_layout(self) -> KeypointLayout:
-        """Order of `FaceObservation.keypoints` (see KeypointLayout)."""
+        """Order of `FaceObservation.keypoints`: the detector's (see KeypointLayout).
+
+        The thermal ROI and the simulator work in the detector's points; the landmark stage's points
+        (used for alignment and the yaw gate) are `FaceObservation.landmarks`."""
         return self.detector.layout
 
     # -- per frame ----------------------------------------------------------------------------
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        return self.detector.detect(as_bgr(image_bgr))
+        """Detected faces, largest first, with the landmark stage's points (the ones alignment uses)."""
+        image = as_bgr(image_bgr)
+        return [self.landmarks.refine(image, d) for d in self.detector.detect(image)]
 
     def process(self, image_bgr: np.ndarray) -> list[FaceObservation]:
         """Every face in the frame, largest first; `embedding` is set only when `quality.ok`.
@@ -64,11 +79,13 @@ class FacePipeline:
         return [self._observe(image, d) for d in self.detector.detect(image)]
 
     def _observe(self, image: np.ndarray, detection: Detection) -> FaceObservation:
-        chip = self.embedder.chip(image, detection.keypoints, detection.layout)
-        quality = assess(detection, chip, self.config)
+        face = self.landmarks.refine(image, detection)
+        chip = self.embedder.chip(image, face.keypoints, face.layout)
+        quality = assess(face, chip, self.config)
         observation = FaceObservation(box=detection.box, score=detection.score, keypoints=detection.keypoints,
                                       quality=quality, model_id=self.model_id,
-                                      mask_score=mask_score(image, detection))
+                                      mask_score=mask_score(image, face),
+                                      landmarks=None if face is detection else face.keypoints)
         if quality.ok:
             observation.embedding = self.embedder.embed(chip)
         return observation
@@ -88,7 +105,7 @@ class FacePipeline:
         return observation
 
     def embed_detection(self, image_bgr: np.ndarray, detection: Detection) -> np.ndarray:
-        """The embedding of one detected face without the quality gates (evaluation, benchmarks)."""
+        """The embedding of one detected face (from `detect`) without the quality gates (evaluation, benchmarks)."""
         image = as_bgr(image_bgr)
         return self.embedder.embed(self.embedder.chip(image, detection.keypoints, detection.layout))
 
@@ -109,20 +126,47 @@ class FacePipeline:
 
     @property
     def thresholds(self) -> dict[SecurityLevel, float]:
-        """Distance threshold per security level (FAR 1e-2 / 1e-3 / 1e-4 targets), from the model's spec."""
+        """Per-comparison distance threshold per security level (FAR 1e-2 / 1e-3 / 1e-4), from the spec's
+        `thresholds`; used only for a model without `stranger_scores`."""
         values = self.spec.thresholds or {}
         return {level: float(values[level.value]) for level in SecurityLevel if level.value in values}
 
-    def threshold_for(self, recognition: RecognitionConfig) -> float:
-        """The distance threshold in force: `recognition.threshold` if set, else the security level's."""
-        return recognition.threshold or self.threshold(recognition.security_level)
+    def operating_point(self, recognition: RecognitionConfig, gallery_size: int) -> OpenSetPoint:
+        """The threshold in force with `gallery_size` templates enrolled, its expected FPIR and FNIR, and a
+        warning when the level cannot be met. `recognition.threshold` (fixed) wins over `recognition.fpir`,
+        which wins over the security level's FPIR. A spec without `stranger_scores` falls back to its
+        per-comparison `thresholds`, with a warning that the share of strangers accepted then grows with N."""
+        scores = self.spec.stranger_scores
+        if recognition.threshold:
+            return fixed_threshold_point(scores, recognition.threshold, gallery_size)
+        level = recognition.security_level
+        if scores is not None:
+            if recognition.fpir is not None:
+                return open_set_point(scores, recognition.fpir, gallery_size, "fpir override")
+            return open_set_point(scores, SECURITY_LEVEL_FPIR[level], gallery_size, level.value)
+        if recognition.fpir is not None:
+            raise ModelError(spec_path(self.models_dir, self.spec.id),
+                             "recognition.fpir needs the spec's stranger_scores; measure them with "
+                             "`kiosk eval strangers DIR --write-spec`, or set recognition.threshold")
+        return OpenSetPoint(level.value, gallery_size, self.threshold(level), None, None, None,
+                            warning=f"{self.spec.id} has no stranger_scores: the threshold is a per-comparison "
+                                    f"FAR of {FAR_TARGETS[level]:g}, so the share of strangers accepted grows with "
+                                    "the number enrolled; measure them with `kiosk eval strangers DIR --write-spec`")
+
+    def threshold_for(self, recognition: RecognitionConfig, gallery_size: int) -> float:
+        """The distance threshold in force with `gallery_size` templates compared per probe (see operating_point).
+
+        Pass the matcher's size for recognition; pass 1 for a one-to-one comparison (enrollment's duplicate
+        and same-face checks: the level's FPIR is then a per-comparison false-match rate)."""
+        return self.operating_point(recognition, gallery_size).threshold
 
     def threshold(self, level: SecurityLevel) -> float:
-        """Accept a match when distance <= threshold. ModelError when the spec has no value for the level."""
+        """The spec's per-comparison threshold for a level (accept when distance <= threshold); ModelError when
+        the spec has no value for it."""
         thresholds = self.thresholds
         if level not in thresholds:
             raise ModelError(spec_path(self.models_dir, self.spec.id),
-                             f"no threshold for security level {level.value} (FAR {FAR_TARGETS[level]:g}); "
-                             "measure one with `kiosk eval` and add it to the spec's 'thresholds', "
+                             f"no threshold for security level {level.value} (FAR {FAR_TARGETS[level]:g}) and no "
+                             "stranger_scores; measure them with `kiosk eval strangers DIR --write-spec`, "
                              "or set recognition.threshold")
         return thresholds[level]

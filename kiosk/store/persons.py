@@ -199,6 +199,13 @@ def template_records(db: sqlite_utils.Database, cipher: Cipher, person_id: str) 
     return out
 
 
+def drop_oldest_templates(db: sqlite_utils.Database, person_id: str, model_id: str, keep: int) -> int:
+    """Delete a person's templates of one model except the `keep` newest (insertion order); returns how many."""
+    return db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ? AND rowid NOT IN "
+                      "(SELECT rowid FROM templates WHERE person_id = ? AND model_id = ? ORDER BY rowid DESC LIMIT ?)",
+                      [person_id, model_id, person_id, model_id, keep]).rowcount
+
+
 def delete_templates(db: sqlite_utils.Database, person_id: str, *, keep_model: Optional[str] = None) -> int:
     if keep_model is None:
         return db.execute("DELETE FROM templates WHERE person_id = ?", [person_id]).rowcount

@@ -255,11 +255,13 @@ class Store:
     def enroll(self, person_id: str, embeddings: Sequence[np.ndarray], *, model_id: str,
                consent: Consent | Mapping[str, Any] | None, qualities: Optional[Sequence[Optional[float]]] = None,
                images: Sequence[tuple[bytes, str]] = (), source: str = "files",
-               actor: str = "system") -> EnrollResult:
+               max_templates: Optional[int] = None, actor: str = "system") -> EnrollResult:
         """Store templates (and, where configured and consented, the source images) for a live person.
 
         Refused (ConsentError) without a valid consent record. `images` are (encoded bytes, media type)
         and are dropped unless store.keep_source_images is set and the consent scope has keep_images.
+        With `max_templates`, the person's oldest templates of `model_id` beyond that many are removed
+        in the same transaction (the new ones are the newest).
         """
         if consent is None:
             raise ConsentError("enrollment refused: no consent record (who, when, notice version, how)")
@@ -277,12 +279,15 @@ class Store:
             rows.add_consent(db, person.person_id, consent)
             template_ids = [rows.add_template(db, self._cipher, person.person_id, v, model_id, q)
                             for v, q in zip(vectors, qualities, strict=True)]
+            dropped = rows.drop_oldest_templates(db, person.person_id, model_id, max_templates) \
+                if max_templates is not None else 0
             kept = [rows.add_image(db, self._cipher, person.person_id, data, media) for data, media in images] \
                 if keep else []
             rows.set_needs_reenrollment(db, person.person_id, False)
             self._bump_version(db, person.person_id)
             ledger.append(db, "enroll", actor, person_id=person.person_id, outcome="enrolled",
-                          detail={"model_id": model_id, "templates": len(template_ids), "images_kept": len(kept),
+                          detail={"model_id": model_id, "templates": len(template_ids), "templates_dropped": dropped,
+                                  "images_kept": len(kept),
                                   "consent_id": consent.consent_id, "scope": list(consent.scope), "source": source})
         self._changed(person.person_id)
         return EnrollResult(person.person_id, template_ids, len(kept))

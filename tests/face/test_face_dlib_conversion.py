@@ -64,9 +64,9 @@ def test_writer_builds_a_model_litert_runs_exactly(tmp_path: Path):
     fc = rng.normal(size=(5, 4)).astype(np.float32)
     g = GraphBuilder()
     x = g.activation([1, 6, 6, 4], "x")
-    h = g.conv2d(x, w1, b1, 1, True, True, "c1")
-    h = g.conv2d(h, w2, b2, 1, True, False, "c2")
-    h = g.add(h, x, True, "add")
+    h = g.conv2d(x, w1, b1, 1, True, "relu", "c1")
+    h = g.conv2d(h, w2, b2, 1, True, "none", "c2")
+    h = g.add(h, x, "relu", "add")
     y = g.fully_connected(g.global_mean(h, "mean"), fc, None, "fc")
     path = tmp_path / "tiny.tflite"
     path.write_bytes(g.serialize([x], [y], "test"))

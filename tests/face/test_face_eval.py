@@ -54,13 +54,50 @@ def test_reads_lfw_pairs_txt_with_folds(tmp_path: Path):
         read_pairs(tmp_path / "bad.txt")
 
 
-def test_lfw_dev_accuracy_at_least_98_percent(pipeline, shared_dir: Path):
+def test_reads_the_fold_column_of_a_tsv(tmp_path: Path):
+    (tmp_path / "pairs.tsv").write_text("img_a\timg_b\tsame\tfold\na.jpg\tb.jpg\t1\t0\na.jpg\tc.jpg\t0\t3\n")
+    assert [p.fold for p in read_pairs(tmp_path / "pairs.tsv")] == [0, 3]
+    (tmp_path / "plain.tsv").write_text("img_a\timg_b\tsame\na.jpg\tb.jpg\t1\n")
+    assert read_pairs(tmp_path / "plain.tsv")[0].fold is None
+    (tmp_path / "bad.tsv").write_text("img_a\timg_b\tsame\tfold\na.jpg\tb.jpg\t1\tone\n")
+    with pytest.raises(PairsError, match=r"bad.tsv:2: fold = 'one'"):
+        read_pairs(tmp_path / "bad.tsv")
+
+
+def test_eval_command_uses_the_files_folds(models_dir: Path, shared_dir: Path, tmp_path: Path, capsys):
+    """A TSV with a `fold` column (the LFW protocol) is scored on those folds, and the report says so."""
+    lfw = shared_dir / "data" / "faces" / "lfw_dev"
+    pairs = read_pairs(lfw / "pairs_dev.tsv")
+    chosen = [p for p in pairs if p.same][:12] + [p for p in pairs if not p.same][:12]
+    rows = [f"{p.a}\t{p.b}\t{int(p.same)}\t{i % 4}" for i, p in enumerate(chosen)]
+    (tmp_path / "folded.tsv").write_text("img_a\timg_b\tsame\tfold\n" + "\n".join(rows) + "\n")
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[face]\nmodels_dir = "{models_dir}"\n')
+    out = tmp_path / "out"
+    assert main(["eval", str(tmp_path / "folded.tsv"), "--config", str(config), "--out", str(out),
+                 "--no-progress"]) == 0
+    accuracy = json.loads(next(out.glob("*.json")).read_text())["accuracy_kfold"]
+    assert accuracy["folds_from_file"] is True and accuracy["folds"] == 4 and len(accuracy["thresholds"]) == 4
+    assert "4-fold, folds from the file" in capsys.readouterr().out
+
+
+def test_lfw_dev_accuracy_at_least_99_percent(pipeline, shared_dir: Path):
     pairs = read_pairs(shared_dir / "data" / "faces" / "lfw_dev" / "pairs_dev.tsv")
     report, _ = evaluate(pipeline, pairs, SecurityLevel.normal, progress=False)
-    assert report["images_without_face"] == 0 and report["pairs"] == 212
-    assert report["accuracy_kfold"]["mean"] >= 0.98
+    assert report["images_without_face"] == 0 and report["pairs"] == 212 and report["landmarks"] == "facemesh"
+    # FaceMesh alignment measured 99.55% (BlazeFace's 4 points: 98.64%; face_recognition's pipeline: 99.50%)
+    assert report["accuracy_kfold"]["mean"] >= 0.99
     level = report["security_level"]
     assert level["far_target"] == 1e-3 and not level["estimable"] and "106 impostor pairs" in level["note"]
+
+
+def test_lfw_dev_all_impostors_tar_at_far_1e3_at_least_95_percent(pipeline, shared_dir: Path):
+    pairs = read_pairs(shared_dir / "data" / "faces" / "lfw_dev" / "pairs_dev.tsv")
+    report, _ = evaluate(pipeline, pairs, SecurityLevel.normal, all_impostors=True, progress=False)
+    assert report["genuine"] == 106 and report["impostor"] == 17472
+    point = next(p for p in report["tar_at_far"] if p["far_target"] == 1e-3)
+    # measured 96.2% (102 of 106) with FaceMesh alignment; BlazeFace's 4 points gave 91.5%
+    assert point["estimable"] and point["tar"] >= 0.95
 
 
 @pytest.mark.slow

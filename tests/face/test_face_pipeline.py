@@ -32,15 +32,17 @@ def test_observations_carry_quality_mask_score_and_model_id(pipeline, testdata):
     for face in faces:
         assert face.quality.ok and face.embedding is not None
         assert 0.0 <= face.mask_score < 0.5
-        assert face.model_id.startswith("dlib_resnet_v1@") and face.keypoints.shape == (6, 2)
+        assert face.model_id == pipeline.model_id and face.keypoints.shape == (6, 2)
+        assert face.landmarks.shape == (5, 2)   # eyes, nose tip, mouth corners from FaceMesh
 
 
 def test_model_id_and_thresholds_are_stable(pipeline, models_dir):
     again = FacePipeline(FaceConfig(), models_dir)
-    assert again.model_id == pipeline.model_id == "dlib_resnet_v1@b21043042f08"
+    assert again.model_id == pipeline.model_id
     t = pipeline.thresholds
     assert t[SecurityLevel.high] < t[SecurityLevel.normal] < t[SecurityLevel.low]
-    assert "Euclidean" in pipeline.metric_description
+    dlib = FacePipeline(FaceConfig(embedder="dlib_resnet_v1"), models_dir)
+    assert dlib.model_id == "dlib_resnet_v1@b21043042f08" and "Euclidean" in dlib.metric_description
 
 
 def test_a_small_face_is_kept_but_not_embedded(pipeline, astronaut):
@@ -101,7 +103,7 @@ def _replace(path: Path, data: bytes) -> None:
 def test_missing_model_file_names_it_and_the_fix(models_copy: Path):
     (models_copy / "dlib_face_recognition_resnet_model_v1.tflite").unlink()
     with pytest.raises(ModelError) as err:
-        FacePipeline(FaceConfig(), models_copy)
+        FacePipeline(FaceConfig(embedder="dlib_resnet_v1"), models_copy)
     message = str(err.value)
     assert "dlib_face_recognition_resnet_model_v1.tflite: missing" in message
     assert f"kiosk models install --dir {models_copy}" in message
@@ -124,7 +126,7 @@ def test_truncated_model_without_pin_is_not_loadable(models_copy: Path):
     target = models_copy / "dlib_face_recognition_resnet_model_v1.tflite"
     _replace(target, target.resolve().read_bytes()[:4096] if target.exists() else b"")
     with pytest.raises(ModelError, match="not a loadable TFLite model"):
-        FacePipeline(FaceConfig(), models_copy)
+        FacePipeline(FaceConfig(embedder="dlib_resnet_v1"), models_copy)
 
 
 def test_unknown_embedder_id_names_the_spec_file(models_copy: Path):
@@ -134,15 +136,15 @@ def test_unknown_embedder_id_names_the_spec_file(models_copy: Path):
 
 def test_another_embedding_model_plugs_in_by_spec(models_copy: Path, shared_dir: Path, testdata: Path):
     """The MobileFaceNet of ../shared, used in place through an absolute path in its spec."""
-    spec = {"id": "mobilefacenet", "task": "embedder",
+    spec = {"id": "mfn_shared", "task": "embedder",
             "file": str(shared_dir / "models" / "embedding" / "mobilefacenet_foamliu.tflite"),
             "input_size": [112, 112], "color": "rgb", "mean": [127.5, 127.5, 127.5], "std": [127.5, 127.5, 127.5],
             "metric": "cosine",
             "template": [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
                          [70.7299, 92.2041]]}
-    (models_copy / "mobilefacenet.json").write_text(json.dumps(spec))
-    pipe = FacePipeline(FaceConfig(embedder="mobilefacenet"), models_copy)
-    assert pipe.model_id.startswith("mobilefacenet@") and pipe.dim == 128
+    (models_copy / "mfn_shared.json").write_text(json.dumps(spec))
+    pipe = FacePipeline(FaceConfig(embedder="mfn_shared"), models_copy)
+    assert pipe.model_id.startswith("mfn_shared@") and pipe.dim == 128
     a = pipe.embed_for_enrollment(read_image(testdata / "obama.jpg")).embedding
     b = pipe.embed_for_enrollment(read_image(testdata / "obama2.jpg")).embedding
     c = pipe.embed_for_enrollment(read_image(testdata / "biden.jpg")).embedding
