@@ -45,7 +45,7 @@ def test_score_separates_synthetic_masks_on_held_out_lfw(pipeline, shared_dir: P
     photos = lfw_photos(shared_dir / "data" / "faces" / "lfw_dev" / "images")[:60]
     x, masked = synthetic_samples(pipeline, photos, seed=1)
     scores = load_classifier().score(x)
-    assert len(masked) >= 220 and masked.sum() >= 110
+    assert len(masked) >= 200 and masked.sum() >= 100       # 60 photos, 2 bare + 2 masked each, minus misses
     accuracy = float(((scores >= 0.5) == masked).mean())
     assert accuracy >= 0.95                          # measured 0.978 (230 samples)
     assert np.median(scores[masked]) > 0.9 and np.median(scores[~masked]) < 0.1
