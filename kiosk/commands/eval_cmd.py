@@ -1,4 +1,6 @@
-"""`kiosk eval PAIRS`: verification accuracy, EER and TAR at FAR 1e-2/1e-3/1e-4 on a pairs file."""
+"""`kiosk eval PAIRS` (verification accuracy, EER, TAR at FAR) and `kiosk eval mask LABELS.tsv` (the mask
+classifier behind the detector). Two-word forms are sub-commands of their own (`eval-mask`; kiosk.cli
+joins `eval mask` into it), beside `kiosk eval strangers` and `kiosk eval open-set`."""
 from __future__ import annotations
 
 import argparse
@@ -6,15 +8,19 @@ import json
 from pathlib import Path
 
 
+def _output_options(parser: argparse.ArgumentParser, out_help: str) -> None:
+    parser.add_argument("--models", type=Path, default=None, help="models directory (default: from the configuration)")
+    parser.add_argument("--out", type=Path, default=Path("eval-report"), help=out_help)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def register(subparsers, common) -> None:
     parser = subparsers.add_parser("eval", parents=[common],
-                                   help="measure verification accuracy on a pairs file (LFW pairs.txt or TSV)")
-    parser.add_argument("pairs", type=Path, help="pairs file: LFW pairs.txt or TSV (img_a, img_b, same[, kind])")
+                                   help="measure verification accuracy on a pairs file (LFW pairs.txt or TSV); "
+                                        "also `kiosk eval mask|strangers|open-set`")
+    parser.add_argument("pairs", type=Path, help="pairs file: LFW pairs.txt or TSV (img_a, img_b, same[, kind][, fold])")
     parser.add_argument("--images", type=Path, default=None,
                         help="image root for LFW pairs.txt (default: the pairs file's folder)")
-    parser.add_argument("--models", type=Path, default=None, help="models directory (default: from the configuration)")
-    parser.add_argument("--out", type=Path, default=Path("eval-report"),
-                        help="folder for <name>.json and <name>_roc.png (default ./eval-report)")
     parser.add_argument("--all-impostors", action="store_true",
                         help="use every cross-identity image pair as an impostor pair (identity = folder name), "
                              "to estimate small FARs")
@@ -24,8 +30,14 @@ def register(subparsers, common) -> None:
     parser.add_argument("--upper-face", action="store_true",
                         help="also report comparing by upper-face embeddings when either face's mask score is "
                              "at least mask.threshold")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _output_options(parser, "folder for <name>.json and <name>_roc.png (default ./eval-report)")
     parser.set_defaults(handler=_eval)
+
+    mask = subparsers.add_parser("eval-mask", parents=[common], prog="kiosk eval mask",
+                                 help="mask classifier behind the detector on labelled images (kiosk eval mask)")
+    mask.add_argument("labels", type=Path, help="TSV with columns image (relative to the file's folder) and masked (0/1)")
+    _output_options(mask, "folder for <name>_mask.json (default ./eval-report)")
+    mask.set_defaults(handler=_eval_mask)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -62,6 +74,36 @@ def _eval(args: argparse.Namespace) -> int:
     plot_roc(curves, f"{args.pairs.name}: {pipeline.model_id}, {pipeline.detector.name}", png_path)
     print(format_report(report))
     print(f"report: {json_path}\nROC:    {png_path}")
+    return 0
+
+
+def _eval_mask(args: argparse.Namespace) -> int:
+    from ..cli import CommandError, load
+    from ..face.errors import PIPELINE_SETUP_ERRORS
+    from ..face.mask import load_classifier
+    from ..face.mask_eval import LabelsError, evaluate_mask, format_mask_report, read_labels
+    from ..face.pipeline import FacePipeline
+
+    config = load(args)
+    try:
+        rows = read_labels(args.labels)
+    except LabelsError as exc:
+        raise CommandError(str(exc)) from None
+    if not rows:
+        raise CommandError(f"{args.labels}: no images")
+    try:
+        pipeline = FacePipeline(config.face, args.models or config.models_dir)   # the kiosk's keypoints
+        load_classifier()
+    except PIPELINE_SETUP_ERRORS as exc:
+        raise CommandError(str(exc)) from None
+    report = evaluate_mask(pipeline, rows, config.mask.threshold, pipeline.detector.name,
+                           progress=not args.no_progress)
+    report["labels_file"] = str(args.labels)
+    args.out.mkdir(parents=True, exist_ok=True)
+    json_path = args.out / f"{args.labels.parent.name}_{args.labels.stem}_mask.json"
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    print(format_mask_report(report))
+    print(f"report: {json_path}")
     return 0
 
 
