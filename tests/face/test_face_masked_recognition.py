@@ -32,13 +32,8 @@ def test_upper_face_greys_out_below_half_way_to_the_nose():
 
 
 @pytest.fixture(scope="module")
-def mobilefacenet(models_dir: Path, shared_dir: Path, tmp_path_factory) -> FacePipeline:
-    models = tmp_path_factory.mktemp("models")
-    for path in models_dir.iterdir():
-        (models / path.name).symlink_to(path)
-    spec = MOBILEFACENET | {"file": str(shared_dir / "models" / "embedding" / "mobilefacenet_foamliu.tflite")}
-    (models / "mobilefacenet.json").write_text(json.dumps(spec))
-    return FacePipeline(FaceConfig(embedder="mobilefacenet"), models)
+def mobilefacenet(mobilefacenet_models: Path) -> FacePipeline:
+    return FacePipeline(FaceConfig(embedder="mobilefacenet"), mobilefacenet_models)
 
 
 def _mfr2(pipeline: FacePipeline, shared_dir: Path) -> dict:

@@ -13,10 +13,11 @@ import pytest
 from kiosk.cli import main
 from kiosk.config import load_config
 from kiosk.config.recognition import SecurityLevel
+from kiosk.face.choice import AUTO, choose_embedder
 from kiosk.face.evaluation import embed_images
 from kiosk.face.openset_eval import in_fit_half, split_open_set
 from kiosk.matching import Matcher
-from kiosk.models.registry import default_model
+from kiosk.models.registry import pinned_stranger_scores
 from kiosk.store import Store, init_keys
 
 pytestmark = pytest.mark.shared
@@ -75,17 +76,19 @@ def test_eval_open_set_writes_the_report_and_plot(faces, tmp_path, pinned_models
 
 
 @pytest.mark.slow
-def test_eval_strangers_reproduces_the_pinned_dlib_scores(faces, tmp_path, pinned_models):
-    """The registry's numbers come from this command; after a change to detection or alignment this fails until
-    they are re-measured."""
+def test_eval_strangers_reproduces_the_pinned_scores(faces, tmp_path, pinned_models):
+    """The pinned numbers (kiosk/data/stranger_scores) come from this command, for the embedder in force; after a
+    change to detection, landmarks or a model this fails until they are re-measured."""
     models = _link(tmp_path / "models", sorted(pinned_models.iterdir()))
-    (models / "dlib_resnet_v1.json").unlink()
-    (models / "dlib_resnet_v1.json").write_text((pinned_models / "dlib_resnet_v1.json").read_text())
+    for spec in models.glob("*.json"):          # real files: --write-spec must not reach the fixture's
+        spec.unlink()
+        spec.write_text((pinned_models / spec.name).read_text())
     code = main(["eval", "strangers", str(faces / "lfw_strangers" / "images"), "--genuine",
                  str(faces / "lfw_dev" / "pairs_dev.tsv"), "--models", str(models), "--write-spec", "--no-progress"])
     assert code == 0
-    measured = json.loads((models / "dlib_resnet_v1.json").read_text())["stranger_scores"]
-    pinned = default_model("dlib_resnet_v1").spec.stranger_scores
+    embedder = choose_embedder(AUTO, models).model_id
+    measured = json.loads((models / f"{embedder}.json").read_text())["stranger_scores"]
+    pinned = pinned_stranger_scores(embedder)
     assert measured["impostor_pairs"] == pinned.impostor_pairs
     assert np.allclose(np.array(measured["fmr"]), np.array(pinned.fmr), atol=1e-4)
     assert measured["tail"]["scale"] == pytest.approx(pinned.tail.scale, abs=1e-3)
