@@ -34,6 +34,7 @@ def register(subparsers, common) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from ..cli import CommandError, load
     from ..face.benchmark import format_table, run
+    from ..face.choice import choose_embedder
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.walkup_bench import format_walkup, run_walkup
 
@@ -45,7 +46,8 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         results = run(models, images, config.face, args.repeat, args.gallery, args.dlib)
         if args.walkup:
-            results["walkup"] = run_walkup(models, images, config.face, [config.face.embedder], people=args.people,
+            in_force = choose_embedder(config.face.embedder, models).model_id     # "auto" resolved
+            results["walkup"] = run_walkup(models, images, config.face, [in_force], people=args.people,
                                            repeat=args.repeat, with_dlib=args.dlib)
     except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from kiosk.cli import main
-from kiosk.face.choice import AUTO_ORDER
+from kiosk.face.choice import AUTO, AUTO_ORDER, choose_embedder
 
 
 def test_kiosk_bench_reports_every_stage(models_dir: Path, testdata: Path, tmp_path: Path, capsys):
@@ -57,7 +57,7 @@ def test_kiosk_bench_walkup_times_whole_frames_against_n_people(models_dir: Path
                  "--walkup", "--people", "50", "--json", str(out)]) == 0
     walkup = json.loads(out.read_text())["walkup"]
     assert walkup["frames"] == 10 and walkup["people"] == 50 and walkup["face_px"] == [130, 160, 190, 220, 250]
-    assert "dlib_resnet_v1" in walkup["embedders"]        # every installed embedder is timed
+    assert list(walkup["embedders"]) == [choose_embedder(AUTO, models_dir).model_id]   # the one in force
     for model, figure in walkup["embedders"].items():
         assert figure["frames_with_embedding"] == 10 and figure["n"] == 10 and figure["model_id"].startswith(f"{model}@")
         assert 0 < figure["cpu_median_ms"] <= figure["cpu_p95_ms"] and 0 < figure["wall_median_ms"] and "met" in figure

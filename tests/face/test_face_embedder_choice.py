@@ -26,18 +26,19 @@ def _start_lines(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "kiosk.face" and "embedder" in r.getMessage()]
 
 
-def test_auto_takes_mobilefacenet_when_installed(mobilefacenet_models: Path, caplog):
+def test_auto_takes_the_ensemble_when_mobilefacenet_is_installed(mobilefacenet_models: Path, caplog):
     with caplog.at_level(logging.INFO, logger="kiosk.face"):
         pipeline = FacePipeline(FaceConfig(), mobilefacenet_models)
-    assert pipeline.model_id.startswith("mobilefacenet@") and pipeline.metric.value == "cosine"
-    assert _start_lines(caplog) == ["embedder auto: mobilefacenet (the most accurate model)"]
+    assert pipeline.model_id.startswith("mobilefacenet_dlib@") and pipeline.metric.value == "cosine"
+    assert pipeline.dim == 256
+    assert _start_lines(caplog) == ["embedder auto: mobilefacenet_dlib (the most accurate model)"]
 
 
 def test_auto_falls_back_to_dlib_and_says_why(without_mobilefacenet: Path, caplog):
     with caplog.at_level(logging.INFO, logger="kiosk.face"):
         pipeline = FacePipeline(FaceConfig(), without_mobilefacenet)
     assert pipeline.model_id.startswith("dlib_resnet_v1@")
-    assert _start_lines(caplog) == ["embedder auto: mobilefacenet not installed "
+    assert _start_lines(caplog) == ["embedder auto: mobilefacenet_dlib, mobilefacenet not installed "
                                     "(run `kiosk models install --from DIR`), using dlib_resnet_v1"]
 
 

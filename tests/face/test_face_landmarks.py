@@ -58,13 +58,13 @@ def test_crop_to_frame_mapping_round_trips_and_levels_the_eyes():
     assert np.allclose(to_frame(in_crop, matrix), keypoints, atol=1e-3)
 
 
-def test_facemesh_template_is_derived_for_an_arcface_model_and_taken_from_dlibs_spec(pipeline, models_dir: Path):
+def test_facemesh_template_is_derived_for_an_arcface_model_and_taken_from_dlibs_spec(dlib, models_dir: Path):
     arcface = load_spec(models_dir, "dlib_resnet_v1").model_copy(
         update={"id": "arc", "template": ARCFACE_112.tolist(), "landmark_templates": None})
     assert np.allclose(template_for(arcface, "facemesh"), FACEMESH_IN_ARCFACE_112, atol=1e-3)
     assert np.allclose(template_for(arcface, "detector"), ARCFACE_112)
-    dlib = load_spec(models_dir, "dlib_resnet_v1")
-    assert np.allclose(pipeline.embedder.template, dlib.landmark_templates["facemesh"])
+    dlib_pipeline, dlib = dlib, load_spec(models_dir, "dlib_resnet_v1")
+    assert np.allclose(dlib_pipeline.embedder.template, dlib.landmark_templates["facemesh"])
 
 
 def test_pipeline_aligns_on_five_points_after_landmarks(pipeline, models_dir: Path, testdata: Path):
@@ -80,7 +80,7 @@ def test_pipeline_aligns_on_five_points_after_landmarks(pipeline, models_dir: Pa
     assert pipeline.keypoint_layout == KeypointLayout.blazeface6 and np.allclose(face.keypoints, raw.keypoints)
     assert np.allclose(face.landmarks, refined.keypoints)
     chip = pipeline.embedder.chip(image, refined.keypoints, refined.layout)
-    assert np.allclose(face.embedding, pipeline.embedder.embed(chip))
+    assert np.allclose(face.embedding, pipeline.embedder.embed_face(image, refined.keypoints, refined.layout, chip))
     coarse = FacePipeline(FaceConfig(landmarks=LandmarkSource.detector), models_dir)
     assert np.allclose(coarse.detect(image)[0].keypoints, raw.keypoints) and coarse.process(image)[0].landmarks is None
     # the same face, aligned on better points, gives another (closer to dlib's own) embedding
