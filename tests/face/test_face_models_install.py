@@ -84,7 +84,7 @@ def test_second_install_keeps_everything_and_is_fast(models_dir: Path, tmp_path:
     empty_house.mkdir()
     started = time.monotonic()
     results = installer.install(target, tmp_path / "cache", empty_house)   # nothing to fetch
-    assert [r.state for r in results] == ["kept"] * len(REQUIRED) + ["not installed"]
+    assert [r.state for r in results] == ["kept"] * len(REQUIRED) + ["not installed"] * 2   # mobilefacenet, ensemble
     assert time.monotonic() - started < 5
     assert all((target / f"{m.spec.id}.json").is_file() for m in REQUIRED)
     assert all(r.ok for r in installer.verify(target))
@@ -99,7 +99,7 @@ def test_verify_reports_missing_and_corrupt_files(models_dir: Path, tmp_path: Pa
         handle.write(b"XXXX")
     states = {r.id: r.state for r in installer.verify(target)}
     assert states == {"blazeface_short": "corrupt", "blazeface_full": "missing", "dlib_resnet_v1": "ok",
-                      "mobilefacenet": "not installed", "facemesh": "ok"}
+                      "mobilefacenet": "not installed", "facemesh": "ok", "mobilefacenet_dlib": "not installed"}
     assert main(["models", "verify", "--dir", str(target)]) == 1
     err = capsys.readouterr().err
     assert f"run `kiosk models install --dir {target}`" in err and len(err.strip().splitlines()) == 1
@@ -132,7 +132,8 @@ def test_a_failed_download_is_one_line_and_the_install_goes_on(models_dir: Path,
     target = _copy_models(models_dir, tmp_path / "models")
     assert main(["models", "install", "--dir", str(target), "--cache", str(tmp_path / "cache")]) == 0
     out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line.startswith("mobilefacenet")]
+    lines = [line for line in out.splitlines() if line.startswith("mobilefacenet:")]
+    assert "mobilefacenet_dlib: not installed (needs mobilefacenet)" in out
     assert len(lines) == 1 and lines[0].startswith(f"mobilefacenet: not installed (cannot download {UNREACHABLE}")
     assert "the kiosk uses dlib_resnet_v1" in lines[0] and "`kiosk models install --from DIR`" in lines[0]
     assert not (target / "mobilefacenet.tflite").exists() and not (target / "mobilefacenet.json").exists()
