@@ -36,7 +36,7 @@ from .crops import Detects, find_face
 from .images import read_image
 from .mask import MaskClassifier, features
 from .pipeline import FacePipeline
-from .synthetic_mask import MASK_STYLES, SHAPES, MaskStyle, draw_mask
+from .synthetic_mask import MASK_STYLES, MaskStyle, draw_mask
 
 REPO = Path(__file__).resolve().parents[2]
 L2 = 10.0            # ridge penalty on the standardised weights } chosen by leave-one-identity-out
@@ -49,19 +49,14 @@ def default_shared() -> Path:
 
 
 # -- variation ------------------------------------------------------------------------------------
-def vary_light(image: np.ndarray, rng: np.random.Generator, wide: bool = False) -> np.ndarray:
-    """Random gamma, contrast, brightness and colour cast; sometimes blur, sensor noise or JPEG loss,
-    and (`wide`) low resolution."""
+def vary_light(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random gamma, contrast, brightness and colour cast; sometimes blur, sensor noise or JPEG loss."""
     levels = np.arange(256, dtype=np.float32) / 255.0
     curve = (levels ** rng.uniform(0.65, 1.5)) * rng.uniform(0.7, 1.25) + rng.uniform(-0.12, 0.12)
     table = np.clip(curve[:, None] * rng.uniform(0.85, 1.15, size=3) * 255.0, 0, 255).astype(np.uint8)
     out = cv2.LUT(image, table.reshape(256, 1, 3))
     if rng.random() < 0.3:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.6, 2.0))
-    if wide and rng.random() < 0.25:     # a small photo scaled up (web thumbnails, a face far from the camera)
-        factor = rng.uniform(1.5, 4.0)
-        small = cv2.resize(out, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
-        out = cv2.resize(small, out.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.3:
         noise = rng.normal(0.0, rng.uniform(2.0, 8.0), out.shape)
         out = np.clip(out + noise, 0, 255).astype(np.uint8)
@@ -84,14 +79,12 @@ def lower_face_shadow(image: np.ndarray, keypoints: np.ndarray, rng: np.random.G
     return np.clip(image.astype(np.float32) * shade[..., None], 0, 255).astype(np.uint8)
 
 
-def random_crop(image: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator,
-                wide: bool = False) -> np.ndarray:
-    """A square crop around the face box, 0.9 (`wide`: 0.75, cutting off the chin and forehead as
-    cropped web photos do) to 1.6 times its width; the whole image one time in four."""
+def random_crop(image: np.ndarray, box: tuple[float, float, float, float], rng: np.random.Generator) -> np.ndarray:
+    """A square crop around the face box, 0.9 to 1.6 times its width; the whole image one time in four."""
     if rng.random() < 0.25:
         return image
     x1, y1, x2, y2 = box
-    half = (x2 - x1) * rng.uniform(0.75 if wide else 0.9, 1.6) / 2
+    half = (x2 - x1) * rng.uniform(0.9, 1.6) / 2
     cx = (x1 + x2) / 2 + rng.uniform(-0.08, 0.08) * (x2 - x1)
     cy = (y1 + y2) / 2 + rng.uniform(-0.08, 0.08) * (y2 - y1)
     h, w = image.shape[:2]
@@ -100,61 +93,25 @@ def random_crop(image: np.ndarray, box: tuple[float, float, float, float], rng: 
     return image[top:bottom, left:right].copy() if right - left > 8 and bottom - top > 8 else image
 
 
-def random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
-    """A mask colour (BGR): any colour, or one of the kinds common on real masks and easily taken
-    for skin or shadow: skin-like beige and pink, and near-black."""
-    kind = rng.random()
-    if kind < 0.2:      # beige, pink, peach: close to skin in a*/b*
-        hsv = (rng.integers(0, 25), rng.integers(30, 150), rng.integers(120, 250))
-    elif kind < 0.35:   # black and navy
-        hsv = (rng.integers(90, 130), rng.integers(0, 180), rng.integers(10, 70))
-    else:
-        hsv = (rng.integers(0, 180), rng.integers(0, 220), rng.integers(40, 250))
-    return tuple(int(c) for c in cv2.cvtColor(np.array([[hsv]], np.uint8), cv2.COLOR_HSV2BGR)[0, 0])
-
-
-def random_style(rng: np.random.Generator, wide: bool = False) -> MaskStyle:
+def random_style(rng: np.random.Generator) -> MaskStyle:
     """One of the synthetic mask styles, half the time in a random colour (masks come in every colour,
-    the styles in a few), otherwise with its own colour moved a little. `wide`: in any shape and
-    shading, 70% in a random colour (a third of those skin-like or near-black), and a third of them
-    printed with dots or stripes of a random colour."""
+    the styles in a few), otherwise with its own colour moved a little."""
     style = MASK_STYLES[int(rng.integers(len(MASK_STYLES)))]
-    if not wide:
-        if rng.random() < 0.5:
-            hsv = np.array([[[rng.integers(0, 180), rng.integers(0, 200), rng.integers(40, 245)]]], np.uint8)
-            colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
-        else:
-            colour = np.clip(np.array(style.colour) * rng.uniform(0.8, 1.2, 3) + rng.uniform(-20, 20, 3), 0, 255)
-        return dataclasses.replace(style, colour=tuple(int(c) for c in colour))
-    if rng.random() < 0.7:
-        colour = random_colour(rng)
+    if rng.random() < 0.5:
+        hsv = np.array([[[rng.integers(0, 180), rng.integers(0, 200), rng.integers(40, 245)]]], np.uint8)
+        colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
     else:
         colour = np.clip(np.array(style.colour) * rng.uniform(0.8, 1.2, 3) + rng.uniform(-20, 20, 3), 0, 255)
-    changes = {"colour": tuple(int(c) for c in colour), "shape": SHAPES[int(rng.integers(len(SHAPES)))],
-               "shade": float(rng.uniform(0.05, 0.4))}
-    if rng.random() < 1 / 3:
-        changes.update(pattern=("dots", "stripes")[int(rng.integers(2))], pattern_colour=random_colour(rng))
-    return dataclasses.replace(style, **changes)
+    return dataclasses.replace(style, colour=tuple(int(c) for c in colour))
 
 
-def jitter_points(keypoints: np.ndarray, rng: np.random.Generator, wide: bool = False) -> np.ndarray:
+def jitter_points(keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Keypoints moved as a mask fits differently: the lower points stretched or squeezed away from
-    the eyes (a mask that sits higher or lower, a longer chin) and a little noise on each point.
-    `wide`: also the whole mask shifted up towards the eyes or, one time in four, pulled down below
-    the nose, and made wider or narrower."""
+    the eyes (a mask that sits higher or lower, a longer chin) and a little noise on each point."""
     points = np.asarray(keypoints, np.float32).copy()
     eyes = points[:2].mean(axis=0)
-    across = points[1] - points[0]
-    scale = float(np.linalg.norm(across)) or 1.0
-    down = np.array([-across[1], across[0]], np.float32) / scale
-    if not wide:
-        points[2:] = eyes + (points[2:] - eyes) * rng.uniform(0.9, 1.15)
-        return points + rng.normal(0.0, 0.03 * scale, points.shape).astype(np.float32)
-    points[2:] = eyes + (points[2:] - eyes) * rng.uniform(0.85, 1.15)
-    centre = points.mean(axis=0)
-    points = centre + (points - centre) * np.array([rng.uniform(0.9, 1.15), 1.0], np.float32)
-    shift = rng.uniform(0.15, 0.45) if rng.random() < 0.25 else rng.uniform(-0.08, 0.1)
-    points += shift * scale * down
+    scale = float(np.linalg.norm(points[1] - points[0])) or 1.0
+    points[2:] = eyes + (points[2:] - eyes) * rng.uniform(0.9, 1.15)
     return points + rng.normal(0.0, 0.03 * scale, points.shape).astype(np.float32)
 
 
@@ -164,10 +121,9 @@ def _sample(detector: Detects, image: np.ndarray) -> Optional[np.ndarray]:
     return None if hit.detection is None else features(hit.image, hit.detection)
 
 
-def synthetic_samples(detector: Detects, paths: list[Path], seed: int, per_class: int = 2,
-                      wide: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels (1 = masked) of bare and synthetically masked versions of each photo;
-    `wide` varies masks, crops and image quality more (see the functions above)."""
+def synthetic_samples(detector: Detects, paths: list[Path], seed: int,
+                      per_class: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels (1 = masked) of bare and synthetically masked versions of each photo."""
     rows, labels = [], []
     for index, path in enumerate(paths):
         rng = np.random.default_rng([seed, index])
@@ -179,14 +135,14 @@ def synthetic_samples(detector: Detects, paths: list[Path], seed: int, per_class
         for masked in [False] * per_class + [True] * per_class:
             if masked:
                 try:
-                    varied = draw_mask(image, jitter_points(face.keypoints, rng, wide), random_style(rng, wide))
+                    varied = draw_mask(image, jitter_points(face.keypoints, rng), random_style(rng))
                 except ValueError:      # keypoints too far from a face's shape to draw on
                     continue
             elif rng.random() < 1 / 3:
                 varied = lower_face_shadow(image, face.keypoints, rng)
             else:
                 varied = image
-            x = _sample(detector, random_crop(vary_light(varied, rng, wide), face.box, rng, wide))
+            x = _sample(detector, random_crop(vary_light(varied, rng), face.box, rng))
             if x is not None:
                 rows.append(x)
                 labels.append(masked)
@@ -246,28 +202,20 @@ def lfw_photos(folder: Path, limit: Optional[int] = None) -> list[Path]:
 
 def train(detector: Detects, shared: Path, seed: int = 0, limit: Optional[int] = None,
           l2: float = L2) -> MaskClassifier:
-    """The classifier from lfw_strangers (synthetic: each photo in a mild and a wide variation) and
-    MFR2 dev (real); `limit` photos of each for tests."""
-    photos = lfw_photos(shared / "data/faces/lfw_strangers/images", limit)
-    mild, wide = (synthetic_samples(detector, photos, seed, wide=w) for w in (False, True))
-    xs, ys = np.vstack([mild[0], wide[0]]), np.concatenate([mild[1], wide[1]])
+    """The classifier from lfw_strangers (synthetic) and MFR2 dev (real); `limit` photos of each for tests."""
+    xs, ys = synthetic_samples(detector, lfw_photos(shared / "data/faces/lfw_strangers/images", limit), seed)
     xr, yr = real_samples(detector, shared / "data/masked/mfr2_dev/labels.tsv", seed, limit=limit)
     weight = np.concatenate([np.ones(len(ys)), np.full(len(yr), REAL_WEIGHT)])
     return fit_logistic(np.vstack([xs, xr]), np.concatenate([ys, yr]), l2, weight)
 
 
-def validate(classifier: MaskClassifier, detector: Detects, shared: Path, seed: int) -> dict[str, dict]:
-    """Accuracy at 0.5 on synthetic masked / bare versions (mild and wide) of the held-out lfw_dev photos."""
+def validate(classifier: MaskClassifier, detector: Detects, shared: Path, seed: int) -> dict[str, float]:
+    """Accuracy at 0.5 on synthetic masked / bare versions of the held-out lfw_dev photos."""
     folder = shared / "data/faces/lfw_dev"
-    photos = lfw_photos(folder / "images") + lfw_photos(folder / "distractors")
-    report = {}
-    for name, wide in (("mild", False), ("wide", True)):
-        x, y = synthetic_samples(detector, photos, seed + 1, wide=wide)
-        predicted = classifier.score(x) >= 0.5
-        report[name] = {"samples": len(y), "accuracy": round(float((predicted == y).mean()), 4),
-                        "masked_recall": round(float(predicted[y].mean()), 4),
-                        "bare_recall": round(float((~predicted[~y]).mean()), 4)}
-    return report
+    x, y = synthetic_samples(detector, lfw_photos(folder / "images") + lfw_photos(folder / "distractors"), seed + 1)
+    predicted = classifier.score(x) >= 0.5
+    return {"samples": float(len(y)), "accuracy": float((predicted == y).mean()),
+            "masked_recall": float(predicted[y].mean()), "bare_recall": float((~predicted[~y]).mean())}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
