@@ -79,7 +79,7 @@ def test_eval_mask_command_on_shared_dev_set(models_dir: Path, shared_dir: Path,
                  "--no-progress"]) == 0
     report = json.loads((tmp_path / "mask_classification_dev_labels_mask.json").read_text())
     assert report["images"] == 80 and report["detected"] >= 75          # measured 77 (the bar: 90% = 72)
-    assert report["accuracy"] >= 0.78          # measured 0.805 (62 of 77): below the 95% bar
+    assert report["accuracy"] >= 0.86          # measured 0.883 (68 of 77, FaceMesh points): below the 95% bar
     assert report["masked"]["images"] == report["bare"]["images"] == 40
     assert sum(report["confusion"].values()) == report["detected"]
     assert report["classifier"] == load_classifier().model_id and report["threshold"] == 0.5
