@@ -149,8 +149,14 @@ class Daemon:
             raise StartupError(str(exc)) from None
         # Level, N, threshold, expected FPIR/FNIR and any warning that the level cannot be met at this N.
         self.health.gauge("security", lambda: self.recognizer.security_now().as_dict())
+        # The same for masked faces, matched by the upper face in a gallery of their own (None: matched whole).
+        self.health.gauge("security_upper_face", self._upper_security)
         if needs_simulator(config):
             self._start_simulator()
+
+    def _upper_security(self) -> Optional[dict]:
+        point = self.recognizer.upper_security_now()
+        return point.as_dict() if point is not None else None
 
     def _start_simulator(self) -> None:
         from .enroll import Enroller

@@ -182,9 +182,10 @@ class Enroller:
             vectors, qualities, images, shots, derived = _best_shots(vectors, qualities, images, shots, derived)
         model_id = self.pipeline.model_id
         # Each photo, then what was made from it (see drop_oldest_templates).
-        rows = [(v, q, "face", model_id) for v, q in zip(vectors, qualities, strict=True)]
-        rows = [row for shot, (v, q, kind, space) in zip(derived, rows, strict=True)
-                for row in [(v, q, kind, space)] + [(d.vector, q, d.kind, d.space) for d in shot]]
+        rows: list[tuple[np.ndarray, Optional[float], str, str]] = []
+        for vector, quality, made in zip(vectors, qualities, derived, strict=True):
+            rows.append((vector, quality, "face", model_id))
+            rows += [(d.vector, quality, d.kind, d.space) for d in made]
         person = _ensure_person(self.store, ref, self.actor)
         result = self.store.enroll(person.person_id, [r[0] for r in rows], model_id=model_id, consent=consent,
                                    qualities=[r[1] for r in rows], images=images, source=source,

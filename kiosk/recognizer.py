@@ -115,6 +115,13 @@ class Recognizer:
         The next walk-up takes it up before matching."""
         return self.pipeline.operating_point(self.config.recognition, len(self.matcher))
 
+    def upper_security_now(self) -> Optional[OpenSetPoint]:
+        """The operating point for masked faces at the upper-face gallery's size (health report); None when
+        masked faces are matched whole (mask.upper_face off, or no upper-face stranger scores)."""
+        if not self.config.mask.upper_face or self.upper_matcher is None:
+            return None
+        return self.pipeline.upper_operating_point(self.config.recognition, len(self.upper_matcher))
+
     @property
     def duplicate_threshold(self) -> float:
         """For enrollment's duplicate and same-face checks, which compare one face with one person: the level's
