@@ -137,6 +137,10 @@ def format_report(report: dict) -> str:
             lines += _row("all", section)
             for kind, sub in section.get("by_kind", {}).items():
                 lines += _row(kind, sub)
+    for point in report.get("upper_face_at_level") or []:
+        lines.append(f"masked pairs at the kiosk's upper-face threshold with {point['n_enrolled']} enrolled "
+                     f"({point['threshold']:.4f}): TAR {100 * point['tar']:.1f}% of {point['genuine']}, "
+                     f"FAR {100 * point['far']:.1f}% of {point['impostor']}")
     level = report["security_level"]
     line = (f"security level {level['level']} (FAR {level['far_target']:g}): threshold "
             f"{level['threshold_meeting_target']:.4f} meets it on this data (TAR {100 * level['tar_at_that_threshold']:.2f}%)")

@@ -30,7 +30,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..config.recognition import SecurityLevel
+from ..config.recognition import RecognitionConfig, SecurityLevel
 from .errors import ImageError
 from .images import read_image
 from .mask import mask_score
@@ -42,6 +42,7 @@ from .synthetic_mask import MASK_STYLES
 from .verification import default_folds, kfold_accuracy, rates, roc_curve, summary
 
 BORDER = 0.25
+UPPER_GALLERY_SIZES = (1, 10, 100)   # upper-face templates enrolled, for `upper_face_at_level`
 
 
 @dataclass
@@ -147,6 +148,8 @@ def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, al
                 curves[kind] = (d, s)
     if as_kiosk:
         report["images_masked"] = int(sum(masked.get(p, False) for p in embedded.vectors))
+        upper_pairs = [p for p in usable if masked.get(p.a) or masked.get(p.b)]
+        report["upper_face_at_level"] = _upper_at_level(pipeline, level, *arrays(upper_pairs, headline))
         report["bare"] = {"rule": "whole-face embeddings for every pair (no upper face)",
                           **_section(usable, folds, kinds, arrays, bare, curves, "whole face")}
     if masked_templates:
@@ -184,6 +187,23 @@ def _section(usable: list[Pair], folds: Optional[np.ndarray], kinds: list[str], 
             by_kind[kind] = summary(d, s, None)
     if by_kind:
         out["by_kind"] = by_kind
+    return out
+
+
+def _upper_at_level(pipeline: FacePipeline, level: SecurityLevel, distances: np.ndarray, same: np.ndarray
+                    ) -> Optional[list[dict]]:
+    """The pairs compared by the upper face, at the kiosk's threshold for masked faces with N upper-face templates
+    enrolled: share of genuine pairs accepted (TAR) and of impostor pairs accepted (FAR). None without scores."""
+    if not len(same):
+        return None
+    out = []
+    for n in UPPER_GALLERY_SIZES:
+        point = pipeline.upper_operating_point(RecognitionConfig(security_level=level), n)
+        if point is None:      # no upper-face stranger scores: the kiosk matches masked faces whole
+            return None
+        tar, far = rates(distances, same, point.threshold)
+        out.append({"n_enrolled": n, "threshold": point.threshold, "genuine": int(same.sum()),
+                    "impostor": int((~same).sum()), "tar": tar, "far": far})
     return out
 
 

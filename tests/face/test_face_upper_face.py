@@ -142,5 +142,9 @@ def test_eval_reports_mfr2_as_the_kiosk_compares(pipeline, shared_dir):
         assert report["accuracy_kfold"]["mean"] >= 0.97
     else:
         assert report["accuracy_kfold"]["mean"] >= 0.90
+    # At the kiosk's threshold for masked faces (normal level): no impostor pair of MFR2 is accepted.
+    points = report["upper_face_at_level"]
+    assert [p["n_enrolled"] for p in points] == [1, 10, 100] and all(p["far"] == 0.0 for p in points)
+    assert points[0]["tar"] > points[-1]["tar"] > 0
     whole, _ = evaluate(pipeline, pairs, SecurityLevel.normal, progress=False, as_kiosk=False)
     assert whole["accuracy_kfold"] == report["bare"]["accuracy_kfold"] and "bare" not in whole
