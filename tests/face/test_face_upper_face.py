@@ -94,10 +94,10 @@ def masked_walk_up(pipeline: FacePipeline, path: Path, t: float) -> list[Frame]:
     return frames
 
 
-def recognizer_with(pipeline: FacePipeline, testdata: Path, tmp_path: Path, names: list[str]
+def recognizer_with(pipeline: FacePipeline, testdata: Path, tmp_path: Path, names: list[str], upper_face: bool = True
                     ) -> tuple[Recognizer, dict[str, str], Store]:
     store = open_store(tmp_path)
-    enrolling = enroller(store, pipeline)
+    enrolling = enroller(store, pipeline, upper_face)
     ids = {}
     for name in names:
         employee_no, photo = PEOPLE[name]
@@ -126,6 +126,16 @@ def test_the_same_masked_walk_up_is_a_stranger_when_not_enrolled(pipeline, testd
         sample = rec.process(frame, None).samples[0]
         assert sample.match is not None and sample.match.person_id is None
         assert sample.match.distance > rec.upper_threshold
+    store.close()
+
+
+def test_without_upper_templates_a_masked_walk_up_is_matched_whole(pipeline, testdata, tmp_path):
+    """A store from before upper-face templates: masked faces are matched as before, not refused."""
+    rec, ids, store = recognizer_with(pipeline, testdata, tmp_path, ["Obama", "Biden"], upper_face=False)
+    for frame in masked_walk_up(pipeline, testdata / "obama2.jpg", 100.0):
+        result = rec.process(frame, None)
+        assert "upper_face" not in result.latencies and result.samples[0].match.threshold == rec.threshold
+    assert len(rec.fusion) == 4 and len(rec.upper_fusion) == 0
     store.close()
 
 
