@@ -133,15 +133,30 @@ class Daemon:
         except (ValueError, OSError) as exc:
             raise StartupError(str(exc)) from None
         self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
-        self._unfollow = self.matcher.follow(self.store)
+        # Masked faces are matched by the upper face (config mask.upper_face) in a gallery of their own.
+        self.upper_matcher = Matcher.from_store(self.store, self.pipeline.upper_model_id,
+                                                metric=str(self.pipeline.metric))
+        stops = [self.matcher.follow(self.store), self.upper_matcher.follow(self.store)]
+
+        def unfollow() -> None:
+            for stop in stops:
+                stop()
+        self._unfollow = unfollow
         try:
-            self.recognizer = Recognizer(config, self.pipeline, self.matcher, self.store, self.calibration)
+            self.recognizer = Recognizer(config, self.pipeline, self.matcher, self.store, self.calibration,
+                                         upper_matcher=self.upper_matcher)
         except PIPELINE_SETUP_ERRORS as exc:   # no threshold for the configured security level
             raise StartupError(str(exc)) from None
         # Level, N, threshold, expected FPIR/FNIR and any warning that the level cannot be met at this N.
         self.health.gauge("security", lambda: self.recognizer.security_now().as_dict())
+        # The same for masked faces, matched by the upper face in a gallery of their own (None: matched whole).
+        self.health.gauge("security_upper_face", self._upper_security)
         if needs_simulator(config):
             self._start_simulator()
+
+    def _upper_security(self) -> Optional[dict]:
+        point = self.recognizer.upper_security_now()
+        return point.as_dict() if point is not None else None
 
     def _start_simulator(self) -> None:
         from .enroll import Enroller
@@ -152,7 +167,8 @@ class Daemon:
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
         enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.duplicate_threshold, matcher=self.matcher,
-                            masked_templates=self.config.mask.masked_templates, actor="sim")
+                            masked_templates=self.config.mask.masked_templates,
+                            upper_face=self.config.mask.upper_face, actor="sim")
         enroll_demo_staff(enroller, self.config.sim_assets_dir)
 
     def _start_reader(self, name: str, device: Camera | ThermalSensor, timeout_s: float,
@@ -338,8 +354,9 @@ class Daemon:
             await asyncio.sleep(STORE_POLL_S)
             changed = await loop.run_in_executor(self.store_thread, self.store.persons_changed_since, seen)
             for person in changed:
-                await loop.run_in_executor(self.store_thread, self.matcher.refresh_person, self.store,
-                                           person.person_id)
+                for matcher in (self.matcher, self.upper_matcher):
+                    await loop.run_in_executor(self.store_thread, matcher.refresh_person, self.store,
+                                               person.person_id)
                 if person.deleted:
                     self.attendance.forget(person.person_id)
                 seen = max(seen, person.version_counter)

@@ -6,8 +6,11 @@ face is already enrolled as someone else (1:N against the live gallery), and cre
 only once there is something to enroll.
 
 With `masked_templates` (config `[mask] masked_templates`), each photo also gives one template per
-synthetic mask style (kiosk.face.masked), stored with kind 'masked'. Remote enrollment by
-embedding cannot make them: it has no photo to draw on.
+synthetic mask style (kiosk.face.masked), stored with kind 'masked'; with `upper_face` (config
+`[mask] upper_face`, on by default) its upper-face embedding, stored with kind 'upper' in the model's
+upper-face space (`pipeline.upper_model_id`), which the recognizer searches for masked walk-ups.
+Each photo's derived templates are stored right after its own, so the per-person cap drops them with
+it. Remote enrollment by embedding cannot make either: it has no photo (the reply says so).
 """
 from __future__ import annotations
 
@@ -38,6 +41,27 @@ MAX_TEMPLATES_PER_PERSON = 5
 
 class EnrollError(StoreError):
     """Nothing could be enrolled (no usable face, shots of different faces, a refused duplicate...)."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A template made from a photo's face: with a synthetic mask (kind 'masked', the model's space) or its upper
+    face (kind 'upper', the model's upper-face space)."""
+
+    vector: np.ndarray
+    kind: str
+    space: str
+
+
+def derived_templates(pipeline: FacePipeline, image: np.ndarray, observation: FaceObservation, *,
+                      masked_templates: bool, upper_face: bool) -> list[Derived]:
+    """The templates made from one enrolled face, as configured (see the module's docstring)."""
+    points = pipeline.alignment_points(observation)
+    out = [Derived(v, "masked", pipeline.model_id) for v in pipeline.masked_embeddings(image, *points)] \
+        if masked_templates else []
+    if upper_face:
+        out.append(Derived(pipeline.upper_embedding(image, *points), "upper", pipeline.upper_model_id))
+    return out
 
 
 @dataclass(frozen=True)
@@ -101,12 +125,14 @@ class Enroller:
     """Enrolls with one face pipeline; keeps its own duplicate-check gallery up to date across a batch."""
 
     def __init__(self, store: Store, pipeline: FacePipeline, *, threshold: float, matcher: Optional[Matcher] = None,
-                 refuse_duplicates: bool = False, masked_templates: bool = False, actor: str = "system") -> None:
+                 refuse_duplicates: bool = False, masked_templates: bool = False, upper_face: bool = False,
+                 actor: str = "system") -> None:
         self.store = store
         self.pipeline = pipeline
         self.threshold = threshold
         self.refuse_duplicates = refuse_duplicates
         self.masked_templates = masked_templates
+        self.upper_face = upper_face
         self.actor = actor
         self.matcher = matcher or Matcher.from_store(store, pipeline.model_id, metric=str(pipeline.metric))
 
@@ -134,16 +160,15 @@ class Enroller:
                     raise EnrollError(f"shots {i + 1} and {j + 1} do not show the same face (distance {gap:.3f} > "
                                       f"{self.threshold:.3f}); enroll again with one person only")
 
-    def _masked(self, image: np.ndarray, observation: FaceObservation) -> list[np.ndarray]:
-        """The shot's synthetic-mask embeddings, when configured."""
-        if not self.masked_templates:
-            return []
-        return self.pipeline.masked_embeddings(image, *self.pipeline.alignment_points(observation))
+    def _derived(self, image: np.ndarray, observation: FaceObservation) -> list[Derived]:
+        """The shot's synthetic-mask and upper-face templates, as configured."""
+        return derived_templates(self.pipeline, image, observation, masked_templates=self.masked_templates,
+                                 upper_face=self.upper_face)
 
     def _commit(self, ref: PersonRef, consent: Consent, vectors: list[np.ndarray], qualities: list[Optional[float]],
                 images: Sequence[tuple[bytes, str]], shots: list[Shot], source: str,
-                masked: list[list[np.ndarray]]) -> EnrollReport:
-        """`masked` holds each used shot's synthetic-mask embeddings (aligned with `vectors`)."""
+                derived: list[list[Derived]]) -> EnrollReport:
+        """`derived` holds each used shot's synthetic-mask and upper-face templates (aligned with `vectors`)."""
         if not vectors:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in shots if s.reason) or "no image given"
             raise EnrollError(f"no usable face to enroll ({reasons})")
@@ -154,12 +179,17 @@ class Enroller:
             raise EnrollError(f"face already enrolled as {first.name} ({first.employee_no}, distance "
                               f"{first.distance:.3f}); not enrolled")
         if len(vectors) > MAX_TEMPLATES_PER_PERSON:
-            vectors, qualities, images, shots, masked = _best_shots(vectors, qualities, images, shots, masked)
-        extra = [(v, q) for shot, q in zip(masked, qualities, strict=True) for v in shot]
+            vectors, qualities, images, shots, derived = _best_shots(vectors, qualities, images, shots, derived)
+        model_id = self.pipeline.model_id
+        # Each photo, then what was made from it (see drop_oldest_templates).
+        rows: list[tuple[np.ndarray, Optional[float], str, str]] = []
+        for vector, quality, made in zip(vectors, qualities, derived, strict=True):
+            rows.append((vector, quality, "face", model_id))
+            rows += [(d.vector, quality, d.kind, d.space) for d in made]
         person = _ensure_person(self.store, ref, self.actor)
-        result = self.store.enroll(person.person_id, vectors + [v for v, _ in extra], model_id=self.pipeline.model_id,
-                                   consent=consent, qualities=qualities + [q for _, q in extra], images=images,
-                                   source=source, kinds=["face"] * len(vectors) + ["masked"] * len(extra),
+        result = self.store.enroll(person.person_id, [r[0] for r in rows], model_id=model_id, consent=consent,
+                                   qualities=[r[1] for r in rows], images=images, source=source,
+                                   kinds=[r[2] for r in rows], spaces=[r[3] for r in rows],
                                    max_templates=MAX_TEMPLATES_PER_PERSON, actor=self.actor)
         self.matcher.refresh_person(self.store, person.person_id)
         return EnrollReport(self.store.person(person.person_id), result, shots, duplicates)
@@ -195,7 +225,7 @@ class Enroller:
         from .face.images import as_bgr
 
         vectors, qualities, kept, shots = [], [], [], []
-        masked: list[list[np.ndarray]] = []
+        derived: list[list[Derived]] = []
         for name, data in items:
             if isinstance(data, str):
                 shots.append(Shot(name, data))
@@ -211,11 +241,11 @@ class Enroller:
                 continue
             vectors.append(observation.embedding)
             qualities.append(round(float(observation.score), 4))
-            masked.append(self._masked(image, observation))
+            derived.append(self._derived(image, observation))
             shots.append(Shot(name, None, qualities[-1]))
             if self._keep_images(consent):
                 kept.append((data, _media_type(Path(name))))
-        return self._commit(ref, consent, vectors, qualities, kept, shots, source, masked)
+        return self._commit(ref, consent, vectors, qualities, kept, shots, source, derived)
 
     def enroll_camera(self, ref: PersonRef, camera: Camera, consent: Consent | Mapping[str, Any] | None, *,
                       shots: int = 3, timeout_s: float = 30.0, min_interval_s: float = 0.4,
@@ -233,7 +263,7 @@ class Enroller:
         vectors: list[np.ndarray] = []
         qualities: list[Optional[float]] = []
         images: list[tuple[bytes, str]] = []
-        masked: list[list[np.ndarray]] = []
+        derived: list[list[Derived]] = []
         log: list[Shot] = []
         deadline = time.monotonic() + timeout_s
         last_taken = -np.inf
@@ -251,7 +281,7 @@ class Enroller:
             last_taken = frame.timestamp
             vectors.append(observation.embedding)
             qualities.append(round(float(observation.score), 4))
-            masked.append(self._masked(frame.image, observation))
+            derived.append(self._derived(frame.image, observation))
             log.append(Shot(f"camera frame {frame.seq}", None, qualities[-1]))
             if self._keep_images(consent):
                 ok, encoded = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -260,16 +290,16 @@ class Enroller:
         if len(vectors) < shots:
             last = next((s.reason for s in reversed(log) if s.reason), "no frame")
             raise EnrollError(f"only {len(vectors)} of {shots} usable shots in {timeout_s:g} s (last problem: {last})")
-        return self._commit(ref, consent, vectors, qualities, images, log, "camera", masked)
+        return self._commit(ref, consent, vectors, qualities, images, log, "camera", derived)
 
 
 def _best_shots(vectors: list[np.ndarray], qualities: list[Optional[float]], images: Sequence[tuple[bytes, str]],
-                shots: list[Shot], masked: list[list[np.ndarray]]
+                shots: list[Shot], derived: list[list[Derived]]
                 ) -> tuple[list[np.ndarray], list[Optional[float]], list[tuple[bytes, str]], list[Shot],
-                           list[list[np.ndarray]]]:
+                           list[list[Derived]]]:
     """The MAX_TEMPLATES_PER_PERSON shots of highest detector score; the others are reported as not used.
 
-    `vectors` and `masked` (and `images`, when kept) follow the order of the used shots in `shots`."""
+    `vectors` and `derived` (and `images`, when kept) follow the order of the used shots in `shots`."""
     ranked = sorted(range(len(vectors)), key=lambda i: -(qualities[i] or 0.0))
     keep = sorted(ranked[:MAX_TEMPLATES_PER_PERSON])
     used = [n for n, shot in enumerate(shots) if shot.reason is None]
@@ -277,7 +307,7 @@ def _best_shots(vectors: list[np.ndarray], qualities: list[Optional[float]], ima
     reason = f"not used: the {MAX_TEMPLATES_PER_PERSON} best shots are kept"
     shots = [Shot(shot.source, reason, shot.quality) if n in left_out else shot for n, shot in enumerate(shots)]
     kept_images = [images[i] for i in keep] if len(images) == len(vectors) else list(images)
-    return [vectors[i] for i in keep], [qualities[i] for i in keep], kept_images, shots, [masked[i] for i in keep]
+    return [vectors[i] for i in keep], [qualities[i] for i in keep], kept_images, shots, [derived[i] for i in keep]
 
 
 def _require_consent(consent: Consent | Mapping[str, Any] | None) -> Consent:
@@ -338,51 +368,67 @@ class ReembedReport:
     reembedded: list[str] = field(default_factory=list)
     needs_reenrollment: list[str] = field(default_factory=list)
     up_to_date: list[str] = field(default_factory=list)
+    without_upper: list[str] = field(default_factory=list)   # up to date, but no kept image gave upper-face templates
 
 
 def reembed(store: Store, pipeline: FacePipeline, *, prune_other_models: bool = False, masked_templates: bool = False,
-            actor: str = "system", progress: Optional[Callable[[Person], None]] = None) -> ReembedReport:
+            upper_face: bool = False, actor: str = "system", progress: Optional[Callable[[Person], None]] = None
+            ) -> ReembedReport:
     """After a model change: persons without templates of the active model are re-embedded from their
     kept source images (only where the consent scope has keep_images), else marked 'needs re-enrollment'.
-    With `masked_templates`, each image also gives its synthetic-mask templates (kind 'masked')."""
-    import cv2
-
-    from .face.errors import FaceError, ImageError
-
+    With `masked_templates`, each image also gives its synthetic-mask templates (kind 'masked'); with
+    `upper_face`, its upper-face template, and a person who has the model's templates but no upper-face
+    ones (enrolled before them) is re-embedded from the kept images too, or listed in `without_upper`."""
     report = ReembedReport()
     for person in store.persons():
         if progress:
             progress(person)
-        if any(t.model_id == pipeline.model_id for t in store.templates(person.person_id)):
+        spaces = {t.model_id for t in store.templates(person.person_id)}
+        if pipeline.model_id in spaces and (not upper_face or pipeline.upper_model_id in spaces):
             if prune_other_models:
                 store.prune_templates(person.person_id, keep_model=pipeline.model_id, actor=actor)
             report.up_to_date.append(person.person_id)
             continue
-        consent = store.consent(person.person_id)
-        vectors, qualities, kinds = [], [], []
-        if consent is not None and consent.allows_keep_images:
-            for data in store.person_images(person.person_id):
-                image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-                if image is None:
-                    continue
-                try:
-                    observation = pipeline.embed_for_enrollment(image)
-                except (FaceError, ImageError):
-                    continue
-                vectors.append(observation.embedding)
-                qualities.append(round(float(observation.score), 4))
-                kinds.append("face")
-                if masked_templates:
-                    extra = pipeline.masked_embeddings(image, *pipeline.alignment_points(observation))
-                    vectors += extra
-                    qualities += [qualities[-1]] * len(extra)
-                    kinds += ["masked"] * len(extra)
-        if vectors:
-            store.replace_templates(person.person_id, vectors, model_id=pipeline.model_id, qualities=qualities,
-                                    prune_other_models=prune_other_models, kinds=kinds, actor=actor)
+        rows = _embed_kept_images(store, pipeline, person, masked_templates=masked_templates, upper_face=upper_face)
+        if rows:
+            store.replace_templates(person.person_id, [r[0] for r in rows], model_id=pipeline.model_id,
+                                    qualities=[r[1] for r in rows], prune_other_models=prune_other_models,
+                                    kinds=[r[2] for r in rows], spaces=[r[3] for r in rows], actor=actor)
             report.reembedded.append(person.person_id)
+        elif pipeline.model_id in spaces:     # whole-face templates but nothing to make upper-face ones from
+            if prune_other_models:
+                store.prune_templates(person.person_id, keep_model=pipeline.model_id, actor=actor)
+            report.up_to_date.append(person.person_id)
+            report.without_upper.append(person.person_id)
         else:
             if not person.needs_reenrollment:
                 store.mark_needs_reenrollment(person.person_id, model_id=pipeline.model_id, actor=actor)
             report.needs_reenrollment.append(person.person_id)
     return report
+
+
+def _embed_kept_images(store: Store, pipeline: FacePipeline, person: Person, *, masked_templates: bool,
+                       upper_face: bool) -> list[tuple[np.ndarray, float, str, str]]:
+    """(vector, quality, kind, space) of every usable kept image of a person, each photo followed by its derived
+    templates; [] when the consent does not keep images or none has a usable face."""
+    import cv2
+
+    from .face.errors import FaceError, ImageError
+
+    consent = store.consent(person.person_id)
+    if consent is None or not consent.allows_keep_images:
+        return []
+    rows = []
+    for data in store.person_images(person.person_id):
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            continue
+        try:
+            observation = pipeline.embed_for_enrollment(image)
+        except (FaceError, ImageError):
+            continue
+        quality = round(float(observation.score), 4)
+        rows.append((observation.embedding, quality, "face", pipeline.model_id))
+        rows += [(d.vector, quality, d.kind, d.space) for d in derived_templates(
+            pipeline, image, observation, masked_templates=masked_templates, upper_face=upper_face)]
+    return rows

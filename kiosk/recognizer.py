@@ -2,10 +2,18 @@
 
 Runs in the daemon's single inference thread (the face pipeline and the thermometer keep
 per-thread state), never on the event loop.
+
+Masked faces (config `[mask] upper_face`): a face whose mask score is at least `mask.threshold` is
+matched by its upper-face embedding (kiosk.face.masked) against the upper-face gallery, at the
+threshold the security level gives for that space's own stranger scores and its size. Masked and
+bare frames are fused apart (two TrackFusions, both following the one face's box and clock), so a
+walk-up whose mask score crosses the threshold never averages vectors of two spaces. The whole face
+is used instead where the model has no upper-face stranger scores or nobody has upper-face templates.
 """
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,6 +31,7 @@ from .policy import PersonInfo
 from .store import Store
 from .thermal import Calibration, FaceThermometer, liveness
 from .tracker import FaceSample
+from .types import FaceObservation
 
 log = logging.getLogger("kiosk.recognizer")
 Box = tuple[float, float, float, float]
@@ -40,13 +49,16 @@ class FrameResult:
 
 class Recognizer:
     def __init__(self, config: KioskConfig, pipeline: FacePipeline, matcher: Matcher, store: Store,
-                 calibration: Calibration) -> None:
+                 calibration: Calibration, upper_matcher: Optional[Matcher] = None) -> None:
+        """`upper_matcher`: the gallery of `pipeline.upper_model_id`, for masked faces (None: match them whole)."""
         self.config = config
         self.pipeline = pipeline
         self.matcher = matcher
+        self.upper_matcher = upper_matcher
         self.store = store
         self.calibration = calibration
         self.security: Optional[OpenSetPoint] = None   # the threshold in force and what to expect of it
+        self.upper_security: Optional[OpenSetPoint] = None   # the same for masked faces (None: matched whole)
         self.reconfigure()
         self.alignment = ThermalAlignment(config.thermal.refresh_hz)
         self._thermal_used: Optional[int] = None   # seq of the last thermal frame measured
@@ -54,9 +66,15 @@ class Recognizer:
     def reconfigure(self) -> None:
         """Take up the current configuration (after a live reload); call it on the inference thread."""
         rec = self.config.recognition
-        self.security = None
+        self.security = self.upper_security = None
         self._follow_gallery_size()
         self.fusion = TrackFusion(self.pipeline.metric, self.threshold, rec.fusion_frames, rec.track_timeout_s)
+        self.upper_fusion = TrackFusion(self.pipeline.metric, self.upper_threshold, rec.fusion_frames,
+                                        rec.track_timeout_s)
+        if self.config.mask.upper_face and self.upper_matcher is not None and self.pipeline.upper_stranger_scores is None \
+                and not rec.threshold:
+            log.warning(f"{self.pipeline.spec.id} has no upper-face stranger scores: masked faces are matched by the "
+                        "whole face (measure them with `kiosk eval strangers DIR --upper-face`)")
         self.thermometer = FaceThermometer(self.calibration, self.config.temperature)
 
     def _follow_gallery_size(self) -> None:
@@ -64,23 +82,45 @@ class Recognizer:
         share of strangers accepted per walk-up); recomputed only when people were enrolled or erased."""
         size = len(self.matcher)
         previous = self.security
-        if previous is not None and previous.gallery_size == size:
+        if previous is None or previous.gallery_size != size:
+            self.security = self.pipeline.operating_point(self.config.recognition, size)
+            self.threshold = self.security.threshold
+            if previous is not None:
+                self.fusion.max_distance = self.threshold
+            _log_point(previous, self.security)
+        if self.upper_matcher is None:
             return
-        self.security = self.pipeline.operating_point(self.config.recognition, size)
-        self.threshold = self.security.threshold
-        if previous is not None:
-            self.fusion.max_distance = self.threshold
-        if previous is not None and bool(previous.warning) == bool(self.security.warning):
-            log.debug(self.security.line())
-        elif self.security.warning:
-            log.warning(self.security.line())
-        else:
-            log.info(self.security.line())
+        size = len(self.upper_matcher)
+        previous = self.upper_security
+        if previous is None or previous.gallery_size != size:
+            self.upper_security = self.pipeline.upper_operating_point(self.config.recognition, size)
+            if self.upper_security is not None:
+                if previous is not None:
+                    self.upper_fusion.max_distance = self.upper_security.threshold
+                _log_point(previous, self.upper_security)
+
+    @property
+    def upper_threshold(self) -> float:
+        """The distance threshold in force for masked faces (upper-face space); inf when there is none."""
+        return self.upper_security.threshold if self.upper_security is not None else math.inf
+
+    def _masked(self, face: FaceObservation) -> bool:
+        """Match this face by its upper face: configured, masked, and an upper-face gallery and threshold exist."""
+        return (self.config.mask.upper_face and face.mask_score is not None
+                and face.mask_score >= self.config.mask.threshold and self.upper_security is not None
+                and self.upper_matcher is not None and len(self.upper_matcher) > 0)
 
     def security_now(self) -> OpenSetPoint:
         """The operating point at the gallery's size right now (health report; pure, safe from any thread).
         The next walk-up takes it up before matching."""
         return self.pipeline.operating_point(self.config.recognition, len(self.matcher))
+
+    def upper_security_now(self) -> Optional[OpenSetPoint]:
+        """The operating point for masked faces at the upper-face gallery's size (health report); None when
+        masked faces are matched whole (mask.upper_face off, or no upper-face stranger scores)."""
+        if not self.config.mask.upper_face or self.upper_matcher is None:
+            return None
+        return self.pipeline.upper_operating_point(self.config.recognition, len(self.upper_matcher))
 
     @property
     def duplicate_threshold(self) -> float:
@@ -99,13 +139,25 @@ class Recognizer:
         face = faces[0]   # the person in front of the kiosk: the largest face
         self.alignment.seen(frame.timestamp, face.box)
         sample = FaceSample(face)
-        self.fusion.add(face.embedding, face.score, face.box, frame.timestamp)
+        self._follow_gallery_size()
+        masked = face.embedding is not None and self._masked(face)
+        upper = None
+        if masked:
+            started = time.perf_counter()
+            upper = self.pipeline.upper_observation(frame.image, face)
+            latencies["upper_face"] = time.perf_counter() - started
+        # Both fusions see every frame's box and time; each fuses only the frames of its own space.
+        self.fusion.add(None if masked else face.embedding, face.score, face.box, frame.timestamp)
+        self.upper_fusion.add(upper, face.score, face.box, frame.timestamp)
         if face.embedding is not None:
             started = time.perf_counter()
-            self._follow_gallery_size()
             # The walk-up so far, not this frame alone (see kiosk.fusion). The policy checks the margin
             # itself (ambiguous_match), so the matcher does not filter on it.
-            sample.match = self.fusion.search(self.matcher, self.threshold)
+            if masked:
+                assert self.upper_matcher is not None
+                sample.match = self.upper_fusion.search(self.upper_matcher, self.upper_threshold)
+            else:
+                sample.match = self.fusion.search(self.matcher, self.threshold)
             if sample.match.person_id is not None:
                 person = self.store.person_by_id(sample.match.person_id)
                 if person is not None:
@@ -126,8 +178,19 @@ class Recognizer:
             latencies["thermal"] = time.perf_counter() - started
         result.samples.append(sample)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("frame", extra={"fields": _describe(frame, thermal, sample, len(self.fusion))})
+            log.debug("frame", extra={"fields": {**_describe(frame, thermal, sample, len(self.fusion)),
+                                                 "upper_face": masked}})
         return result
+
+
+def _log_point(previous: Optional[OpenSetPoint], point: OpenSetPoint) -> None:
+    """A new operating point: INFO (WARNING when the level cannot be met); DEBUG when only N moved."""
+    if previous is not None and bool(previous.warning) == bool(point.warning):
+        log.debug(point.line())
+    elif point.warning:
+        log.warning(point.line())
+    else:
+        log.info(point.line())
 
 
 class ThermalAlignment:

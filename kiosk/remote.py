@@ -64,9 +64,15 @@ class RemoteCommands:
                 daemon.store, person, [decode_embedding(embedding["embedding_b64"])], model_id=embedding["model_id"],
                 consent=params["consent"], active_model_id=daemon.pipeline.model_id, matcher=daemon.matcher,
                 threshold=threshold))
+            if daemon.config.mask.upper_face:
+                note = ("enrolled by embedding: no photo to make the upper-face template from, so this person "
+                        "is not recognised masked; enroll a photo for that")
+                log.info(note, extra={"fields": {"person_id": report.person.person_id}})
+                return {"person_id": report.person.person_id, "duplicates": len(report.duplicates), "note": note}
         else:
             enroller = Enroller(daemon.store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
-                                masked_templates=daemon.config.mask.masked_templates, actor="mqtt")
+                                masked_templates=daemon.config.mask.masked_templates,
+                                upper_face=daemon.config.mask.upper_face, actor="mqtt")
             report = await self._run(daemon.infer, lambda: enroller.enroll_images(
                 person, [("remote image", _image_bytes(params["image_b64"]))], params["consent"], source="mqtt"))
         return {"person_id": report.person.person_id, "duplicates": len(report.duplicates)}

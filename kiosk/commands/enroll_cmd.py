@@ -154,7 +154,8 @@ def _enroll(args: argparse.Namespace) -> int:
 
     with Store.open(config) as store:
         enroller = Enroller(store, pipeline, threshold=threshold, refuse_duplicates=args.refuse_duplicates,
-                            masked_templates=config.mask.masked_templates, actor=actor())
+                            masked_templates=config.mask.masked_templates, upper_face=config.mask.upper_face,
+                            actor=actor())
         if args.batch is None:
             ref: Any = args.person or NewPerson(args.employee_no, args.name, args.role, valid_to=valid_to)
             if args.camera:

@@ -28,8 +28,9 @@ def register(subparsers, common) -> None:
                         help="also report matching with synthetic-mask templates (on by default when "
                              "mask.masked_templates is set)")
     parser.add_argument("--upper-face", action="store_true",
-                        help="also report comparing by upper-face embeddings when either face's mask score is "
-                             "at least mask.threshold")
+                        help="also report the upper-face rule as a section of its own, with the figures when the "
+                             "pairs' kind labels say which face is masked (the headline already compares masked "
+                             "pairs by the upper face when mask.upper_face is on, as the kiosk does)")
     _output_options(parser, "folder for <name>.json and <name>_roc.png (default ./eval-report)")
     parser.set_defaults(handler=_eval)
 
@@ -63,7 +64,7 @@ def _eval(args: argparse.Namespace) -> int:
                                   progress=not args.no_progress,
                                   masked_templates=args.masked_templates or config.mask.masked_templates,
                                   upper_face=args.upper_face,
-                                  mask_threshold=config.mask.threshold)
+                                  mask_threshold=config.mask.threshold, as_kiosk=config.mask.upper_face)
     except ValueError as exc:
         raise CommandError(f"{args.pairs}: {exc}") from None
     report["pairs_file"] = str(args.pairs)
@@ -124,16 +125,22 @@ def format_report(report: dict) -> str:
     lines = [f"model {report['model_id']} ({report['metric']}), detector {report['detector']}; "
              f"{report['images']} images, {report['images_without_face']} without a face, "
              f"{report['pairs_failed']} pairs left out; impostors: {report['impostors']}"]
+    if "comparison" in report:
+        lines.append(f"comparison: {report['comparison']}; {report.get('images_masked', 0)} images masked")
     lines += _row("all", report)
     for kind, sub in report.get("by_kind", {}).items():
         lines += _row(kind, sub)
-    for key, name in (("masked_templates", "masked templates"), ("upper_face", "upper face")):
+    for key, name in (("bare", "whole face"), ("masked_templates", "masked templates"), ("upper_face", "upper face")):
         if key in report:
             section = report[key]
             lines.append(f"-- {name}: {section['rule']}")
             lines += _row("all", section)
             for kind, sub in section.get("by_kind", {}).items():
                 lines += _row(kind, sub)
+    for point in report.get("upper_face_at_level") or []:
+        lines.append(f"masked pairs at the kiosk's upper-face threshold with {point['n_enrolled']} enrolled "
+                     f"({point['threshold']:.4f}): TAR {100 * point['tar']:.1f}% of {point['genuine']}, "
+                     f"FAR {100 * point['far']:.1f}% of {point['impostor']}")
     level = report["security_level"]
     line = (f"security level {level['level']} (FAR {level['far_target']:g}): threshold "
             f"{level['threshold_meeting_target']:.4f} meets it on this data (TAR {100 * level['tar_at_that_threshold']:.2f}%)")

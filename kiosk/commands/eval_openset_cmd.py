@@ -26,6 +26,10 @@ def register(subparsers, common) -> None:
     strangers.add_argument("--out", type=Path, default=None, help="also write <model>_stranger_scores.json here")
     strangers.add_argument("--write-spec", action="store_true",
                            help="store the result as `stranger_scores` in the model's spec in the models directory")
+    strangers.add_argument("--upper-face", action="store_true",
+                           help="measure the upper-face space (lower face greyed out, used for masked faces) instead; "
+                                "writes <model>+upper_stranger_scores.json with --out (pin it as "
+                                "kiosk/data/stranger_scores/<model>+upper.json); not with --write-spec")
     strangers.add_argument("--no-progress", action="store_true", help="no progress bar")
     strangers.set_defaults(handler=_strangers)
 
@@ -64,14 +68,19 @@ def _pipeline(args: argparse.Namespace):
 
 def _strangers(args: argparse.Namespace) -> int:
     from ..cli import CommandError
+    from ..face.masked import upper_space_id
     from ..face.openset import open_set_point
     from ..face.openset_eval import measure_stranger_scores
     from ..face.pairs import PairsError
     from ..face.spec import save_spec
 
+    if args.upper_face and args.write_spec:
+        raise CommandError("--upper-face scores are pinned in kiosk/data/stranger_scores, not written to the spec; "
+                           "use --out")
     config, pipeline = _pipeline(args)
     try:
-        scores = measure_stranger_scores(pipeline, args.strangers, args.genuine, args.half, not args.no_progress)
+        scores = measure_stranger_scores(pipeline, args.strangers, args.genuine, args.half, not args.no_progress,
+                                         upper_face=args.upper_face)
     except (ValueError, PairsError) as exc:
         raise CommandError(str(exc)) from None
     text = json.dumps(scores.model_dump(mode="json"), indent=2)
@@ -81,7 +90,8 @@ def _strangers(args: argparse.Namespace) -> int:
             print(open_set_point(scores, SECURITY_LEVEL_FPIR[level], n, level.value).line())
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        path = args.out / f"{pipeline.spec.id}_stranger_scores.json"
+        space = upper_space_id(pipeline.spec.id) if args.upper_face else pipeline.spec.id
+        path = args.out / f"{space}_stranger_scores.json"
         path.write_text(text + "\n", encoding="utf-8")
         print(f"stranger scores: {path}")
     if args.write_spec:

@@ -142,9 +142,13 @@ def _reembed(args: argparse.Namespace) -> int:
     with Store.open(config) as store:
         bar = tqdm(total=len(store.persons()), unit="person", disable=None)
         report = reembed(store, pipeline, prune_other_models=args.prune_other_models,
-                         masked_templates=config.mask.masked_templates, actor=actor(),
+                         masked_templates=config.mask.masked_templates, upper_face=config.mask.upper_face,
+                         actor=actor(),
                          progress=lambda _p: bar.update())
         bar.close()
     print(f"model {pipeline.model_id}: {len(report.reembedded)} re-embedded from kept images, "
           f"{len(report.needs_reenrollment)} need re-enrollment, {len(report.up_to_date)} already up to date")
+    if report.without_upper:
+        print(f"{len(report.without_upper)} without upper-face templates (no kept image to make them from): masked, "
+              "they are matched by the whole face until enrolled again")
     return 0

@@ -72,3 +72,8 @@ class MaskConfig(Section):
     masked_templates: bool = Field(False, description="At enrollment also store one template per synthetic mask style "
                                                       "(kiosk.face.masked); off by default: they also bring "
                                                       "strangers closer (see the README, masked faces).")
+    upper_face: bool = Field(True, description="Recognise masked faces by the upper face: enrollment also stores each "
+                                               "photo's upper-face template (lower face greyed out), and a walk-up "
+                                               "whose mask score is at least `threshold` is matched by its upper face "
+                                               "against those, at the threshold the security level gives for that "
+                                               "space (kiosk.face.masked). Off: masked faces are matched whole.")

@@ -6,7 +6,13 @@ so that the figures are about the model and alignment). Test sets of pre-cropped
 more with a 25% border, and the report counts those retries. Pairs with an image that has no
 face at all are left out of the figures and counted as failures.
 
-Masked faces (kiosk.face.masked), reported beside the plain figures, which stay as they are:
+The headline figures compare pairs as the kiosk does with its configuration: with `mask.upper_face`
+(on by default) a pair in which either image's mask score (kiosk.face.mask.mask_score, the daemon's
+own) is at least `mask.threshold` is compared by upper-face embeddings, like a masked walk-up with
+the upper-face templates; other pairs by the whole face. Without a masked image (LFW) that is the
+plain comparison. The whole-face figures of every pair are kept in `bare`.
+
+Masked faces (kiosk.face.masked), further rules reported beside the headline:
 - `--masked-templates`: each image of a pair in turn plays the enrolled person (its bare embedding
   plus one per synthetic mask style) and the other the walk-up; the pair's distance is the best
   (smallest) over both directions, as 1:N matching scores a person by its best template.
@@ -24,7 +30,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..config.recognition import SecurityLevel
+from ..config.recognition import RecognitionConfig, SecurityLevel
 from .errors import ImageError
 from .images import read_image
 from .mask import mask_score
@@ -36,6 +42,7 @@ from .synthetic_mask import MASK_STYLES
 from .verification import default_folds, kfold_accuracy, rates, roc_curve, summary
 
 BORDER = 0.25
+UPPER_GALLERY_SIZES = (1, 10, 100)   # upper-face templates enrolled, for `upper_face_at_level`
 
 
 @dataclass
@@ -90,10 +97,13 @@ def all_impostor_pairs(paths: list[Path]) -> list[Pair]:
 
 def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, all_impostors: bool = False,
              progress: bool = True, *, masked_templates: bool = False, upper_face: bool = False,
-             mask_threshold: float = 0.5) -> tuple[dict, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """The JSON report and the (distances, same) arrays per subset, for plotting."""
+             mask_threshold: float = 0.5, as_kiosk: bool = True
+             ) -> tuple[dict, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The JSON report and the (distances, same) arrays per subset, for plotting. `as_kiosk` (config
+    mask.upper_face): the headline compares masked pairs by the upper face, as the kiosk matches them."""
     images = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    embedded = embed_images(pipeline, images, progress, masked_templates=masked_templates, upper_face=upper_face)
+    embedded = embed_images(pipeline, images, progress, masked_templates=masked_templates,
+                            upper_face=upper_face or as_kiosk)
     usable = [p for p in pairs if p.a in embedded.vectors and p.b in embedded.vectors]
     if all_impostors:
         usable = [p for p in usable if p.same] + all_impostor_pairs(list(embedded.vectors))
@@ -106,8 +116,10 @@ def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, al
     def arrays(subset: list[Pair], rule: Callable[[Pair], float] = bare) -> tuple[np.ndarray, np.ndarray]:
         return np.array([rule(p) for p in subset]), np.array([p.same for p in subset])
 
+    masked = {path: score >= mask_threshold for path, score in embedded.mask_scores.items()}
+    headline = _upper_face_rule(pipeline, embedded, masked) if as_kiosk else bare
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    distances, same = arrays(usable)
+    distances, same = arrays(usable, headline)
     folds = np.array([p.fold for p in usable]) if usable and all(p.fold is not None for p in usable) else None
     curves["all"] = (distances, same)
     report: dict = {
@@ -120,6 +132,8 @@ def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, al
         "pairs_in_file": len(pairs),
         "pairs_failed": sum(1 for p in pairs if p.a not in embedded.vectors or p.b not in embedded.vectors),
         "impostors": "every cross-identity image pair" if all_impostors else "the file's impostor pairs",
+        "comparison": (f"as the kiosk (mask.upper_face): upper-face embeddings when either image's mask score >= "
+                       f"{mask_threshold:g}, else the whole face" if as_kiosk else "whole face"),
         **summary(distances, same, folds),
     }
     report["security_level"] = _security_level(pipeline, distances, same, level, report["tar_at_far"])
@@ -128,10 +142,16 @@ def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, al
         report["by_kind"] = {}
         for kind in kinds:
             subset = [p for p in usable if p.kind == kind]
-            d, s = arrays(subset)
+            d, s = arrays(subset, headline)
             if s.any() and (~s).any():
                 report["by_kind"][kind] = summary(d, s, None)
                 curves[kind] = (d, s)
+    if as_kiosk:
+        report["images_masked"] = int(sum(masked.get(p, False) for p in embedded.vectors))
+        upper_pairs = [p for p in usable if masked.get(p.a) or masked.get(p.b)]
+        report["upper_face_at_level"] = _upper_at_level(pipeline, level, *arrays(upper_pairs, headline))
+        report["bare"] = {"rule": "whole-face embeddings for every pair (no upper face)",
+                          **_section(usable, folds, kinds, arrays, bare, curves, "whole face")}
     if masked_templates:
         rule = _best_template_rule(pipeline, embedded)
         report["masked_templates"] = {
@@ -139,7 +159,6 @@ def evaluate(pipeline: FacePipeline, pairs: list[Pair], level: SecurityLevel, al
                     "the other the walk-up; the smallest distance counts",
             "styles": len(MASK_STYLES), **_section(usable, folds, kinds, arrays, rule, curves, "masked templates")}
     if upper_face:
-        masked = {path: score >= mask_threshold for path, score in embedded.mask_scores.items()}
         rule = _upper_face_rule(pipeline, embedded, masked)
         report["upper_face"] = {
             "rule": "upper-face embeddings (lower face greyed out) when either image's mask score >= mask_threshold, "
@@ -168,6 +187,23 @@ def _section(usable: list[Pair], folds: Optional[np.ndarray], kinds: list[str], 
             by_kind[kind] = summary(d, s, None)
     if by_kind:
         out["by_kind"] = by_kind
+    return out
+
+
+def _upper_at_level(pipeline: FacePipeline, level: SecurityLevel, distances: np.ndarray, same: np.ndarray
+                    ) -> Optional[list[dict]]:
+    """The pairs compared by the upper face, at the kiosk's threshold for masked faces with N upper-face templates
+    enrolled: share of genuine pairs accepted (TAR) and of impostor pairs accepted (FAR). None without scores."""
+    if not len(same):
+        return None
+    out = []
+    for n in UPPER_GALLERY_SIZES:
+        point = pipeline.upper_operating_point(RecognitionConfig(security_level=level), n)
+        if point is None:      # no upper-face stranger scores: the kiosk matches masked faces whole
+            return None
+        tar, far = rates(distances, same, point.threshold)
+        out.append({"n_enrolled": n, "threshold": point.threshold, "genuine": int(same.sum()),
+                    "impostor": int((~same).sum()), "tar": tar, "far": far})
     return out
 
 

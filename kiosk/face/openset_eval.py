@@ -71,25 +71,30 @@ def pair_distances(pipeline: FacePipeline, vectors: np.ndarray, identities: list
 
 # -- kiosk eval strangers ----------------------------------------------------------------------------
 def measure_stranger_scores(pipeline: FacePipeline, strangers: Path, genuine_pairs: Path, half: str = "fit",
-                            progress: bool = True) -> StrangerScores:
+                            progress: bool = True, *, upper_face: bool = False) -> StrangerScores:
     """Impostor distances of every cross-identity image pair in `strangers` (its fit half, or all of it) and the
-    genuine pairs of a pairs file, summarised for the spec."""
+    genuine pairs of a pairs file, summarised for the spec. With `upper_face`, of the upper-face embeddings
+    (kiosk.face.masked): the scores of the upper-face space, in which the kiosk matches masked faces."""
     by_identity = identity_images(strangers)
     chosen = {k: v for k, v in by_identity.items() if half == "all" or in_fit_half(k)}
     paths = [p for images in chosen.values() for p in images]
     pairs = [p for p in read_pairs(genuine_pairs) if p.same]
     if not pairs:
         raise ValueError(f"{genuine_pairs}: no genuine pairs")
-    embedded = embed_images(pipeline, sorted(set(paths) | {p.a for p in pairs} | {p.b for p in pairs}), progress)
-    kept = [p for p in paths if p in embedded.vectors]
-    impostor = pair_distances(pipeline, np.stack([embedded.vectors[p] for p in kept]), [p.parent.name for p in kept])
-    genuine = np.array([pipeline.distance(embedded.vectors[p.a], embedded.vectors[p.b]) for p in pairs
-                        if p.a in embedded.vectors and p.b in embedded.vectors])
+    embedded = embed_images(pipeline, sorted(set(paths) | {p.a for p in pairs} | {p.b for p in pairs}), progress,
+                            upper_face=upper_face)
+    vectors = embedded.upper if upper_face else embedded.vectors
+    kept = [p for p in paths if p in vectors]
+    impostor = pair_distances(pipeline, np.stack([vectors[p] for p in kept]), [p.parent.name for p in kept])
+    genuine = np.array([pipeline.distance(vectors[p.a], vectors[p.b]) for p in pairs
+                        if p.a in vectors and p.b in vectors])
+    model_id = pipeline.upper_model_id if upper_face else pipeline.model_id
     which = f"the fit half ({FIT_HALF_RULE})" if half == "fit" else "all identities"
     measured_on = (f"{_short(strangers)}: {which}, {len(chosen)} of {len(by_identity)} identities, {len(kept)} images with a "
-                   f"face of {len(paths)}; every cross-identity pair; {pipeline.model_id}, detector "
-                   f"{pipeline.detector.name}, landmarks {pipeline.landmarks.name}; `kiosk eval strangers`")
-    genuine_on = (f"{_short(genuine_pairs)}: {len(genuine)} genuine pairs with a face of {len(pairs)}; {pipeline.model_id}, "
+                   f"face of {len(paths)}; every cross-identity pair; {model_id}, detector "
+                   f"{pipeline.detector.name}, landmarks {pipeline.landmarks.name}; `kiosk eval strangers`"
+                   + (" --upper-face" if upper_face else ""))
+    genuine_on = (f"{_short(genuine_pairs)}: {len(genuine)} genuine pairs with a face of {len(pairs)}; {model_id}, "
                   f"detector {pipeline.detector.name}, landmarks {pipeline.landmarks.name}")
     return fit_stranger_scores(impostor, genuine, measured_on, genuine_on)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from .masked import masked_chips, upper_face, upper_space_id
 from .metrics import FAR_TARGETS, distance, distances
 from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
 from .quality import assess
-from .spec import Metric, load_spec, spec_path
+from .spec import Metric, StrangerScores, load_spec, spec_path
 
 NO_FACE = "no face found"
 
@@ -131,6 +132,31 @@ class FacePipeline:
         """The upper-face embedding (lower face greyed out) of the face aligned on `keypoints`."""
         return self.embedder.embed_variants(as_bgr(image_bgr), keypoints, layout,
                                             lambda chip, template: [upper_face(chip, template)])[0]
+
+    def upper_observation(self, image_bgr: np.ndarray, observation: FaceObservation) -> np.ndarray:
+        """The upper-face embedding of a face `process` observed (aligned on the same points)."""
+        return self.upper_embedding(image_bgr, *self.alignment_points(observation))
+
+    @property
+    def upper_stranger_scores(self) -> Optional[StrangerScores]:
+        """The upper-face space's stranger scores (pinned with the package, kiosk.models.registry), or None."""
+        from ..models.registry import pinned_upper_stranger_scores
+
+        return pinned_upper_stranger_scores(self.spec.id)
+
+    def upper_operating_point(self, recognition: RecognitionConfig, gallery_size: int) -> Optional[OpenSetPoint]:
+        """As `operating_point`, for the upper-face space with `gallery_size` upper-face templates: the security
+        level's (or `recognition.fpir`'s) FPIR on that space's own stranger scores; a fixed `recognition.threshold`
+        applies to it as well. None when the model has no upper-face stranger scores (masked faces are then
+        matched whole)."""
+        scores = self.upper_stranger_scores
+        if recognition.threshold:
+            return fixed_threshold_point(scores, recognition.threshold, gallery_size)
+        if scores is None:
+            return None
+        fpir = recognition.fpir if recognition.fpir is not None else SECURITY_LEVEL_FPIR[recognition.security_level]
+        name = "fpir override" if recognition.fpir is not None else recognition.security_level.value
+        return open_set_point(scores, fpir, gallery_size, f"{name}, upper face")
 
     # -- comparing ----------------------------------------------------------------------------
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:

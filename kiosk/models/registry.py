@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from ..face.masked import upper_space_id
 from ..face.spec import Metric, ModelSpec, StrangerScores
 from .downloads import PinnedUrl
 from .wheels import WheelMember
@@ -66,6 +67,17 @@ STRANGER_SCORES_DIR = Path(__file__).resolve().parent.parent / "data" / "strange
 
 def pinned_stranger_scores(model_id: str) -> StrangerScores:
     return StrangerScores.model_validate_json((STRANGER_SCORES_DIR / f"{model_id}.json").read_text(encoding="utf-8"))
+
+
+# The upper-face space of a model (kiosk.face.masked), in which masked walk-ups are matched, has stranger scores of
+# its own: measured the same way with `kiosk eval strangers ... --upper-face --out DIR` and pinned as
+# kiosk/data/stranger_scores/<id>+upper.json. A model without them matches masked faces whole.
+def pinned_upper_stranger_scores(model_id: str) -> Optional[StrangerScores]:
+    """The pinned upper-face stranger scores of a model (its spec id), or None where none were measured."""
+    path = STRANGER_SCORES_DIR / f"{upper_space_id(model_id)}.json"
+    if not path.is_file():
+        return None
+    return StrangerScores.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 DLIB_STRANGER_SCORES = pinned_stranger_scores("dlib_resnet_v1")

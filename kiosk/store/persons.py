@@ -21,8 +21,12 @@ from .consent import Consent, parse_consent
 
 ROLES = ("staff", "visitor")
 STATUSES = ("active", "suspended")
-# What a template was made from: a photo as taken, or the photo with a synthetic mask drawn on (kiosk.face.masked).
-TEMPLATE_KINDS = ("face", "masked")
+# What a template was made from: a photo as taken, the photo with a synthetic mask drawn on, or the photo's upper
+# face (lower face greyed out; stored in the model's upper-face space `<model_id>+upper`). See kiosk.face.masked.
+TEMPLATE_KINDS = ("face", "masked", "upper")
+# A model's derived vector spaces (the upper-face space) are named `<model_id>+<suffix>`: their templates belong
+# to the model's photos and go with them.
+SPACE_SEPARATOR = "+"
 PERSON_FIELDS = ("employee_no", "name", "role", "valid_from", "valid_to", "schedule", "status")
 
 
@@ -204,22 +208,34 @@ def template_records(db: sqlite_utils.Database, cipher: Cipher, person_id: str) 
     return out
 
 
+_MODEL_OR_DERIVED = "(model_id = ? OR substr(model_id, 1, ?) = ?)"
+
+
+def _model_or_derived(model_id: str) -> list[Any]:
+    """Parameters of _MODEL_OR_DERIVED: the model's own templates and those of its derived spaces."""
+    prefix = model_id + SPACE_SEPARATOR
+    return [model_id, len(prefix), prefix]
+
+
 def drop_oldest_templates(db: sqlite_utils.Database, person_id: str, model_id: str, keep: int) -> int:
     """Delete a person's templates of one model except the `keep` newest photo templates (kind 'face', insertion
-    order) and the synthetic-mask templates stored after the oldest of them (theirs); returns how many."""
+    order) and what was made from them: enrollment stores each photo's synthetic-mask and upper-face templates
+    (the latter in a derived space) right after the photo's own, so every row of the model or its derived
+    spaces older than the oldest kept photo goes; returns how many."""
     kept = db.execute("SELECT MIN(rowid) FROM (SELECT rowid FROM templates WHERE person_id = ? AND model_id = ? "
                       "AND kind = 'face' ORDER BY rowid DESC LIMIT ?)", [person_id, model_id, keep]).fetchone()[0]
     if kept is None:
         return 0
-    return db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ? AND rowid < ?",
-                      [person_id, model_id, kept]).rowcount
+    return db.execute(f"DELETE FROM templates WHERE person_id = ? AND {_MODEL_OR_DERIVED} AND rowid < ?",
+                      [person_id, *_model_or_derived(model_id), kept]).rowcount
 
 
 def delete_templates(db: sqlite_utils.Database, person_id: str, *, keep_model: Optional[str] = None) -> int:
+    """Delete a person's templates, or all but those of `keep_model` and its derived spaces."""
     if keep_model is None:
         return db.execute("DELETE FROM templates WHERE person_id = ?", [person_id]).rowcount
-    return db.execute("DELETE FROM templates WHERE person_id = ? AND model_id != ?",
-                      [person_id, keep_model]).rowcount
+    return db.execute(f"DELETE FROM templates WHERE person_id = ? AND NOT {_MODEL_OR_DERIVED}",
+                      [person_id, *_model_or_derived(keep_model)]).rowcount
 
 
 # -- kept source images ------------------------------------------------------------------------------

@@ -77,6 +77,17 @@ def _check_size(db: Any, model_id: str, size: int, error: type[StoreError], pers
         raise error(f"embedding of {size} values; templates of model {model_id} have {expected}")
 
 
+def _spaces(model_id: str, spaces: Optional[Sequence[str]], count: int) -> list[str]:
+    """One vector space per embedding: `model_id` or a space derived from it (`<model_id>+<suffix>`)."""
+    if spaces is None:
+        return [model_id] * count
+    spaces = list(spaces)
+    derived = model_id + rows.SPACE_SEPARATOR
+    if len(spaces) != count or any(s != model_id and not s.startswith(derived) for s in spaces):
+        raise StoreError(f"template spaces must be {model_id} or {derived}<suffix>, one per embedding")
+    return spaces
+
+
 class Store:
     def __init__(self, database: Path, keys_dir: Path, *, device_id: str = "kiosk-1",
                  config: Optional[StoreConfig] = None) -> None:
@@ -256,14 +267,16 @@ class Store:
                consent: Consent | Mapping[str, Any] | None, qualities: Optional[Sequence[Optional[float]]] = None,
                images: Sequence[tuple[bytes, str]] = (), source: str = "files",
                max_templates: Optional[int] = None, kinds: Optional[Sequence[str]] = None,
-               actor: str = "system") -> EnrollResult:
+               spaces: Optional[Sequence[str]] = None, actor: str = "system") -> EnrollResult:
         """Store templates (and, where configured and consented, the source images) for a live person.
 
         Refused (ConsentError) without a valid consent record. `images` are (encoded bytes, media type)
         and are dropped unless store.keep_source_images is set and the consent scope has keep_images.
         With `max_templates`, the person's oldest photo templates of `model_id` beyond that many are removed,
         with their synthetic-mask templates, in the same transaction (the new ones are the newest).
-        `kinds` says per embedding what it was made from (persons.TEMPLATE_KINDS; default all 'face').
+        `kinds` says per embedding what it was made from (persons.TEMPLATE_KINDS; default all 'face'), `spaces`
+        its vector space: `model_id` (the default) or one derived from it (`<model_id>+upper`). Store each photo's
+        derived templates right after its own, so that the cap removes them with it.
         """
         if consent is None:
             raise ConsentError("enrollment refused: no consent record (who, when, notice version, how)")
@@ -278,13 +291,15 @@ class Store:
         if len(kinds) != len(vectors) or not set(kinds) <= set(rows.TEMPLATE_KINDS):
             raise StoreError(f"template kinds {sorted(set(kinds))} must be one of {', '.join(rows.TEMPLATE_KINDS)}, "
                              "one per embedding")
+        spaces = _spaces(model_id, spaces, len(vectors))
         keep = self.config.keep_source_images and consent.allows_keep_images
         person = self.person(person_id)
         with self._db.write() as db:
-            _check_size(db, model_id, vectors[0].size, StoreError)
+            for space in sorted(set(spaces)):
+                _check_size(db, space, vectors[0].size, StoreError)
             rows.add_consent(db, person.person_id, consent)
-            template_ids = [rows.add_template(db, self._cipher, person.person_id, v, model_id, q, kind=k)
-                            for v, q, k in zip(vectors, qualities, kinds, strict=True)]
+            template_ids = [rows.add_template(db, self._cipher, person.person_id, v, space, q, kind=k)
+                            for v, q, k, space in zip(vectors, qualities, kinds, spaces, strict=True)]
             dropped = rows.drop_oldest_templates(db, person.person_id, model_id, max_templates) \
                 if max_templates is not None else 0
             kept = [rows.add_image(db, self._cipher, person.person_id, data, media) for data, media in images] \
@@ -293,7 +308,8 @@ class Store:
             self._bump_version(db, person.person_id)
             ledger.append(db, "enroll", actor, person_id=person.person_id, outcome="enrolled",
                           detail={"model_id": model_id, "templates": len(template_ids), "templates_dropped": dropped,
-                                  "masked_templates": kinds.count("masked"), "images_kept": len(kept),
+                                  "masked_templates": kinds.count("masked"),
+                                  "upper_templates": kinds.count("upper"), "images_kept": len(kept),
                                   "consent_id": consent.consent_id, "scope": list(consent.scope), "source": source})
         self._changed(person.person_id)
         return EnrollResult(person.person_id, template_ids, len(kept))
@@ -309,17 +325,22 @@ class Store:
 
     def replace_templates(self, person_id: str, embeddings: Sequence[np.ndarray], *, model_id: str,
                           qualities: Optional[Sequence[Optional[float]]] = None, prune_other_models: bool = False,
-                          kinds: Optional[Sequence[str]] = None, actor: str = "system") -> list[str]:
-        """Re-embedding after a model change: new templates of `model_id` replace the old ones of that model."""
+                          kinds: Optional[Sequence[str]] = None, spaces: Optional[Sequence[str]] = None,
+                          actor: str = "system") -> list[str]:
+        """Re-embedding after a model change: new templates of `model_id` replace the old ones of that model.
+        `spaces` as for `enroll`: the old templates of every space given are replaced too."""
         person = self.person(person_id)
         qualities = list(qualities) if qualities is not None else [None] * len(embeddings)
         kinds = list(kinds) if kinds is not None else ["face"] * len(embeddings)
+        spaces = _spaces(model_id, spaces, len(embeddings))
         with self._db.write() as db:
-            db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ?", [person.person_id, model_id])
+            for space in sorted(set(spaces) | {model_id}):
+                db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ?", [person.person_id, space])
             if prune_other_models:
                 rows.delete_templates(db, person.person_id, keep_model=model_id)
             ids = [rows.add_template(db, self._cipher, person.person_id, np.asarray(v, np.float32).reshape(-1),
-                                     model_id, q, kind=k) for v, q, k in zip(embeddings, qualities, kinds, strict=True)]
+                                     space, q, kind=k)
+                   for v, q, k, space in zip(embeddings, qualities, kinds, spaces, strict=True)]
             rows.set_needs_reenrollment(db, person.person_id, False)
             self._bump_version(db, person.person_id)
             ledger.append(db, "reembed", actor, person_id=person.person_id, outcome="reembedded",

@@ -44,7 +44,7 @@ def _mfr2(pipeline: FacePipeline, shared_dir: Path) -> dict:
         assert set(report[key]["by_kind"]) == KINDS and report[key]["pairs"] == 160
         assert f"all, {key.replace('_', ' ')}" in curves
     assert report["upper_face"]["mask_score_vs_kind"]["images"] == 43
-    return {"bare": report["accuracy_kfold"]["mean"],
+    return {"bare": report["bare"]["accuracy_kfold"]["mean"],
             "masked_templates": report["masked_templates"]["accuracy_kfold"]["mean"],
             "upper_face": report["upper_face"]["accuracy_kfold"]["mean"],
             "upper_face_unmasked": report["upper_face"]["by_kind"]["unmasked-unmasked"]["accuracy_kfold"]["mean"]}

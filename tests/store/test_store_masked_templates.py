@@ -109,3 +109,28 @@ def test_template_cap_keeps_the_newest_photos_with_their_masked_templates(store,
     assert sorted(kinds) == ["face"] * 2 + ["masked"] * 4
     with pytest.raises(StoreError, match="kinds"):
         store.enroll(person.person_id, vectors, model_id="m@1", consent=consent_record(), kinds=["face", "beard", "x"])
+
+
+def test_cap_drops_each_photo_with_its_derived_templates_in_every_space(store, rng):
+    """Upper-face templates live in `<model>+upper`; the cap counts photos of the model and drops an old photo's
+    masked and upper-face templates with it, also when a later enrollment pushes out only some photos."""
+    person = store.add_person(employee_no="E1", name="A", role="staff").person_id
+    photo = ["face", "masked", "upper"]
+
+    def enroll(photos: int) -> list[str]:
+        vectors = list(rng.normal(size=(3 * photos, 128)).astype(np.float32))
+        return store.enroll(person, vectors, model_id="m@1", consent=consent_record(), kinds=photo * photos,
+                            spaces=["m@1", "m@1", "m@1+upper"] * photos, max_templates=3).template_ids
+
+    first = enroll(2)
+    second = enroll(2)       # 4 photos > 3: the oldest photo goes with its masked and upper-face templates
+    templates = {t.template_id: (t.model_id, t.kind) for t in store.templates(person)}
+    assert set(templates) == set(first[3:] + second)
+    assert sorted(templates.values()) == sorted([("m@1", "face"), ("m@1", "masked"), ("m@1+upper", "upper")] * 3)
+    assert len(store.load_templates("m@1+upper")[0]) == 3
+    # Pruning other models keeps the model's derived spaces.
+    store.enroll(person, list(rng.normal(size=(1, 128)).astype(np.float32)), model_id="old@1", consent=consent_record())
+    assert store.prune_templates(person, keep_model="m@1") == 1
+    assert len(store.templates(person)) == 9
+    with pytest.raises(StoreError, match="spaces"):
+        store.enroll(person, [rng.normal(size=128)], model_id="m@1", consent=consent_record(), spaces=["other+upper"])
