@@ -133,6 +133,7 @@ class Daemon:
         except (ValueError, OSError) as exc:
             raise StartupError(str(exc)) from None
         self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
+        self._warn_people_of_another_model()
         # Masked faces are matched by the upper face (config mask.upper_face) in a gallery of their own.
         self.upper_matcher = Matcher.from_store(self.store, self.pipeline.upper_model_id,
                                                 metric=str(self.pipeline.metric))
@@ -157,6 +158,15 @@ class Daemon:
     def _upper_security(self) -> Optional[dict]:
         point = self.recognizer.upper_security_now()
         return point.as_dict() if point is not None else None
+
+    def _warn_people_of_another_model(self) -> None:
+        """After a model change (e.g. `face.embedder = "auto"` taking a newly installed model) enrolled
+        people have no templates of the active model and are not recognised until re-embedded."""
+        people = len(self.store.persons())
+        missing = people - self.matcher.person_count
+        if missing > 0:
+            log.warning("%d of %d enrolled people have no templates of the active model %s and will not be "
+                        "recognised: run `kiosk person reembed`", missing, people, self.pipeline.model_id)
 
     def _start_simulator(self) -> None:
         from .enroll import Enroller
