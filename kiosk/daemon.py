@@ -173,7 +173,7 @@ class Daemon:
         from .sim.demo import enroll_demo_staff
         from .sim.world import SimulationError, SimWorld
         try:
-            self.world = SimWorld.from_config(self.config, self.pipeline)
+            self.world = SimWorld.from_config(self.config, self.pipeline.detector)
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
         enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.duplicate_threshold, matcher=self.matcher,

@@ -103,7 +103,7 @@ class SelfTest:
 
         if self.pipeline is None:
             raise RuntimeError("needs the face models (see the models check) to place the demo faces")
-        self.world = SimWorld.from_config(self.config, self.pipeline)
+        self.world = SimWorld.from_config(self.config, self.pipeline.detector)
         return f"{len(self.world.script.walkups)} walk-ups, photos in {self.config.sim_assets_dir}"
 
     def camera(self) -> str:

@@ -26,7 +26,8 @@ from .walkups import Presentation, Script, SubjectState, Timing
 
 
 class FaceDetector(Protocol):
-    """What the simulator needs of the face pipeline: faces with keypoints (BlazeFace order)."""
+    """What the simulator needs: faces with keypoints in BlazeFace order, i.e. the pipeline's raw detector
+    (`FacePipeline.detector`), not `FacePipeline.detect`, whose points are the landmark stage's five."""
 
     def detect(self, image_bgr: np.ndarray) -> list: ...
 
