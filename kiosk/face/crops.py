@@ -3,7 +3,7 @@
 BlazeFace was trained on faces with surroundings; a crop that ends at the chin, especially of
 a masked face, often scores below the detection threshold. Such an image is tried once more with
 a border of its own mean colour (25% of its longer side each way), which measured better than a
-black or replicated border on synthetic masked crops (docs/drafts/issue11-mask-classifier.md).
+black or replicated border on synthetic masked crops (README, "Mask score").
 Frames of a kiosk camera already have surroundings; this only matters for cropped photos.
 """
 from __future__ import annotations

@@ -13,7 +13,7 @@ say where the eyes, nose and mouth are):
   (`upper_space_id(model_id)`) and is only compared with its own kind, when a face is masked.
 
 The cut (half-way) and the grey fill were chosen on LFW dev with synthetic masks drawn on one
-image of every pair (see docs/drafts/issue11-masked-recognition.md), not on the masked test set.
+image of every pair (README, "Masked faces"), not on the masked test set.
 """
 from __future__ import annotations
 

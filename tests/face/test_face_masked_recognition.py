@@ -14,17 +14,13 @@ from kiosk.face.evaluation import evaluate
 from kiosk.face.masked import UPPER_FILL, upper_face
 from kiosk.face.pairs import read_pairs
 from kiosk.face.pipeline import FacePipeline
+from kiosk.models.registry import ARCFACE_112_TEMPLATE
 
 KINDS = {"masked-masked", "masked-unmasked", "unmasked-unmasked"}
-# MobileFaceNet as in ../shared/models/MANIFEST.md (until its installer lands; see docs/drafts).
-MOBILEFACENET = {"id": "mobilefacenet", "task": "embedder", "input_size": [112, 112], "color": "rgb",
-                 "mean": [123.675, 116.28, 103.53], "std": [58.395, 57.12, 57.375], "metric": "cosine",
-                 "template": [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
-                              [70.7299, 92.2041]]}
 
 
 def test_upper_face_greys_out_below_half_way_to_the_nose():
-    template = np.array(MOBILEFACENET["template"], np.float32)
+    template = np.array(ARCFACE_112_TEMPLATE, np.float32)
     chip = np.full((112, 112, 3), 200, np.uint8)
     out = upper_face(chip, template)
     assert (out[:61] == 200).all() and (out[62:] == UPPER_FILL).all()    # eyes at y 51.6, nose tip at 71.7
