@@ -23,6 +23,7 @@ import numpy as np
 
 from ..config.face import FaceConfig
 from ..config.recognition import SECURITY_LEVEL_FPIR, RecognitionConfig, SecurityLevel
+from ..models.registry import pinned_upper_stranger_scores
 from ..types import FaceObservation
 from .choice import choose_embedder
 from .detectors import create_detector
@@ -57,6 +58,8 @@ class FacePipeline:
         self.model_id: str = self.embedder.model_id
         self.metric: Metric = self.embedder.metric
         self.dim: int = self.embedder.dim
+        # The upper-face space's stranger scores (pinned with the package), or None: read once, not per health tick.
+        self.upper_stranger_scores: Optional[StrangerScores] = pinned_upper_stranger_scores(self.spec.id)
 
     @property
     def keypoint_layout(self) -> KeypointLayout:
@@ -137,13 +140,6 @@ class FacePipeline:
         """The upper-face embedding of a face `process` observed (aligned on the same points)."""
         return self.upper_embedding(image_bgr, *self.alignment_points(observation))
 
-    @property
-    def upper_stranger_scores(self) -> Optional[StrangerScores]:
-        """The upper-face space's stranger scores (pinned with the package, kiosk.models.registry), or None."""
-        from ..models.registry import pinned_upper_stranger_scores
-
-        return pinned_upper_stranger_scores(self.spec.id)
-
     def upper_operating_point(self, recognition: RecognitionConfig, gallery_size: int) -> Optional[OpenSetPoint]:
         """As `operating_point`, for the upper-face space with `gallery_size` upper-face templates: the security
         level's (or `recognition.fpir`'s) FPIR on that space's own stranger scores; a fixed `recognition.threshold`
@@ -154,9 +150,7 @@ class FacePipeline:
             return fixed_threshold_point(scores, recognition.threshold, gallery_size)
         if scores is None:
             return None
-        fpir = recognition.fpir if recognition.fpir is not None else SECURITY_LEVEL_FPIR[recognition.security_level]
-        name = "fpir override" if recognition.fpir is not None else recognition.security_level.value
-        return open_set_point(scores, fpir, gallery_size, f"{name}, upper face")
+        return _fpir_point(scores, recognition, gallery_size, ", upper face")
 
     # -- comparing ----------------------------------------------------------------------------
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
@@ -190,9 +184,7 @@ class FacePipeline:
             return fixed_threshold_point(scores, recognition.threshold, gallery_size)
         level = recognition.security_level
         if scores is not None:
-            if recognition.fpir is not None:
-                return open_set_point(scores, recognition.fpir, gallery_size, "fpir override")
-            return open_set_point(scores, SECURITY_LEVEL_FPIR[level], gallery_size, level.value)
+            return _fpir_point(scores, recognition, gallery_size)
         if recognition.fpir is not None:
             raise ModelError(spec_path(self.models_dir, self.spec.id),
                              "recognition.fpir needs the spec's stranger_scores; measure them with "
@@ -219,3 +211,12 @@ class FacePipeline:
                              "stranger_scores; measure them with `kiosk eval strangers DIR --write-spec`, "
                              "or set recognition.threshold")
         return thresholds[level]
+
+
+def _fpir_point(scores: StrangerScores, recognition: RecognitionConfig, gallery_size: int,
+                space: str = "") -> OpenSetPoint:
+    """The operating point of `recognition.fpir`, else of the security level's FPIR, on `scores`."""
+    if recognition.fpir is not None:
+        return open_set_point(scores, recognition.fpir, gallery_size, f"fpir override{space}")
+    level = recognition.security_level
+    return open_set_point(scores, SECURITY_LEVEL_FPIR[level], gallery_size, f"{level.value}{space}")

@@ -66,7 +66,11 @@ STRANGER_SCORES_DIR = Path(__file__).resolve().parent.parent / "data" / "strange
 
 
 def pinned_stranger_scores(model_id: str) -> StrangerScores:
-    return StrangerScores.model_validate_json((STRANGER_SCORES_DIR / f"{model_id}.json").read_text(encoding="utf-8"))
+    return _read_scores(STRANGER_SCORES_DIR / f"{model_id}.json")
+
+
+def _read_scores(path: Path) -> StrangerScores:
+    return StrangerScores.model_validate_json(path.read_text(encoding="utf-8"))
 
 
 # The upper-face space of a model (kiosk.face.masked), in which masked walk-ups are matched, has stranger scores of
@@ -75,9 +79,7 @@ def pinned_stranger_scores(model_id: str) -> StrangerScores:
 def pinned_upper_stranger_scores(model_id: str) -> Optional[StrangerScores]:
     """The pinned upper-face stranger scores of a model (its spec id), or None where none were measured."""
     path = STRANGER_SCORES_DIR / f"{upper_space_id(model_id)}.json"
-    if not path.is_file():
-        return None
-    return StrangerScores.model_validate_json(path.read_text(encoding="utf-8"))
+    return _read_scores(path) if path.is_file() else None
 
 
 DLIB_STRANGER_SCORES = pinned_stranger_scores("dlib_resnet_v1")

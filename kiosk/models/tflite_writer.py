@@ -7,7 +7,7 @@ weights give the same bytes.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import flatbuffers
 import numpy as np
@@ -83,6 +83,14 @@ class GraphBuilder:
     def _out_size(size: int, kernel: int, stride: int, same: bool) -> int:
         return -(-size // stride) if same else (size - kernel) // stride + 1
 
+    def _conv_options(self, opt: Any, stride: int, same: bool, activation: Activation) -> Any:
+        """Padding, stride, no dilation and the fused activation: what plain and depthwise convolutions share."""
+        opt.padding = self._padding(same)
+        opt.strideH = opt.strideW = stride
+        opt.dilationHFactor = opt.dilationWFactor = 1
+        opt.fusedActivationFunction = self._fused(activation)
+        return opt
+
     # -- layers ----------------------------------------------------------------------------
     def conv2d(self, x: int, weights_oihw: np.ndarray, bias: np.ndarray, stride: int, same: bool,
                activation: Activation, name: str) -> int:
@@ -93,11 +101,7 @@ class GraphBuilder:
         w_t = self.constant(weights_oihw.transpose(0, 2, 3, 1).astype(np.float32), f"{name}/weights")
         b_t = self.constant(bias.astype(np.float32), f"{name}/bias")
         y = self.activation([n, oh, ow, out_c], name)
-        opt = self.S.Conv2DOptionsT()
-        opt.padding = self._padding(same)
-        opt.strideH = opt.strideW = stride
-        opt.dilationHFactor = opt.dilationWFactor = 1
-        opt.fusedActivationFunction = self._fused(activation)
+        opt = self._conv_options(self.S.Conv2DOptionsT(), stride, same, activation)
         self._operator(self.S.BuiltinOperator.CONV_2D, [x, w_t, b_t], [y], self.S.BuiltinOptions.Conv2DOptions, opt)
         return y
 
@@ -112,12 +116,8 @@ class GraphBuilder:
         w_t = self.constant(weights_c1hw.transpose(1, 2, 3, 0).astype(np.float32), f"{name}/weights")
         b_t = self.constant(bias.astype(np.float32), f"{name}/bias")
         y = self.activation([n, oh, ow, c], name)
-        opt = self.S.DepthwiseConv2DOptionsT()
-        opt.padding = self._padding(same)
-        opt.strideH = opt.strideW = stride
+        opt = self._conv_options(self.S.DepthwiseConv2DOptionsT(), stride, same, activation)
         opt.depthMultiplier = 1
-        opt.dilationHFactor = opt.dilationWFactor = 1
-        opt.fusedActivationFunction = self._fused(activation)
         self._operator(self.S.BuiltinOperator.DEPTHWISE_CONV_2D, [x, w_t, b_t], [y],
                        self.S.BuiltinOptions.DepthwiseConv2DOptions, opt)
         return y
