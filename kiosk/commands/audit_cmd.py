@@ -1,4 +1,4 @@
-"""`kiosk audit verify` and `kiosk audit export`: the hash-chained ledger of every use of face data."""
+"""`kiosk audit verify` and `kiosk audit export`: the signed, hash-chained ledger of every use of face data."""
 from __future__ import annotations
 
 import argparse
@@ -11,8 +11,11 @@ def register(subparsers, common) -> None:
     audit = subparsers.add_parser("audit", help="verify or export the audit ledger")
     actions = audit.add_subparsers(dest="action", metavar="ACTION", required=True)
     verify = actions.add_parser("verify", parents=[common],
-                                help="check the hash chain; names the first bad record (exit 1 when broken)")
+                                help="check the hash chain, the signatures and the signed head; names the first "
+                                     "bad record (exit 1 when broken)")
     verify.add_argument("--file", type=Path, help="verify an export (CSV or JSON) instead of the database")
+    verify.add_argument("--public-key", type=Path,
+                        help="the device's public key PEM (default <keys_dir>/signing.pub)")
     verify.add_argument("--expect-head", metavar="HASH",
                         help="also require this head hash (kept off-device earlier) to be in the chain")
     verify.set_defaults(handler=_verify)
@@ -26,22 +29,27 @@ def register(subparsers, common) -> None:
 
 @one_line_errors
 def _verify(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..cli import CommandError, load
     from ..store import audit as ledger
+    from ..store import load_public_key
+    from ..store.audit_verify import verify_records
+    from ..store.keys import SIGNING_PUB
 
+    public = load_public_key(args.public_key or load(args).keys_dir / SIGNING_PUB)
     if args.file is not None:
         try:
             records = ledger.parse_export(args.file.read_text(encoding="utf-8"))
-        except ValueError as exc:
+            if not records:
+                raise ValueError("no records")
+            first = records[0]
+            start = (int(first["seq"]) - 1, str(first["prev_hash"]))
+        except (ValueError, KeyError, TypeError) as exc:
             raise CommandError(f"{args.file}: {exc}") from None
-        if not records:
-            raise CommandError(f"{args.file}: no records")
-        first = records[0]
-        verdict = ledger.verify_records(records, int(first["seq"]) - 1, str(first["prev_hash"]))
+        verdict = verify_records(records, *start, public)
         head_found = not args.expect_head or any(r.get("hash") == args.expect_head for r in records)
     else:
         with open_store(args) as store:
-            verdict = store.verify_audit()
+            verdict = store.verify_audit(public)
             head_found = store.audit_has_hash(args.expect_head) if args.expect_head else True
     print(verdict.line())
     if not verdict.ok:

@@ -66,6 +66,11 @@ class KioskConfig(Section):
         return self.store.database or self.state_dir / "kiosk.db"
 
     @property
+    def audit_head_path(self) -> Path:
+        # The same default as kiosk.store.audit_head.default_head_path (not imported: config stays light).
+        return self.store.audit_head or self.database_path.with_suffix(".audit-head.json")
+
+    @property
     def keys_dir(self) -> Path:
         return self.store.keys_dir or self.state_dir / "keys"
 

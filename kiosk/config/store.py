@@ -12,6 +12,9 @@ from .base import Section
 class StoreConfig(Section):
     database: Optional[Path] = Field(None, description="SQLite database; unset = <state_dir>/kiosk.db.")
     keys_dir: Optional[Path] = Field(None, description="Template and signing keys; unset = <state_dir>/keys.")
+    audit_head: Optional[Path] = Field(None, description="Signed head of the audit ledger, a file outside the database; "
+                                                         "unset = the database path with the suffix .audit-head.json "
+                                                         "(<state_dir>/kiosk.audit-head.json).")
     keep_source_images: bool = Field(False, description="Keep enrollment photos (only with the person's consent), "
                                                         "so persons can be re-embedded after a model change.")
     event_retention_days: int = Field(365, ge=1, le=36500, description="Events older than this are purged.")

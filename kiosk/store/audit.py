@@ -1,11 +1,13 @@
-"""The audit ledger: an append-only, hash-chained record of every use of face data.
+"""The audit ledger: an append-only, hash-chained, signed record of every use of face data.
 
 Each record's hash is sha256(previous record's hash || canonical JSON of its own fields), the
 first record chains to 64 zeros (or, after old records were purged under the retention rule, to
-the anchor left by the purge). Editing, removing or reordering any record breaks the chain at
-that record or the one after it, and `verify_records` names the first bad one. Truncating the
-newest records cannot be seen from inside the file: compare the head hash with one kept
-elsewhere (the daemon can publish it).
+the anchor left by the purge). Each record also carries an Ed25519 signature by the device key
+over (seq, hash), and the anchor of a purge is signed too (`audit_sign`), so records cannot be
+forged, re-hashed or cut from the front without the key. The newest record ever written is kept,
+signed, in a head file outside the database (`audit_head`), so cutting the newest records shows.
+Records written before signing existed (schema v2) stay unsigned up to a signed legacy boundary.
+`audit_verify` checks all of it.
 """
 from __future__ import annotations
 
@@ -13,20 +15,29 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Optional
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Optional
 
 import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from . import audit_sign
 from .clock import to_utc_iso, utc_now
 from .signing import canonical
 
 GENESIS = "0" * 64
-FIELDS = ("seq", "at", "action", "actor", "person_id", "outcome", "detail", "prev_hash", "hash")
+CHAINED = ("seq", "at", "action", "actor", "person_id", "outcome", "detail", "prev_hash", "hash")
+FIELDS = (*CHAINED, "signature")
 ACTIONS = ("enroll", "match", "export", "view", "delete", "config_change", "person_add", "person_update",
            "fleet_apply", "reembed", "retention", "command", "key_init")
-_ANCHOR_SEQ, _ANCHOR_HASH = "audit_anchor_seq", "audit_anchor_hash"
+_ANCHOR, _LEGACY = "audit_anchor", "audit_legacy"
+
+
+class Mark(NamedTuple):
+    """A signed (seq, hash) kept in `meta`: the anchor of a purge, or the end of the unsigned legacy records."""
+    seq: int
+    hash: str
+    signature: Optional[str]     # None: an anchor written before records were signed
 
 
 def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
@@ -38,26 +49,58 @@ def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical(body)).hexdigest()
 
 
+def _mark(db: sqlite_utils.Database, name: str) -> Optional[Mark]:
+    keys = [f"{name}_seq", f"{name}_hash", f"{name}_sig"]
+    rows = {k: v.decode("ascii") for k, v in db.execute(
+        "SELECT key, value FROM meta WHERE key IN (?, ?, ?)", keys).fetchall()}
+    if keys[0] not in rows:
+        return None
+    return Mark(int(rows[keys[0]]), rows[keys[1]], rows.get(keys[2]))
+
+
+def _set_mark(db: sqlite_utils.Database, name: str, kind: str, key: Ed25519PrivateKey, seq: int, hash_: str) -> None:
+    signature = audit_sign.sign(key, kind, seq, hash_)
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)",
+               [f"{name}_seq", str(seq).encode(), f"{name}_hash", hash_.encode("ascii"),
+                f"{name}_sig", signature.encode("ascii")])
+
+
+def anchor_mark(db: sqlite_utils.Database) -> Optional[Mark]:
+    """The anchor left by the last retention purge, None when nothing was ever purged."""
+    return _mark(db, _ANCHOR)
+
+
+def legacy_mark(db: sqlite_utils.Database) -> Optional[Mark]:
+    """The last record written before records were signed, None when there is none."""
+    return _mark(db, _LEGACY)
+
+
 def anchor(db: sqlite_utils.Database) -> tuple[int, str]:
     """(seq, hash) the first remaining record chains to: (0, zeros), or the last purged record."""
-    rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", [_ANCHOR_SEQ, _ANCHOR_HASH]).fetchall())
-    if _ANCHOR_SEQ in rows:
-        return int(rows[_ANCHOR_SEQ]), rows[_ANCHOR_HASH].decode("ascii")
-    return 0, GENESIS
+    mark = anchor_mark(db)
+    return (mark.seq, mark.hash) if mark else (0, GENESIS)
 
 
-def append(db: sqlite_utils.Database, action: str, actor: str, *, person_id: Optional[str] = None,
-           outcome: Optional[str] = None, detail: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
-    """Append one record. Call inside `Database.write()` so the read of the head and the insert are atomic."""
+def seal_legacy(db: sqlite_utils.Database, key: Ed25519PrivateKey) -> None:
+    """Sign where the unsigned records end; once, in the transaction of the migration that adds signatures."""
+    seq, hash_ = head(db)
+    if seq:
+        _set_mark(db, _LEGACY, audit_sign.LEGACY, key, seq, hash_)
+
+
+def append(db: sqlite_utils.Database, key: Ed25519PrivateKey, action: str, actor: str, *,
+           person_id: Optional[str] = None, outcome: Optional[str] = None,
+           detail: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """Append one signed record. Call inside `Database.write()` so the read of the head and the insert are atomic."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    prev_seq, prev_hash = last if last else anchor(db)
+    prev_seq, prev_hash = head(db)
     record: dict[str, Any] = {"seq": prev_seq + 1, "at": to_utc_iso(utc_now()), "action": action, "actor": actor,
                               "person_id": person_id, "outcome": outcome,
                               "detail": canonical(dict(detail)).decode("utf-8") if detail is not None else None,
                               "prev_hash": prev_hash}
     record["hash"] = record_hash(prev_hash, record)
+    record["signature"] = audit_sign.sign(key, audit_sign.RECORD, record["seq"], record["hash"])
     db.execute(f"INSERT INTO audit ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})",
                [record[f] for f in FIELDS])
     return record
@@ -66,56 +109,6 @@ def append(db: sqlite_utils.Database, action: str, actor: str, *, person_id: Opt
 def head(db: sqlite_utils.Database) -> tuple[int, str]:
     last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     return tuple(last) if last else anchor(db)  # type: ignore[return-value]
-
-
-@dataclass
-class Verdict:
-    ok: bool
-    checked: int
-    head_seq: int
-    head_hash: str
-    first_bad: Optional[int] = None     # seq of the first record that fails, as stored
-    position: Optional[int] = None      # 1-based position of that record in the checked sequence
-    reason: Optional[str] = None
-
-    def line(self) -> str:
-        if self.ok:
-            return f"audit ledger OK: {self.checked} records, head #{self.head_seq} {self.head_hash}"
-        return f"audit ledger BROKEN at record #{self.first_bad} (position {self.position}): {self.reason}"
-
-
-def _problem(record: Mapping[str, Any], expected_seq: int, expected_prev: str) -> Optional[str]:
-    """Why `record` cannot follow (expected_seq - 1, expected_prev) in the chain, or None."""
-    if int(record["seq"]) != expected_seq:
-        return f"expected record #{expected_seq} here: records were removed or reordered"
-    if record["prev_hash"] != expected_prev:
-        return "its link to the previous record is broken: a record before it was removed, edited or reordered"
-    try:
-        computed = record_hash(expected_prev, record)
-    except (KeyError, ValueError, TypeError) as exc:
-        return f"record is malformed ({exc})"
-    if computed != record["hash"]:
-        return "its content does not match its hash: the record was edited"
-    return None
-
-
-def verify_records(records: Iterable[Mapping[str, Any]], start_seq: int = 0, start_hash: str = GENESIS) -> Verdict:
-    """Check a run of records in stored order against the chain that starts after (start_seq, start_hash)."""
-    expected_seq, expected_prev = start_seq + 1, start_hash
-    checked = 0
-    for position, record in enumerate(records, start=1):
-        reason = _problem(record, expected_seq, expected_prev)
-        if reason:
-            return Verdict(False, checked, expected_seq - 1, expected_prev, int(record["seq"]), position, reason)
-        expected_seq, expected_prev = int(record["seq"]) + 1, record["hash"]
-        checked += 1
-    return Verdict(True, checked, expected_seq - 1, expected_prev)
-
-
-def verify(db: sqlite_utils.Database) -> Verdict:
-    start_seq, start_hash = anchor(db)
-    rows = db.query(f"SELECT {', '.join(FIELDS)} FROM audit ORDER BY seq")
-    return verify_records(rows, start_seq, start_hash)
 
 
 def select(db: sqlite_utils.Database, since: Optional[str], until: Optional[str]) -> list[dict[str, Any]]:
@@ -147,7 +140,8 @@ def to_csv(records: list[dict[str, Any]]) -> str:
 
 
 def parse_export(text: str) -> list[dict[str, Any]]:
-    """Records from a JSON or CSV export, ready for `verify_records`; ValueError when neither."""
+    """Records from a JSON or CSV export (with or without the signature column of exports before
+    signing), ready for `audit_verify.verify_records`; ValueError when neither."""
     stripped = text.lstrip()
     if stripped.startswith("{"):
         data = json.loads(stripped)
@@ -156,17 +150,16 @@ def parse_export(text: str) -> list[dict[str, Any]]:
             raise ValueError("JSON export without a 'records' list")
         return records
     reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or list(reader.fieldnames) != list(FIELDS):
+    if reader.fieldnames is None or list(reader.fieldnames) not in (list(FIELDS), list(CHAINED)):
         raise ValueError(f"not an audit export (CSV header must be {','.join(FIELDS)})")
     return [{k: (v if v != "" else None) for k, v in row.items()} for row in reader]
 
 
-def purge_before(db: sqlite_utils.Database, cutoff: str) -> int:
-    """Remove records older than `cutoff`, leaving an anchor so the rest still verifies. Inside a write."""
+def purge_before(db: sqlite_utils.Database, cutoff: str, key: Ed25519PrivateKey) -> int:
+    """Remove records older than `cutoff`, leaving a signed anchor so the rest still verifies. Inside a write."""
     last = db.execute("SELECT seq, hash FROM audit WHERE at < ? ORDER BY seq DESC LIMIT 1", [cutoff]).fetchone()
     if last is None:
         return 0
     removed = db.execute("DELETE FROM audit WHERE seq <= ?", [last[0]]).rowcount
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?), (?, ?)",
-               [_ANCHOR_SEQ, str(last[0]).encode(), _ANCHOR_HASH, last[1].encode("ascii")])
+    _set_mark(db, _ANCHOR, audit_sign.ANCHOR, key, last[0], last[1])
     return removed

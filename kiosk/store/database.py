@@ -15,17 +15,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Optional
 
 import sqlite_utils
 
 from .errors import StoreError
-from .schema import migrate
+from .schema import AfterStep, migrate
 
 BUSY_TIMEOUT_MS = 10_000
 
 
 class Database:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, after_step: Optional[AfterStep] = None) -> None:
+        """Open (creating) the file and apply missing migrations; `after_step` as for `schema.migrate`."""
         self.path = Path(path)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -40,7 +42,7 @@ class Database:
         db = self.db()
         try:
             db.enable_wal()
-            migrate(db)
+            migrate(db, after_step)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(f"{self.path}: not a usable kiosk database ({exc})") from None

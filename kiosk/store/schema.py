@@ -3,6 +3,7 @@ leaves a row in `schema_migrations`. Steps only ever append: never edit a releas
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Optional
 
 import sqlite_utils
 
@@ -61,9 +62,16 @@ def _v2_template_kind(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE templates ADD COLUMN kind TEXT NOT NULL DEFAULT 'face'")
 
 
+def _v3_audit_signature(db: sqlite_utils.Database) -> None:
+    # Ed25519 signature of each audit record over (seq, hash); records written before stay NULL (legacy). The
+    # store signs where they end in the same transaction (`after_step`, audit.seal_legacy).
+    db.execute("ALTER TABLE audit ADD COLUMN signature TEXT")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "persons, consents, encrypted templates and images, signed events, audit ledger", _v1_initial),
     (2, "templates.kind: photo or synthetic-mask template", _v2_template_kind),
+    (3, "audit.signature: audit records signed with the device key", _v3_audit_signature),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -72,8 +80,14 @@ def current_version(db: sqlite_utils.Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite_utils.Database) -> list[int]:
-    """Apply the missing steps, each in its own transaction; return the versions applied."""
+AfterStep = Callable[[int, sqlite_utils.Database], None]
+
+
+def migrate(db: sqlite_utils.Database, after_step: Optional[AfterStep] = None) -> list[int]:
+    """Apply the missing steps, each in its own transaction; return the versions applied.
+
+    `after_step(version, db)` runs inside each step's transaction, for work a step needs the
+    store's keys for (signing the end of the unsigned audit records)."""
     applied: list[int] = []
     if "schema_migrations" not in db.table_names():
         db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -88,6 +102,8 @@ def migrate(db: sqlite_utils.Database) -> list[int]:
                 db.execute("ROLLBACK")
                 continue
             step(db)
+            if after_step is not None:
+                after_step(version, db)
             db.execute(f"PRAGMA user_version = {version}")
             db["schema_migrations"].insert({"version": version, "description": description,
                                             "applied_at": to_utc_iso(utc_now())})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,8 +19,10 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from . import audit as ledger
+from . import audit_verify
 from . import events as eventlog
 from . import persons as rows
+from .audit_head import HeadFile, SignedHead, default_head_path
 from .cipher import Cipher
 from .clock import normalise_iso, to_utc_iso, utc_now
 from .consent import Consent, parse_consent
@@ -31,6 +34,8 @@ from .persons import ROLES, STATUSES, Person, TemplateInfo
 from .signing import EventSigner, verify_event
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from ..config import KioskConfig
     from ..config.store import StoreConfig
     from ..types import MatchResult
@@ -90,22 +95,30 @@ def _spaces(model_id: str, spaces: Optional[Sequence[str]], count: int) -> list[
 
 class Store:
     def __init__(self, database: Path, keys_dir: Path, *, device_id: str = "kiosk-1",
-                 config: Optional[StoreConfig] = None) -> None:
+                 config: Optional[StoreConfig] = None, audit_head: Optional[Path] = None) -> None:
+        """`audit_head`: the signed head file of the audit ledger (default: next to the database)."""
         from ..config.store import StoreConfig
 
         self.config = config or StoreConfig()
         self.device_id = device_id
         self.keys_dir = Path(keys_dir)
         self._cipher = Cipher(read_secret(self.keys_dir, TEMPLATE_KEY))
-        self._signer: Optional[EventSigner] = None
+        self._key = load_signing_key(self.keys_dir)      # signs events and audit records
+        self.signer = EventSigner(self._key)
+        self._head = HeadFile(audit_head or default_head_path(database))
         self._hooks: list[tuple[ChangeHook, bool]] = []
-        self._db = Database(database)
+        self._db = Database(database, after_step=self._after_migration)
         self._check_template_key()
 
     @classmethod
     def open(cls, config: KioskConfig) -> Store:
-        """The store of a kiosk configuration (database_path, keys_dir, device.id, [store])."""
-        return cls(config.database_path, config.keys_dir, device_id=config.device.id, config=config.store)
+        """The store of a kiosk configuration (database_path, keys_dir, device.id, [store], audit_head_path)."""
+        return cls(config.database_path, config.keys_dir, device_id=config.device.id, config=config.store,
+                   audit_head=config.audit_head_path)
+
+    def _after_migration(self, version: int, db: Any) -> None:
+        if version == 3:        # audit records are signed from now on: sign where the unsigned ones end
+            ledger.seal_legacy(db, self._key)
 
     @property
     def path(self) -> Path:
@@ -153,6 +166,24 @@ class Store:
                 hook(person_id)
             except Exception:
                 log.exception("change hook %r failed for person %s", hook, person_id)
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write transaction; once it is committed, the signed audit head moves to the records it appended."""
+        with self._db.write() as db:
+            before = ledger.head(db)
+            yield db
+            after = ledger.head(db)
+        if after != before:
+            try:
+                self._head.advance(self._key, *after)
+            except (OSError, StoreError) as exc:     # the record is committed; only the head lags behind it
+                log.error("audit: the signed head %s was not moved to record #%d: %s", self._head.path, after[0], exc)
+
+    def _append(self, db: Any, action: str, actor: str, **fields: Any) -> dict[str, Any]:
+        """Append a signed audit record inside `_write()`; the head file is created first if missing."""
+        self._head.ensure(self._key, *ledger.head(db))
+        return ledger.append(db, self._key, action, actor, **fields)
 
     def _next_version(self, db: Any) -> tuple[int, str]:
         highest = db.execute("SELECT COALESCE(MAX(version_counter), 0) FROM persons").fetchone()[0]
@@ -229,11 +260,11 @@ class Store:
         fields = self._check_fields({"employee_no": employee_no, "name": name, "role": role, "valid_from": valid_from,
                                      "valid_to": valid_to, "schedule": schedule, "status": status})
         person_id = rows.new_id()
-        with self._db.write() as db:
+        with self._write() as db:
             if rows.find_live(db, fields["employee_no"]):
                 raise StoreError(f"employee number '{fields['employee_no']}' is already enrolled")
             rows.write_person(db, person_id, fields, self._next_version(db))
-            ledger.append(db, "person_add", actor, person_id=person_id, detail={"role": role})
+            self._append(db, "person_add", actor, person_id=person_id, detail={"role": role})
         self._changed(person_id)
         return self.person(person_id)
 
@@ -243,11 +274,11 @@ class Store:
         if unknown:
             raise StoreError(f"unknown person field {sorted(unknown)[0]!r}")
         person = self.person(ref)
-        with self._db.write() as db:
+        with self._write() as db:
             current = rows.get_person(db, person.person_id)
             fields = self._check_fields({**(current or person).record(), **changes})
             rows.write_person(db, person.person_id, fields, self._next_version(db))
-            ledger.append(db, "person_update", actor, person_id=person.person_id, detail={"fields": sorted(changes)})
+            self._append(db, "person_update", actor, person_id=person.person_id, detail={"fields": sorted(changes)})
         self._changed(person.person_id)
         return self.person(person.person_id)
 
@@ -255,9 +286,9 @@ class Store:
         """Everything held about a person except the face data itself; audited as a 'view'."""
         person = self.person(ref)
         consent = self.consent(person.person_id)
-        with self._db.write() as db:
+        with self._write() as db:
             images = rows.count_rows(db, "images", person.person_id)
-            ledger.append(db, "view", actor, person_id=person.person_id, detail={"what": "person record"})
+            self._append(db, "view", actor, person_id=person.person_id, detail={"what": "person record"})
         return {"person": person.as_dict(), "consent": consent.record() if consent else None,
                 "templates": [t.__dict__ for t in self.templates(person.person_id)], "images_kept": images}
 
@@ -294,7 +325,7 @@ class Store:
         spaces = _spaces(model_id, spaces, len(vectors))
         keep = self.config.keep_source_images and consent.allows_keep_images
         person = self.person(person_id)
-        with self._db.write() as db:
+        with self._write() as db:
             for space in sorted(set(spaces)):
                 _check_size(db, space, vectors[0].size, StoreError)
             rows.add_consent(db, person.person_id, consent)
@@ -306,7 +337,7 @@ class Store:
                 if keep else []
             rows.set_needs_reenrollment(db, person.person_id, False)
             self._bump_version(db, person.person_id)
-            ledger.append(db, "enroll", actor, person_id=person.person_id, outcome="enrolled",
+            self._append(db, "enroll", actor, person_id=person.person_id, outcome="enrolled",
                           detail={"model_id": model_id, "templates": len(template_ids), "templates_dropped": dropped,
                                   "masked_templates": kinds.count("masked"),
                                   "upper_templates": kinds.count("upper"), "images_kept": len(kept),
@@ -333,7 +364,7 @@ class Store:
         qualities = list(qualities) if qualities is not None else [None] * len(embeddings)
         kinds = list(kinds) if kinds is not None else ["face"] * len(embeddings)
         spaces = _spaces(model_id, spaces, len(embeddings))
-        with self._db.write() as db:
+        with self._write() as db:
             for space in sorted(set(spaces) | {model_id}):
                 db.execute("DELETE FROM templates WHERE person_id = ? AND model_id = ?", [person.person_id, space])
             if prune_other_models:
@@ -343,7 +374,7 @@ class Store:
                    for v, q, k, space in zip(embeddings, qualities, kinds, spaces, strict=True)]
             rows.set_needs_reenrollment(db, person.person_id, False)
             self._bump_version(db, person.person_id)
-            ledger.append(db, "reembed", actor, person_id=person.person_id, outcome="reembedded",
+            self._append(db, "reembed", actor, person_id=person.person_id, outcome="reembedded",
                           detail={"model_id": model_id, "templates": len(ids), "pruned_other_models": prune_other_models})
         self._changed(person.person_id)
         return ids
@@ -351,20 +382,20 @@ class Store:
     def prune_templates(self, person_id: str, *, keep_model: str, actor: str = "system") -> int:
         """Remove a person's templates of every model but `keep_model` (data minimisation after a model change)."""
         person = self.person(person_id)
-        with self._db.write() as db:
+        with self._write() as db:
             removed = rows.delete_templates(db, person.person_id, keep_model=keep_model)
             if not removed:
                 return 0
             self._bump_version(db, person.person_id)
-            ledger.append(db, "reembed", actor, person_id=person.person_id, outcome="pruned",
+            self._append(db, "reembed", actor, person_id=person.person_id, outcome="pruned",
                           detail={"kept_model": keep_model, "removed": removed})
         self._changed(person.person_id)
         return removed
 
     def mark_needs_reenrollment(self, person_id: str, *, model_id: str, actor: str = "system") -> None:
-        with self._db.write() as db:
+        with self._write() as db:
             rows.set_needs_reenrollment(db, person_id, True)
-            ledger.append(db, "reembed", actor, person_id=person_id, outcome="needs_reenrollment",
+            self._append(db, "reembed", actor, person_id=person_id, outcome="needs_reenrollment",
                           detail={"model_id": model_id})
 
     # -- erasure -----------------------------------------------------------------------------------
@@ -374,10 +405,10 @@ class Store:
         (no name, no employee number) with a new fleet version, and the WAL is checkpointed so no
         erased page lingers in it (secure_delete zeroes freed pages in the file)."""
         person = self.person(ref)
-        with self._db.write() as db:
+        with self._write() as db:
             counts = rows.erase_face_data(db, [person.person_id])
             rows.write_person(db, person.person_id, {}, self._next_version(db), deleted=True)
-            ledger.append(db, "delete", actor, person_id=person.person_id, outcome="erased",
+            self._append(db, "delete", actor, person_id=person.person_id, outcome="erased",
                           detail={**counts, "reason": reason})
         self._db.checkpoint()
         self._changed(person.person_id)
@@ -388,8 +419,8 @@ class Store:
     def audit(self, action: str, *, actor: str = "system", person_id: Optional[str] = None,
               outcome: Optional[str] = None, detail: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
         """Append one audit record (e.g. action='config_change', 'command', 'view', 'export')."""
-        with self._db.write() as db:
-            return ledger.append(db, action, actor, person_id=person_id, outcome=outcome, detail=detail)
+        with self._write() as db:
+            return self._append(db, action, actor, person_id=person_id, outcome=outcome, detail=detail)
 
     def record_match_attempt(self, result: MatchResult, *, granted: bool, model_id: Optional[str] = None,
                              event_id: Optional[str] = None, reasons: Sequence[str] = (),
@@ -401,12 +432,21 @@ class Store:
                                   "threshold": _finite(result.threshold), "model_id": model_id,
                                   "event_id": event_id, "reasons": list(reasons)})
 
-    def verify_audit(self) -> ledger.Verdict:
-        return ledger.verify(self._db.db())
+    def verify_audit(self, public_key: Optional[Ed25519PublicKey] = None) -> audit_verify.Verdict:
+        """Check the ledger (chain, signatures, anchor, signed head) under `public_key` (default: this device's)."""
+        return audit_verify.verify(self._db.db(), public_key or self.signer.public_key, self._head)
 
     def audit_head(self) -> tuple[int, str]:
-        """(seq, hash) of the newest audit record; publish it so truncation can be detected off-device."""
+        """(seq, hash) of the newest audit record in the database."""
         return ledger.head(self._db.db())
+
+    @property
+    def audit_head_path(self) -> Path:
+        return self._head.path
+
+    def signed_audit_head(self) -> Optional[SignedHead]:
+        """The signed head file (None before the first record); HeadFileError when it is not a head."""
+        return self._head.read()
 
     def audit_records(self, *, since: Optional[str] = None, until: Optional[str] = None) -> list[dict[str, Any]]:
         """Stored audit records with since <= time < until, in chain order (detail as canonical JSON text)."""
@@ -430,15 +470,10 @@ class Store:
         return ledger.to_json(records, {"device_id": self.device_id, "exported_at": to_utc_iso(utc_now()),
                                         "since": since_n, "until": until_n,
                                         "verify": "each hash = sha256(prev_hash || canonical JSON of seq, at, action, "
-                                                  "actor, person_id, outcome, detail)"})
+                                                  "actor, person_id, outcome, detail); each signature = Ed25519 "
+                                                  "by the device key over 'kiosk-audit/1 record <seq> <hash>'"})
 
     # -- events ------------------------------------------------------------------------------------
-
-    @property
-    def signer(self) -> EventSigner:
-        if self._signer is None:
-            self._signer = EventSigner(load_signing_key(self.keys_dir))
-        return self._signer
 
     def sign_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """The event (docs/contracts.md section 1) with its Ed25519 signature; RecordError if malformed."""
@@ -478,14 +513,15 @@ class Store:
             if person.valid_to and normalise_iso(person.valid_to) <= to_utc_iso(now):
                 self.delete_person(person.person_id, actor=actor, reason="visitor validity ended")
                 report.visitors_expired.append(person.person_id)
-        with self._db.write() as db:
+        with self._write() as db:
             report.events = db.execute("DELETE FROM events WHERE time_utc < ?",
                                        [to_utc_iso(now - timedelta(days=cfg.event_retention_days))]).rowcount
             report.images = db.execute("DELETE FROM images WHERE created < ?",
                                        [to_utc_iso(now - timedelta(days=cfg.image_retention_days))]).rowcount
-            report.audit = ledger.purge_before(db, to_utc_iso(now - timedelta(days=cfg.audit_retention_days)))
+            report.audit = ledger.purge_before(db, to_utc_iso(now - timedelta(days=cfg.audit_retention_days)),
+                                               self._key)
             if report.events or report.images or report.audit or report.visitors_expired:
-                ledger.append(db, "retention", actor, outcome="purged", detail=report.as_dict())
+                self._append(db, "retention", actor, outcome="purged", detail=report.as_dict())
         if report.events or report.images:
             self._db.checkpoint()
         return report
@@ -539,7 +575,7 @@ class Store:
             sizes = {(t.model_id, v.size) for v, t in templates}
             if len(sizes) != len({model for model, _ in sizes}):
                 raise RecordError("fleet record templates of one model have different sizes")
-        with self._db.write() as db:
+        with self._write() as db:
             local = rows.get_person(db, parsed.person_id)
             if local is not None and (local.version_counter, local.version_device) >= incoming:
                 return False
@@ -558,7 +594,7 @@ class Store:
                     db.execute("DELETE FROM images WHERE person_id = ?", [parsed.person_id])
                 for vector, t in templates:
                     rows.add_template(db, self._cipher, parsed.person_id, vector, t.model_id, t.quality, t.created)
-            ledger.append(db, "fleet_apply", actor, person_id=parsed.person_id,
+            self._append(db, "fleet_apply", actor, person_id=parsed.person_id,
                           outcome="erased" if parsed.deleted else "applied",
                           detail={"version": {"counter": incoming[0], "device": incoming[1]},
                                   "templates": len(templates), "replaced": counts})

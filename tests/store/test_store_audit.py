@@ -1,4 +1,5 @@
-"""The audit ledger: edits, removals and reorderings are found at the right record; exports re-verify."""
+"""The audit ledger's hash chain: edits, removals and reorderings are found at the right record; exports re-verify.
+Attacks on the signatures and the signed head are in test_store_audit_tamper.py."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from kiosk.store import audit
+from kiosk.store import audit, audit_verify
 from kiosk.store.clock import utc_now
 from kiosk.types import MatchResult
 
@@ -42,14 +43,14 @@ def test_edited_record_is_named(store, column, value):
     assert "edited" in verdict.reason
 
 
-def test_edit_with_recomputed_hash_breaks_the_next_link(store):
+def test_edit_with_recomputed_hash_fails_its_signature(store):
     _fill(store)
     rows = store.audit_records()
     forged = {**rows[3], "outcome": "granted"}
     forged["hash"] = audit.record_hash(forged["prev_hash"], forged)
     _raw(store).execute("UPDATE audit SET outcome = ?, hash = ? WHERE seq = 4", ["granted", forged["hash"]])
     verdict = store.verify_audit()
-    assert not verdict.ok and verdict.first_bad == 5 and "link" in verdict.reason
+    assert not verdict.ok and verdict.first_bad == 4 and "edited and re-hashed" in verdict.reason
 
 
 @pytest.mark.parametrize("removed, first_bad", [(1, 2), (5, 6), (9, 10)])
@@ -100,10 +101,12 @@ def test_export_of_a_range_reverifies_and_detects_tampering(store, fmt):
     records = audit.parse_export(text)
     assert [int(r["seq"]) for r in records] == [3, 4, 5, 6, 7]
     first = records[0]
-    assert audit.verify_records(records, int(first["seq"]) - 1, first["prev_hash"]).ok
+    public = store.signer.public_key
+    assert all(r["signature"] for r in records)
+    assert audit_verify.verify_records(records, int(first["seq"]) - 1, first["prev_hash"], public).ok
     tampered = audit.parse_export(text.replace('"outcome": "denied"', '"outcome": "granted"', 2)
                                   if fmt == "json" else text.replace(",denied,", ",granted,", 2))
-    verdict = audit.verify_records(tampered, int(first["seq"]) - 1, first["prev_hash"])
+    verdict = audit_verify.verify_records(tampered, int(first["seq"]) - 1, first["prev_hash"], public)
     assert not verdict.ok and verdict.first_bad == 3
     assert store.audit_records()[-1]["action"] == "export"     # the export itself is audited
 

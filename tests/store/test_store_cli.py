@@ -83,8 +83,10 @@ def test_person_lifecycle_and_audit(capsys, config):
     conn.execute("DELETE FROM audit WHERE seq >= 3")
     conn.commit()
     conn.close()
+    code, out, _ = run(capsys, "audit", "verify", *C)
+    assert code == 1 and "the newest 4 records were removed" in out     # the signed head file shows it
     code, out, _ = run(capsys, "audit", "verify", *C, "--expect-head", head)
-    assert code == 1 and "cut off" in out
+    assert code == 1
 
 
 def test_enroll_refused_without_consent(capsys, config, tmp_path):
