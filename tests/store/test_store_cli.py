@@ -89,6 +89,50 @@ def test_person_lifecycle_and_audit(capsys, config):
     assert code == 1
 
 
+def test_audit_verify_exit_codes(capsys, config, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    C = ("--config", str(config))
+    assert run(capsys, "keys", "init", *C)[0] == 0
+    code, out, _ = run(capsys, "audit", "verify", *C)
+    assert code == 0 and out == "audit ledger OK: 0 records, head #0 " + "0" * 64 + "\n"
+    for number in range(3):
+        assert run(capsys, "person", "add", *C, "--employee-no", f"E{number}", "--name", "Ann")[0] == 0
+    code, out, _ = run(capsys, "audit", "verify", *C)
+    assert code == 0 and out.startswith("audit ledger OK: 3 records, signed head #3, head #3 ")
+
+    other = tmp_path / "other.pub"
+    other.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    code, out, _ = run(capsys, "audit", "verify", *C, "--public-key", str(other))
+    assert code == 1 and "BROKEN at record #1" in out and "does not verify" in out
+    code, _, err = run(capsys, "audit", "verify", *C, "--public-key", str(tmp_path / "missing.pub"))
+    assert code == 1 and err == f"kiosk: {tmp_path / 'missing.pub'} not found\n"
+
+    export = tmp_path / "audit.json"
+    assert run(capsys, "audit", "export", *C, "--out", str(export))[0] == 0
+    assert run(capsys, "audit", "verify", *C, "--file", str(export))[0] == 0
+    export.write_text(export.read_text().replace('"cli:', '"cli:x', 1))
+    code, out, _ = run(capsys, "audit", "verify", *C, "--file", str(export))
+    assert code == 1 and "BROKEN at record #1" in out
+    code, _, err = run(capsys, "audit", "verify", *C, "--file", str(tmp_path / "none.json"))
+    assert code == 1 and "none.json" in err
+
+    conn = sqlite3.connect(load_config(config).database_path)
+    conn.execute("DELETE FROM audit")
+    conn.commit()
+    conn.close()
+    code, out, _ = run(capsys, "audit", "verify", *C)
+    assert code == 1 and "the ledger is empty, but the signed head says record #4 was written" in out
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[store]\naudit_head = 5\n")
+    with pytest.raises(SystemExit) as exit_:
+        run(capsys, "audit", "verify", "--config", str(bad))
+    assert exit_.value.code == 2 and "store.audit_head = 5" in capsys.readouterr().err
+
+
 def test_enroll_refused_without_consent(capsys, config, tmp_path):
     assert run(capsys, "keys", "init", "--config", str(config))[0] == 0
     image = tmp_path / "face.jpg"
