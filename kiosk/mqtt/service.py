@@ -102,6 +102,7 @@ class MqttService:
         self.fleet: Optional[FleetSync] = None
         self.processor: Optional[CommandProcessor] = None
         self.public_key: Optional[dict[str, str]] = None
+        self._published_head: Optional[bytes] = None   # the audit head last published on this connection
         self.connects = 0
         self._since = ""                      # when the current connection attempt started (status message)
         self._fleet_alarm: Optional[str] = None
@@ -322,6 +323,7 @@ class MqttService:
             filters.append((self.topics.fleet_filter, 1))
         conn.subscribe(filters)
         conn.publish(self.topics.status, self._status("online"), 1, True)
+        self._published_head = None
         if self._ha is not None:
             for topic, payload in discovery_messages(self.topics, self.mqtt.ha_prefix):
                 conn.publish(topic, payload, 1, True)
@@ -346,7 +348,28 @@ class MqttService:
                 await self.queue.refresh_oldest()
             payload = json.dumps(self.health(), separators=(",", ":"), default=str).encode("utf-8")
             conn.publish(self.topics.health, payload, 0, True)
+            await self._publish_audit_head(conn)
             await asyncio.sleep(self.mqtt.health_interval_s)
+
+    async def _publish_audit_head(self, conn: Connection) -> None:
+        """The store's signed audit head, retained, whenever it moved: a copy off the device that shows records
+        cut from the end of the ledger even if the head file on the device goes with them."""
+        payload = await asyncio.get_running_loop().run_in_executor(None, self._audit_head_payload)
+        if payload is not None and payload != self._published_head:
+            conn.publish(self.topics.audit_head, payload, 1, True)
+            self._published_head = payload
+
+    def _audit_head_payload(self) -> Optional[bytes]:
+        from ..store.audit_head import HeadFile, HeadFileError
+
+        try:
+            head = HeadFile(self.config.audit_head_path).read()
+        except HeadFileError as exc:
+            log.warning("mqtt: audit head not published: %s", exc)
+            return None
+        if head is None:
+            return None
+        return json.dumps({"device_id": self.device_id, **head.as_dict()}, separators=(",", ":")).encode("utf-8")
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         topic = message.topic

@@ -22,6 +22,10 @@ class Topics:
     def health(self) -> str:
         return f"{self.base}/health"
 
+    @property
+    def audit_head(self) -> str:
+        return f"{self.base}/audit/head"
+
     def event(self, event_type: str) -> str:
         return f"{self.base}/events/{event_type}"
 

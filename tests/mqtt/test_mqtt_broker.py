@@ -74,6 +74,41 @@ def test_signed_events_status_and_health_reach_a_subscriber(tmp_path: Path, brok
     assert service.queue is not None and service.queue.depth == 0        # every row was acknowledged and removed
 
 
+def test_the_signed_audit_head_is_published_retained_and_follows_the_ledger(tmp_path: Path, broker: Mosquitto) -> None:
+    from kiosk.store import Store
+    from kiosk.store.audit_head import SignedHead
+
+    make_keys(tmp_path)
+    config = kiosk_config(tmp_path, broker.port, health_interval_s=1)
+    store = Store.open(config)
+    store.audit("view")
+    recorder = Recorder(broker.port, ["kiosk/+/audit/head"])
+
+    def heads(messages: list[mqtt.MQTTMessage]) -> list[dict[str, Any]]:
+        return [json.loads(m.payload) for m in messages]
+
+    async def main() -> None:
+        service = MqttService(config, store)
+        await service.start()
+        assert await wait(recorder, lambda ms: any(h["seq"] == 1 for h in heads(ms)), 5)
+        await asyncio.to_thread(store.audit, "view")
+        assert await wait(recorder, lambda ms: any(h["seq"] == 2 for h in heads(ms)), 5)
+        await service.stop()
+    try:
+        run(main())
+    finally:
+        recorder.close()
+    late = Recorder(broker.port, ["kiosk/+/audit/head"], client_id="auditor")      # retained for a later reader
+    assert late.wait_for(lambda ms: len(ms) >= 1, 5)
+    late.close()
+    published = heads(late.messages)[-1]
+    assert first_error("audit-head", published) is None
+    head = SignedHead.parse(published)
+    assert head.is_signed_by(load_public_key(tmp_path / "keys" / "signing.pub"))
+    assert (head.seq, head.hash) == store.audit_head()
+    store.close()
+
+
 def test_events_committed_while_the_broker_is_down_go_out_in_order_after_it_returns(tmp_path: Path,
                                                                                       broker: Mosquitto) -> None:
     signer = event_signer(make_keys(tmp_path))

@@ -19,7 +19,7 @@ from kiosk.mqtt.signing import new_envelope, sign_envelope
 from kiosk.mqtt.topics import Topics
 
 EXPECTED = {"event", "status", "health", "command", "command-result", "person-record", "fleet-envelope", "ha-state",
-            *(f"cmd-{name}" for name in COMMANDS)}
+            "audit-head", *(f"cmd-{name}" for name in COMMANDS)}
 
 
 def test_one_schema_per_payload_and_each_is_valid() -> None:
@@ -66,6 +66,22 @@ def test_status_and_health_from_the_service_match(tmp_path: Path) -> None:
     assert first_error("health", service.health()) is None
     service.update_health({"queues": {"frames": -1}})
     assert "queues" in first_error("health", service.health())
+
+
+def test_the_published_audit_head_matches(tmp_path: Path) -> None:
+    from kiosk.store import Store
+
+    config = kiosk_config(tmp_path, 1883)
+    make_keys(tmp_path)
+    service = MqttService(config)
+    assert service._audit_head_payload() is None                  # no head file yet: nothing to publish
+    with Store.open(config) as store:
+        store.audit("view")
+    head = json.loads(service._audit_head_payload())
+    assert first_error("audit-head", head) is None, head
+    assert head["device_id"] == "kiosk-1" and head["seq"] == 1
+    assert first_error("audit-head", {**head, "hash": "xyz"}) is not None
+    assert first_error("audit-head", {k: v for k, v in head.items() if k != "signature"}) is not None
 
 
 def test_commands_and_results_match(tmp_path: Path) -> None:
