@@ -37,7 +37,7 @@ class Mark(NamedTuple):
     """A signed (seq, hash) kept in `meta`: the anchor of a purge, or the end of the unsigned legacy records."""
     seq: int
     hash: str
-    signature: Optional[str]     # None: an anchor written before records were signed
+    signature: Optional[str]     # None only if forged: the store signs every mark it writes
 
 
 def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
@@ -82,7 +82,11 @@ def anchor(db: sqlite_utils.Database) -> tuple[int, str]:
 
 
 def seal_legacy(db: sqlite_utils.Database, key: Ed25519PrivateKey) -> None:
-    """Sign where the unsigned records end; once, in the transaction of the migration that adds signatures."""
+    """Sign where the unsigned records end, and the anchor of an earlier purge; once, in the transaction of
+    the migration that adds signatures."""
+    old_anchor = anchor_mark(db)
+    if old_anchor is not None:
+        _set_mark(db, _ANCHOR, audit_sign.ANCHOR, key, old_anchor.seq, old_anchor.hash)
     seq, hash_ = head(db)
     if seq:
         _set_mark(db, _LEGACY, audit_sign.LEGACY, key, seq, hash_)

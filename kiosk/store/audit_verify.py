@@ -107,8 +107,6 @@ def _marks_problem(anchor: Optional[Mark], legacy: Optional[Mark], public: Ed255
     if anchor is None:
         return None
     if anchor.signature is None:
-        if legacy and anchor.seq <= legacy.seq:
-            return None     # a purge before records were signed
         return (f"the anchor at #{anchor.seq} is not signed: the records before it were cut off without the "
                 "device key")
     if not audit_sign.is_valid(public, anchor.signature, audit_sign.ANCHOR, anchor.seq, anchor.hash):
@@ -122,10 +120,10 @@ def _stored_hash(db: sqlite_utils.Database, seq: int) -> Optional[str]:
     return row[0] if row else None
 
 
-def _head_problem(db: sqlite_utils.Database, walk: Verdict, start: tuple[int, str], anchor: Optional[Mark],
+def _head_problem(db: sqlite_utils.Database, walk: Verdict, start: tuple[int, str], legacy_until: int,
                   head_file: HeadFile, head: Optional[SignedHead], public: Ed25519PublicKey) -> Optional[str]:
     if head is None:
-        if walk.first_signed is not None or (anchor is not None and anchor.signature):
+        if walk.first_signed is not None or start[0] > legacy_until:    # signed records, or a purge of them
             return (f"the signed head {head_file.path} is missing: records cut from the end of the ledger would "
                     "not show (restore it; the next record re-creates it and this check then names the gap)")
         return None
@@ -133,8 +131,9 @@ def _head_problem(db: sqlite_utils.Database, walk: Verdict, start: tuple[int, st
         return f"{head_file.path} is not signed by the device key {key_id(public)}: the head was forged"
     if head.seq > walk.head_seq:
         what = "the ledger is empty" if walk.checked == 0 else f"the ledger ends at #{walk.head_seq}"
-        return (f"{what}, but the signed head says record #{head.seq} was written: the newest "
-                f"{head.seq - walk.head_seq} records were removed")
+        cut = head.seq - walk.head_seq
+        return (f"{what}, but the signed head says record #{head.seq} was written: "
+                + ("the newest record was removed" if cut == 1 else f"the newest {cut} records were removed"))
     if head.seq > start[0]:
         known = _stored_hash(db, head.seq)
     else:           # the anchor, or a record purged since (nothing left to compare with)
@@ -169,7 +168,7 @@ def verify(db: sqlite_utils.Database, public: Ed25519PublicKey, head_file: HeadF
         except HeadFileError as exc:
             problem = str(exc)
         else:
-            problem = _head_problem(db, walk, start, anchor, head_file, head, public)
+            problem = _head_problem(db, walk, start, legacy.seq if legacy else 0, head_file, head, public)
     if problem:
         return Verdict(False, walk.checked, walk.head_seq, walk.head_hash, reason=problem)
     walk.signed_head = head.seq if head else None

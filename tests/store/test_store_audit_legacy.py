@@ -99,10 +99,16 @@ def test_legacy_records_edited_and_rehashed_fail_at_the_boundary(upgraded):
     assert not verdict.ok and "record #5, the last unsigned record" in verdict.reason
 
 
-def test_an_anchor_from_before_signing_is_accepted(tmp_path, keys_dir, monkeypatch):
-    _v2_ledger(tmp_path / "old.db", 6, monkeypatch, purged=3)
+def test_an_anchor_from_before_signing_is_signed_by_the_upgrade(tmp_path, keys_dir, monkeypatch):
+    records = _v2_ledger(tmp_path / "old.db", 6, monkeypatch, purged=3)
     with Store(tmp_path / "old.db", keys_dir) as store:
         assert store.verify_audit().ok
         store.audit("view")
         verdict = store.verify_audit()
         assert verdict.ok and verdict.checked == 4 and verdict.legacy_until == 6
+        conn = _raw(store)               # cutting more legacy records behind a moved anchor still fails
+        conn.execute("DELETE FROM audit WHERE seq <= 5")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'audit_anchor_seq'", [b"5"])
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'audit_anchor_hash'", [records[4]["hash"].encode()])
+        verdict = store.verify_audit()
+        assert not verdict.ok and "anchor at #5 is not signed by the device key" in verdict.reason
