@@ -25,6 +25,7 @@ import numpy as np
 from .config import KioskConfig
 from .config.gate import DisplayBackend
 from .policy import Decision, Notice
+from .signal_patterns import PATTERNS, PatternPlayer
 from .tracker import Step
 
 log = logging.getLogger("kiosk.feedback")
@@ -56,16 +57,6 @@ COLOURS: dict[Optional[Notice], tuple[int, int, int]] = {
     Notice.fever: (40, 40, 200),
     Notice.see_staff: (40, 40, 200),
 }
-
-# LED/buzzer patterns: (seconds, {output: on}) steps; every output is off at the end.
-Pattern = list[tuple[float, dict[str, bool]]]
-PATTERNS: dict[str, Pattern] = {
-    "welcome": [(0.15, {"green": True, "buzzer": True}), (1.85, {"green": True, "buzzer": False})],
-    "denied": [(0.1, {"red": True, "buzzer": True}), (0.1, {"red": True, "buzzer": False}),
-               (0.1, {"red": True, "buzzer": True}), (0.1, {"red": True, "buzzer": False}),
-               (0.1, {"red": True, "buzzer": True}), (1.5, {"red": True, "buzzer": False})],
-}
-
 
 class Feedback:
     def __init__(self, config: KioskConfig, *, request_lines: Optional[Callable[..., Any]] = None,
@@ -222,7 +213,9 @@ class _OpenCvWindow:
 
 
 class SignalOutputs:
-    """Green/red LEDs and a buzzer on GPIO output lines, driven by patterns in a thread."""
+    """Green/red LEDs and a buzzer on GPIO output lines, driven by patterns in a thread.
+
+    The thread writes what its `PatternPlayer` says is on and sleeps until the next step."""
 
     def __init__(self, chip: str, lines: dict[str, int], *, request_lines: Optional[Callable[..., Any]] = None) -> None:
         self.chip = chip
@@ -230,7 +223,9 @@ class SignalOutputs:
         self._request_lines = request_lines
         self._request: Any = None
         self._value: Any = None
-        self._commands: queue.Queue[Optional[str]] = queue.Queue()
+        self._cond = threading.Condition()       # guards _player and _closing
+        self._player = PatternPlayer(PATTERNS)
+        self._closing = False
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
@@ -252,39 +247,43 @@ class SignalOutputs:
 
     def play(self, name: str) -> None:
         """Start a pattern, cutting short the one playing."""
-        self._commands.put(name)
+        with self._cond:
+            self._player.play(time.monotonic(), name)
+            self._cond.notify_all()
 
     def close(self) -> None:
         if self._thread is not None:
-            self._commands.put(None)
+            with self._cond:
+                self._closing = True
+                self._cond.notify_all()
             self._thread.join(5)
             self._thread = None
 
     def _run(self) -> None:
+        shown: frozenset[str] = frozenset()      # the lines were requested inactive
         try:
-            command = self._commands.get()
-            while command is not None:
-                command = self._play(command)
+            while (outputs := self._next_outputs(shown)) is not None:
+                self._set(outputs)
+                shown = outputs
         finally:
-            self._set({})
+            self._set(frozenset())
             self._request.release()
 
-    def _play(self, name: str) -> Optional[str]:
-        """Play a pattern; returns the next command (waiting for one once the pattern is over)."""
-        for seconds, outputs in PATTERNS[name]:
-            self._set(outputs)
-            try:
-                command = self._commands.get(timeout=seconds)
-            except queue.Empty:
-                continue
-            self._set({})
-            return command       # a newer pattern, or close, cuts this one short
-        self._set({})
-        return self._commands.get()
+    def _next_outputs(self, shown: frozenset[str]) -> Optional[frozenset[str]]:
+        """Block until the player's outputs differ from `shown`; return them (None: closing)."""
+        with self._cond:
+            while not self._closing:
+                now = time.monotonic()
+                outputs = self._player.outputs(now)
+                if outputs != shown:
+                    return outputs
+                due = self._player.next_change(now)
+                self._cond.wait(None if due is None else due - now)
+            return None
 
-    def _set(self, on: dict[str, bool]) -> None:
+    def _set(self, on: frozenset[str]) -> None:
         try:
             for name, line in self.lines.items():
-                self._request.set_value(line, self._value.ACTIVE if on.get(name) else self._value.INACTIVE)
+                self._request.set_value(line, self._value.ACTIVE if name in on else self._value.INACTIVE)
         except OSError as exc:
             log.error("display outputs: %s", exc)

@@ -1,11 +1,12 @@
 """The gate controller: mechanism only (when to open is decided by kiosk.policy).
 
-One worker thread owns the relay. It does the blocking relay calls and keeps the pulse timer
-itself, so the event loop never blocks on the relay and a stalled or dead loop cannot keep the
-gate open: every unlock is a bounded pulse that the worker ends on time. The relay is released
-on every way out: `stop()` / leaving `async with`, an exception or cancellation in the caller
-(SIGTERM handled by the daemon), interpreter exit (atexit). After SIGKILL the systemd unit's
-`ExecStopPost=kiosk gate lock` releases it from a fresh process (`lock_gate`).
+One worker thread owns the relay. It does the blocking relay calls and ends every pulse itself
+(when its `PulseTimer`, kiosk/gate_timing.py, says so), so the event loop never blocks on the
+relay and a stalled or dead loop cannot keep the gate open: every unlock is a bounded pulse.
+The relay is released on every way out: `stop()` / leaving `async with`, an exception or
+cancellation in the caller (SIGTERM handled by the daemon), interpreter exit (atexit). After
+SIGKILL the systemd unit's `ExecStopPost=kiosk gate lock` releases it from a fresh process
+(`lock_gate`).
 """
 from __future__ import annotations
 
@@ -23,11 +24,10 @@ from drivers.relay.base import Relay, RelayError
 
 from .config import KioskConfig
 from .config.gate import RelayBackend
+from .gate_timing import MAX_PULSE_S, RETRY_LOCK_S, PulseTimer
 
 log = logging.getLogger("kiosk.gate")
 
-RETRY_LOCK_S = 0.5  # how often a failed release is retried
-MAX_PULSE_S = 60.0  # no grant keeps the gate open longer (gate.pulse_s is limited to this too)
 MOCK_STATE_FILE = "relay-mock.json"
 
 # Called from the worker thread after every relay transition: (unlocked, monotonic time).
@@ -35,7 +35,11 @@ ChangeListener = Callable[[bool, float], None]
 
 
 class GateController:
-    """Unlocks the gate for `pulse_s` on `grant()`; a grant while unlocked extends the pulse."""
+    """Unlocks the gate for `pulse_s` on `grant()`; a grant while unlocked extends the pulse.
+
+    When to switch is decided by a `PulseTimer` (kiosk/gate_timing.py); the worker only switches
+    the relay when the timer says so and waits on a condition until the next change is due.
+    """
 
     def __init__(self, relay: Relay, pulse_s: float, *, clock: Callable[[], float] = time.monotonic,
                  on_change: Optional[ChangeListener] = None) -> None:
@@ -45,13 +49,9 @@ class GateController:
         self.pulse_s = pulse_s
         self.clock = clock
         self.on_change = on_change
-        self._cond = threading.Condition()
-        self._pending: Optional[float] = None      # pulse length asked for, not yet applied
-        self._starting: Optional[float] = None     # pulse length of the unlock being switched now
-        self._deadline: Optional[float] = None     # when the current pulse ends
-        self._unlocked = False                     # last state the relay reported applied
+        self._cond = threading.Condition()       # guards _timer and _stopping
+        self._timer = PulseTimer()
         self._stopping = False
-        self._last_locked_at: Optional[float] = None
         self._thread: Optional[threading.Thread] = None
         self._started = threading.Event()
         self._start_error: Optional[BaseException] = None
@@ -114,27 +114,24 @@ class GateController:
         with self._cond:
             if self._stopping:
                 return
-            pulse = min(MAX_PULSE_S, pulse_s if pulse_s is not None else self.pulse_s)
-            self._pending = max(self._pending or 0.0, pulse)
+            self._timer.grant(self.clock(), pulse_s if pulse_s is not None else self.pulse_s)
             self._cond.notify_all()
 
     def lock(self) -> None:
         """Lock now, ending any pulse."""
         with self._cond:
-            self._pending = None
-            self._starting = None
-            self._deadline = None
+            self._timer.lock(self.clock())
             self._cond.notify_all()
 
     # state -----------------------------------------------------------------------------------
     @property
     def unlocked(self) -> bool:
-        return self._unlocked
+        return self._timer.unlocked
 
     @property
     def last_locked_at(self) -> Optional[float]:
         """Clock time of the last unlocked-to-locked transition (for door-forced detection)."""
-        return self._last_locked_at
+        return self._timer.locked_at
 
     @property
     def health(self) -> DeviceHealth:
@@ -151,62 +148,38 @@ class GateController:
         self._started.set()
         log.info("gate ready: %s, locked", _describe(self.relay))
         try:
-            while True:
-                want, stopping = self._next_state()
-                self._apply(want)
-                if stopping:
-                    return
+            while (unlocked := self._next_switch()) is not None:
+                self._switch(unlocked)
+            if self._timer.unlocked:
+                self._switch(False)            # stopping: release before closing
         finally:
             self._close_relay()
 
-    def _next_state(self) -> tuple[bool, bool]:
-        """Block until the relay should change (or stop); return (want unlocked, stopping)."""
+    def _next_switch(self) -> Optional[bool]:
+        """Block until the timer says the relay should switch; return to which state (None: stopping)."""
         with self._cond:
-            while True:
+            while not self._stopping:
                 now = self.clock()
-                if self._stopping:
-                    return False, True
-                if self._pending is not None:
-                    if not self._unlocked:
-                        self._starting, self._pending = self._pending, None
-                        return True, False     # the deadline is set once the relay has switched
-                    self._deadline = max(self._deadline or now, now + self._pending)
-                    self._pending = None
-                want = self._deadline is not None and now < self._deadline
-                if want != self._unlocked:
-                    return want, False
-                self._cond.wait(self._deadline - now if want and self._deadline is not None else None)
+                change = self._timer.next_change(now)
+                if change is not None and change.at <= now:
+                    self._timer.switching(change.unlocked)
+                    return change.unlocked
+                self._cond.wait(None if change is None else change.at - now)
+            return None
 
-    def _apply(self, unlocked: bool) -> None:
-        if unlocked == self._unlocked:
-            return
+    def _switch(self, unlocked: bool) -> None:
         started = self.clock()
         try:
             self.relay.set_unlocked(unlocked)
         except RelayError as exc:
             log.error("gate relay: %s", exc)
             with self._cond:
-                if unlocked:
-                    self._starting = None      # an unlock is not retried; the person is told to try again
-                else:
-                    self._cond.wait(RETRY_LOCK_S)  # a release is retried until it works
+                self._timer.failed(self.clock(), unlocked)
             return
         with self._cond:
-            self._unlocked = unlocked
-            if unlocked:
-                # Time the pulse from the moment the command went out, so the release (sent the same
-                # way) comes exactly pulse_s later. A lock() during the switch left _starting None.
-                self._deadline = started + (self._starting or 0.0)
-                self._starting = None
-            else:
-                self._deadline = None
-                self._last_locked_at = started
+            self._timer.switched(started, unlocked)
         log.info("gate %s", "unlocked" if unlocked else "locked")
-        if self.on_change is not None:
-            try:
-                self.on_change(unlocked, started)
-            except Exception:
-                log.exception("gate change listener failed")
+        self._notify(unlocked, started)
 
     def _close_relay(self) -> None:
         for attempt in range(3):
@@ -216,10 +189,18 @@ class GateController:
             except Exception as exc:  # keep trying to lock whatever the driver raised
                 log.error("gate relay close (attempt %d): %s", attempt + 1, exc)
                 time.sleep(RETRY_LOCK_S)
-        was_unlocked, self._unlocked = self._unlocked, False
-        if was_unlocked and self.on_change is not None:
+        closed_at = self.clock()
+        with self._cond:
+            was_unlocked = self._timer.unlocked
+            if was_unlocked:
+                self._timer.switched(closed_at, False)
+        if was_unlocked:
+            self._notify(False, closed_at)
+
+    def _notify(self, unlocked: bool, at: float) -> None:
+        if self.on_change is not None:
             try:
-                self.on_change(False, self.clock())
+                self.on_change(unlocked, at)
             except Exception:
                 log.exception("gate change listener failed")
 

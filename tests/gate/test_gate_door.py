@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from gate_helpers import AT, config
+from gate_helpers import AT, WAIT_S, Transitions, config
 from gpiod.line import Bias, Direction, Edge
 
 from drivers.gpio_inputs import DOOR, EXIT, GpioInputs, InputError
 from drivers.relay.fake_chip import FakeGpioChip
 from drivers.relay.mock import MockRelay
-from kiosk.door import FORCED_OPEN, HELD_OPEN, DoorAlarm, DoorMonitor, DoorWatcher, build_inputs
+from kiosk.door import FORCED_OPEN, HELD_OPEN, RELOCK_GRACE_S, DoorAlarm, DoorMonitor, DoorWatcher, build_inputs
 from kiosk.gate import GateController
 
 DOOR_LINE, EXIT_LINE = 22, 23
@@ -115,37 +117,60 @@ def test_alarm_event_dict() -> None:
 
 
 # Watcher task ---------------------------------------------------------------------------------------
+class Heard:
+    """A callback run on the event loop that collects its argument; a test awaits the n-th call."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self._called = asyncio.Event()
+
+    def __call__(self, item: Any) -> None:
+        self.items.append(item)
+        self._called.set()
+
+    async def until(self, count: int) -> list[Any]:
+        async with asyncio.timeout(WAIT_S):          # a guard only
+            while len(self.items) < count:
+                self._called.clear()
+                await self._called.wait()
+        return self.items[:count]
+
+
 def test_watcher_exit_button_unlocks_and_door_alarms() -> None:
     chip = FakeGpioChip()
     chip.drive_input(DOOR_LINE, SHUT)
     cfg = config({"gate": {"door_contact_line": DOOR_LINE, "exit_button_line": EXIT_LINE, "held_open_s": 0.3,
                            "exit_grace_s": 0.5}})
     relay = MockRelay()
-    alarms: list[DoorAlarm] = []
-    door_states: list[bool] = []
+    gate_heard = Transitions()
 
-    async def run() -> None:
-        async with GateController(relay, pulse_s=0.2) as gate:
-            watcher = DoorWatcher(build_inputs(cfg, request_lines=chip.request_lines), gate, cfg, alarms.append,
-                                  on_door=door_states.append)
+    async def run() -> tuple[list[DoorAlarm], list[bool]]:
+        alarms, door_states = Heard(), Heard()
+        async with GateController(relay, pulse_s=0.2, on_change=gate_heard) as gate:
+            watcher = DoorWatcher(build_inputs(cfg, request_lines=chip.request_lines), gate, cfg, alarms,
+                                  on_door=door_states)
             task = asyncio.create_task(watcher.run())
-            await asyncio.sleep(0.05)
+            await door_states.until(1)               # inputs open: the door reads shut
             chip.drive_input(EXIT_LINE, 0)          # press: the gate opens, the door may open
             chip.drive_input(EXIT_LINE, 1)
-            await asyncio.sleep(0.05)
-            assert gate.unlocked
+            await gate_heard.until(1)
             chip.drive_input(DOOR_LINE, OPEN)
-            await asyncio.sleep(0.05)
             chip.drive_input(DOOR_LINE, SHUT)
-            await asyncio.sleep(1.2)                 # gate locked again, both graces over
+            await door_states.until(3)
+            _, (_, locked_at) = await gate_heard.until(2)
+            # Let the relock grace (and the exit grace, which began earlier) run out; only a lower bound.
+            await asyncio.sleep(max(0.0, locked_at + RELOCK_GRACE_S + 0.1 - time.monotonic()))
+            assert alarms.items == [], "the door opened while unlocked: no alarm"
             chip.drive_input(DOOR_LINE, OPEN)        # forced
-            await asyncio.sleep(0.45)                # and held open
+            await alarms.until(2)                    # and then held open for held_open_s
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+        return alarms.items, door_states.items
 
-    asyncio.run(run())
+    alarms, door_states = asyncio.run(run())
     assert [alarm.kind for alarm in alarms] == [FORCED_OPEN, HELD_OPEN]
+    assert alarms[1].t - alarms[0].t >= 0.3
     assert door_states == [False, True, False, True]   # shut at start, opened, shut, forced open
     assert [u for _, u in relay.transitions][:3] == [False, True, False]
     assert DOOR_LINE not in chip._owners, "lines released when the watcher stops"

@@ -2,16 +2,41 @@
 from __future__ import annotations
 
 import logging
-import time
+import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
-from gate_helpers import AT, LIVE, STAFF, config, match, reading
+from gate_helpers import AT, LIVE, STAFF, WAIT_S, config, match, reading
 
 from drivers.relay.fake_chip import FakeGpioChip
 from kiosk.feedback import COLOURS, IDLE_TEXT, Feedback, FeedbackError, Screen, SignalOutputs, render
 from kiosk.policy import Notice, Observation, decide
 from kiosk.tracker import Step, Verdict
+
+
+class WatchedChip(FakeGpioChip):
+    """A fake chip whose level changes a test can wait for (the outputs are driven by a thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = threading.Condition(self._lock)   # every level change happens under _lock
+
+    def _set_level(self, offset: int, level: int) -> None:
+        super()._set_level(offset, level)
+        self._changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[], bool], what: str) -> None:
+        with self._changed:
+            assert self._changed.wait_for(predicate, WAIT_S), f"not within {WAIT_S:g} s: {what}"
+
+    def levels(self, line: int) -> list[int]:
+        """The line's levels in order, repeats dropped (the outputs thread writes every line each time)."""
+        out: list[int] = []
+        for _, offset, level in self.history:
+            if offset == line and (not out or out[-1] != level):
+                out.append(level)
+        return out
 
 
 class Clock:
@@ -88,39 +113,42 @@ def test_opencv_backend_without_gui_is_a_clear_error() -> None:
         feedback.start()
 
 
-def test_leds_and_buzzer_follow_the_verdict() -> None:
-    chip = FakeGpioChip()
+def test_leds_and_buzzer_play_the_patterns() -> None:
+    """The outputs thread writes what the PatternPlayer says (its timing: test_gate_patterns.py)."""
+    chip = WatchedChip()
     lines = {"green": 5, "red": 6, "buzzer": 13}
     outputs = SignalOutputs("/dev/gpiochip0", lines, request_lines=chip.request_lines)
     outputs.start()
     levels = lambda: {name: chip.level(line) for name, line in lines.items()}  # noqa: E731
     assert levels() == {"green": 0, "red": 0, "buzzer": 0}
     outputs.play("welcome")
-    time.sleep(0.05)
-    assert levels() == {"green": 1, "red": 0, "buzzer": 1}
-    time.sleep(0.2)
-    assert levels() == {"green": 1, "red": 0, "buzzer": 0}
+    chip.wait_until(lambda: chip.levels(13) == [0, 1, 0], "the welcome beep")
+    assert levels() == {"green": 1, "red": 0, "buzzer": 0}, "green stays on after the beep"
     outputs.play("denied")               # cuts the welcome short
-    time.sleep(0.05)
-    assert levels() == {"green": 0, "red": 1, "buzzer": 1}
+    chip.wait_until(lambda: chip.levels(13) == [0, 1, 0, 1, 0, 1, 0, 1, 0], "three more beeps")
+    assert levels() == {"green": 0, "red": 1, "buzzer": 0}
+    green_on = next(when for when, line, level in chip.history if line == 5 and level == 1)
+    red_on = next(when for when, line, level in chip.history if line == 6 and level == 1)
+    assert red_on < green_on + 2.0, "the denial began before the welcome's 2 s were over"
     outputs.close()
     assert levels() == {"green": 0, "red": 0, "buzzer": 0}
     assert not chip._owners, "lines released"
-    buzzes = [level for _, line, level in chip.history if line == 13]
-    assert buzzes.count(1) >= 2
+    assert (chip.levels(5), chip.levels(6)) == ([0, 1, 0], [0, 1, 0])
 
 
 def test_feedback_drives_outputs_from_config() -> None:
-    chip = FakeGpioChip()
+    chip = WatchedChip()
     cfg = config({"display": {"led_green_line": 5, "led_red_line": 6, "hold_s": 0}})
     feedback = Feedback(cfg, request_lines=chip.request_lines)
     feedback.start()
+    played: list[str] = []
+    outputs = feedback._outputs
+    play = outputs.play
+    outputs.play = lambda name: (played.append(name), play(name))
     feedback.show_decision(granted())
-    time.sleep(0.05)
-    assert (chip.level(5), chip.level(6)) == (1, 0)
+    chip.wait_until(lambda: chip.level(5) == 1, "green LED on")
     feedback.show_decision(prompt())     # prompts do not light anything new
-    time.sleep(0.05)
-    assert (chip.level(5), chip.level(6)) == (1, 0)
+    assert played == ["welcome"] and (chip.level(5), chip.level(6)) == (1, 0)
     feedback.close()
     assert (chip.level(5), chip.level(6)) == (0, 0)
 

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from datetime import timedelta
 
-from gate_helpers import AT, LIVE, PHOTO, STAFF, STAFF_2, config, face, match, reading
+from gate_helpers import AT, LIVE, PHOTO, STAFF, STAFF_2, Transitions, config, face, match, reading
 
 from drivers.relay.mock import MockRelay
 from kiosk.attendance import Attendance
@@ -36,19 +36,21 @@ def test_walkups_end_to_end() -> None:
     async def daemon() -> None:
         tracker, attendance, feedback = Tracker(cfg), Attendance(cfg), Feedback(cfg)
         feedback.start()
-        async with GateController(relay, pulse_s=0.05) as gate:
-            t = 0.0
+        heard = Transitions()
+        async with GateController(relay, pulse_s=0.05, on_change=heard) as gate:
+            t, grants = 0.0, 0
             for _, seconds, sample in scenes:
                 for _ in range(seconds * FPS):
                     step = tracker.update(t, AT + timedelta(seconds=t), [sample] if sample else [])
                     if step.verdict is not None:
                         if step.verdict.decision.granted:
                             gate.grant()
+                            grants += 1
                         events.extend(attendance.events_for(step.verdict))
                     feedback.present(step)
                     shown.append(feedback.current.text)
                     t += 1 / FPS
-                await asyncio.sleep(0.1)   # real time for the pulse to end
+                await heard.until(2 * grants)   # every pulse over (in real time) before the next scene
         feedback.close()
 
     asyncio.run(daemon())
