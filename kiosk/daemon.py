@@ -177,6 +177,7 @@ class Daemon:
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
         enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.duplicate_threshold, matcher=self.matcher,
+                            recognition=self.config.recognition, allow_duplicates=self.config.store.allow_duplicate_faces,
                             masked_templates=self.config.mask.masked_templates,
                             upper_face=self.config.mask.upper_face, actor="sim")
         enroll_demo_staff(enroller, self.config.sim_assets_dir)

@@ -54,7 +54,7 @@ def the_one_face(detector: Detects, image: np.ndarray) -> Detection:
     faces = faces_in_photo(detector, image)
     if not faces:
         h, w = image.shape[:2]
-        raise FaceError(f"{NO_FACE} in the {w}x{h} photo; if the face is small in it, crop the photo to head and "
+        raise FaceError(f"{NO_FACE} in the {w}x{h} image; if the face is small in it, crop the photo to head and "
                         "shoulders")
     main = faces[0]
     others = [d for d in faces[1:] if d.width >= BACKGROUND_FACE_RATIO * main.width]
