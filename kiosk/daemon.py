@@ -39,7 +39,7 @@ from .gate import GateController
 from .hardware import build_camera, build_thermal, needs_simulator
 from .health import HealthMonitor
 from .matching import Matcher
-from .policy import describe
+from .policy import describe, unknown_schedules
 from .recognizer import FrameResult, Recognizer
 from .runtime.queues import LatestQueue
 from .runtime.reader import DeviceReader, wait_stopped
@@ -134,6 +134,7 @@ class Daemon:
             raise StartupError(str(exc)) from None
         self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
         self._warn_people_of_another_model()
+        self._alarm_unknown_schedules()
         # Masked faces are matched by the upper face (config mask.upper_face) in a gallery of their own.
         self.upper_matcher = Matcher.from_store(self.store, self.pipeline.upper_model_id,
                                                 metric=str(self.pipeline.metric))
@@ -167,6 +168,16 @@ class Daemon:
         if missing > 0:
             log.warning("%d of %d enrolled people have no templates of the active model %s and will not be "
                         "recognised: run `kiosk person reembed`", missing, people, self.pipeline.model_id)
+
+    def _alarm_unknown_schedules(self) -> None:
+        """Persons whose schedule is not in access.schedules (renamed or removed) are denied 'invalid_schedule';
+        not a reason to stay down (a fleet record may name a schedule this kiosk lacks), but an alarm."""
+        unknown = unknown_schedules(self.store.persons(), self.config)
+        if unknown:
+            detail = "; ".join(f"'{name}': {', '.join(who)}" for name, who in sorted(unknown.items()))
+            self.health.raise_alarm("schedules", f"no such schedule in access.schedules for {detail}")
+            log.error("persons name schedules that access.schedules does not have (denied invalid_schedule): %s",
+                      detail)
 
     def _start_simulator(self) -> None:
         from .enroll import Enroller
