@@ -39,7 +39,7 @@ from .gate import GateController
 from .hardware import build_camera, build_thermal, needs_simulator
 from .health import HealthMonitor
 from .matching import Matcher
-from .policy import describe
+from .policy import describe, unknown_schedules
 from .recognizer import FrameResult, Recognizer
 from .runtime.queues import LatestQueue
 from .runtime.reader import DeviceReader, wait_stopped
@@ -134,6 +134,7 @@ class Daemon:
             raise StartupError(str(exc)) from None
         self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
         self._warn_people_of_another_model()
+        self._alarm_unknown_schedules()
         # Masked faces are matched by the upper face (config mask.upper_face) in a gallery of their own.
         self.upper_matcher = Matcher.from_store(self.store, self.pipeline.upper_model_id,
                                                 metric=str(self.pipeline.metric))
@@ -168,6 +169,16 @@ class Daemon:
             log.warning("%d of %d enrolled people have no templates of the active model %s and will not be "
                         "recognised: run `kiosk person reembed`", missing, people, self.pipeline.model_id)
 
+    def _alarm_unknown_schedules(self) -> None:
+        """Persons whose schedule is not in access.schedules (renamed or removed) are denied 'invalid_schedule';
+        not a reason to stay down (a fleet record may name a schedule this kiosk lacks), but an alarm."""
+        unknown = unknown_schedules(self.store.persons(), self.config)
+        if unknown:
+            detail = "; ".join(f"'{name}': {', '.join(who)}" for name, who in sorted(unknown.items()))
+            self.health.raise_alarm("schedules", f"no such schedule in access.schedules for {detail}")
+            log.error("persons name schedules that access.schedules does not have (denied invalid_schedule): %s",
+                      detail)
+
     def _start_simulator(self) -> None:
         from .enroll import Enroller
         from .sim.demo import enroll_demo_staff
@@ -177,6 +188,7 @@ class Daemon:
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
         enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.duplicate_threshold, matcher=self.matcher,
+                            recognition=self.config.recognition, allow_duplicates=self.config.store.allow_duplicate_faces,
                             masked_templates=self.config.mask.masked_templates,
                             upper_face=self.config.mask.upper_face, actor="sim")
         enroll_demo_staff(enroller, self.config.sim_assets_dir)
@@ -228,28 +240,33 @@ class Daemon:
         while True:
             result = await self.results.get()
             at = datetime.now(UTC)
-            step = self.tracker.update(result.timestamp, at, result.samples)
-            self.feedback.present(step)
-            if step.prompt is not None and step.prompt.message != self._last_prompt:
-                log.info("prompt", extra={"fields": {"track": step.track_id, "message": step.prompt.message,
-                                                     "reasons": list(step.prompt.reasons)}})
-                self._last_prompt = step.prompt.message
-            if step.track_id is None:
-                self._last_prompt = None
-            if step.verdict is not None:
-                self._act(step, at)
+            try:
+                self._decide(result, at)
+            except Exception as exc:
+                self._decision_failed(exc)
+
+    def _decide(self, result: FrameResult, at: datetime) -> None:
+        step = self.tracker.update(result.timestamp, at, result.samples)
+        self.feedback.present(step)
+        if step.prompt is not None and step.prompt.message != self._last_prompt:
+            log.info("prompt", extra={"fields": {"track": step.track_id, "message": step.prompt.message,
+                                                 "reasons": list(step.prompt.reasons)}})
+            self._last_prompt = step.prompt.message
+        if step.track_id is None:
+            self._last_prompt = None
+        if step.verdict is not None:
+            self._act(step, at)
 
     def _act(self, step: Step, at: datetime) -> None:
-        """A verdict: the gate first, then the log line, the events and the audit record."""
+        """A verdict: its events and log line are built before the gate moves (an error building them must not
+        leave the gate open with nothing recorded), then the gate, the log line, the events, the audit record."""
         verdict = step.verdict
         assert verdict is not None
         decision, obs = verdict.decision, verdict.observation
-        if decision.granted:
-            self.gate.grant()
         events = self.attendance.events_for(verdict, at)
         person = obs.person
         temperature = decision.temperature
-        decisions_log.info("decision", extra={"fields": {
+        fields = {
             "outcome": decision.outcome.value,
             "reasons": ",".join(decision.reasons) or "-",
             "person": person.name if person else "unknown",
@@ -259,13 +276,25 @@ class Daemon:
             "masked": decision.masked,
             "message": decision.message,
             "events": ",".join(e["type"] for e in events),
-            "summary": describe(decision)}})
+            "summary": describe(decision)}
+        if decision.granted:
+            self.gate.grant()
+        decisions_log.info("decision", extra={"fields": fields})
         self.health.count(f"decisions_{decision.outcome.value}")
+        self.health.clear_alarm("decision")
         for event in events:
             self.events.put_nowait(event)
         if obs.match is not None and self.store is not None:
             self.store_thread.submit(self._audit_match, verdict, events[0]["event_id"] if events else None)
         self._attendance_dirty = True
+
+    def _decision_failed(self, exc: Exception) -> None:
+        """A bug or bad data in the decision path must not end the daemon: the gate is locked, the error logged
+        and alarmed (health `alarms.decision`, cleared by the next verdict), and the next frame is decided."""
+        self.gate.lock()
+        self.health.count("decision_errors")
+        self.health.raise_alarm("decision", f"{type(exc).__name__}: {exc}")
+        log.exception("decision failed; gate locked")
 
     def _audit_match(self, verdict, event_id: Optional[str]) -> None:
         try:

@@ -1,9 +1,16 @@
 """Enrollment: image files, camera shots or a remote embedding in, encrypted templates out.
 
-Every path checks the consent record first (no consent, no face processing), embeds with the
-face pipeline's quality gates, checks that all shots show one face, warns (or refuses) when the
-face is already enrolled as someone else (1:N against the live gallery), and creates the person
-only once there is something to enroll.
+Every path checks the consent record first (no consent, no face processing), refuses photos over
+`face.max_image_pixels` before decoding them, embeds with the face pipeline's quality gates (one
+person per photo: kiosk.face.photo_faces), checks that all shots show one face, checks the face
+against everyone else enrolled (1:N against the live gallery), and creates the person only once
+there is something to enroll.
+
+Duplicates: a shot within the recognizer's threshold in force (the security level at the gallery's
+size, what a walk-up is matched with) of another person would be granted as that person, so it is
+refused, naming them, unless duplicates are allowed (`--allow-duplicate`, `store.allow_duplicate_faces`:
+twins, or one person under two employee numbers). A shot only within the one-to-one threshold
+(`threshold`, looser) is a look-alike: enrolled, with a warning in the report.
 
 With `masked_templates` (config `[mask] masked_templates`), each photo also gives one template per
 synthetic mask style (kiosk.face.masked), stored with kind 'masked'; with `upper_face` (config
@@ -22,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
 
+from .config.recognition import RecognitionConfig
 from .matching import Matcher
 from .store import Consent, EnrollResult, Person, PersonNotFound, Store, StoreError, parse_consent
 
@@ -93,6 +101,12 @@ class Duplicate:
     name: Optional[str]
     distance: float
 
+    def refusal(self, threshold: float) -> EnrollError:
+        return EnrollError(f"face already enrolled as {self.name} ({self.employee_no}, person {self.person_id}): "
+                           f"distance {self.distance:.3f} is within the matching threshold {threshold:.3f}, so one "
+                           "would be granted as the other; not enrolled (allow with --allow-duplicate or "
+                           "store.allow_duplicate_faces)")
+
 
 @dataclass
 class EnrollReport:
@@ -125,12 +139,15 @@ class Enroller:
     """Enrolls with one face pipeline; keeps its own duplicate-check gallery up to date across a batch."""
 
     def __init__(self, store: Store, pipeline: FacePipeline, *, threshold: float, matcher: Optional[Matcher] = None,
-                 refuse_duplicates: bool = False, masked_templates: bool = False, upper_face: bool = False,
-                 actor: str = "system") -> None:
+                 recognition: Optional[RecognitionConfig] = None, allow_duplicates: bool = False,
+                 masked_templates: bool = False, upper_face: bool = False, actor: str = "system") -> None:
+        """`threshold`: the one-to-one threshold (same-face check, look-alike warnings); `recognition`: the
+        settings that give the threshold in force for duplicates (None: `threshold` is used)."""
         self.store = store
         self.pipeline = pipeline
         self.threshold = threshold
-        self.refuse_duplicates = refuse_duplicates
+        self.recognition = recognition
+        self.allow_duplicates = allow_duplicates
         self.masked_templates = masked_templates
         self.upper_face = upper_face
         self.actor = actor
@@ -150,6 +167,12 @@ class Enroller:
             duplicates.append(Duplicate(person_id, other.employee_no if other else None, other.name if other else None,
                                         float(distance)))
         return duplicates
+
+    def _refusal_threshold(self) -> float:
+        """What a walk-up is matched with now (the gallery grows during a batch)."""
+        if self.recognition is None:
+            return self.threshold
+        return min(self.threshold, self.pipeline.threshold_for(self.recognition, len(self.matcher)))
 
     def _check_one_face(self, vectors: Sequence[np.ndarray]) -> None:
         """All shots must show the same face: a friend stepping in must not be enrolled too."""
@@ -174,10 +197,10 @@ class Enroller:
             raise EnrollError(f"no usable face to enroll ({reasons})")
         self._check_one_face(vectors)
         duplicates = self._duplicates(vectors, _existing_id(self.store, ref))
-        if duplicates and self.refuse_duplicates:
-            first = duplicates[0]
-            raise EnrollError(f"face already enrolled as {first.name} ({first.employee_no}, distance "
-                              f"{first.distance:.3f}); not enrolled")
+        if duplicates and not self.allow_duplicates:
+            refuse_at = self._refusal_threshold()
+            if duplicates[0].distance <= refuse_at:
+                raise duplicates[0].refusal(refuse_at)
         if len(vectors) > MAX_TEMPLATES_PER_PERSON:
             vectors, qualities, images, shots, derived = _best_shots(vectors, qualities, images, shots, derived)
         model_id = self.pipeline.model_id
@@ -222,6 +245,7 @@ class Enroller:
         import cv2
 
         from .face.errors import FaceError, ImageError
+        from .face.image_size import check_pixels
         from .face.images import as_bgr
 
         vectors, qualities, kept, shots = [], [], [], []
@@ -230,7 +254,12 @@ class Enroller:
             if isinstance(data, str):
                 shots.append(Shot(name, data))
                 continue
-            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+            try:
+                check_pixels(data, self.pipeline.config.max_image_pixels)   # before decoding: no pixel bombs
+            except ImageError as exc:
+                shots.append(Shot(name, str(exc)))
+                continue
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             if image is None:
                 shots.append(Shot(name, "not a readable image (empty, truncated or unknown format)"))
                 continue
@@ -326,12 +355,14 @@ def _media_type(path: Path) -> str:
 def enroll_remote(store: Store, ref: PersonRef, embeddings: Sequence[np.ndarray], *, model_id: str,
                   consent: Consent | Mapping[str, Any] | None, active_model_id: str,
                   matcher: Optional[Matcher] = None, threshold: Optional[float] = None,
-                  refuse_duplicates: bool = False, actor: str = "remote") -> EnrollReport:
+                  refusal_threshold: Optional[float] = None, allow_duplicates: bool = False,
+                  actor: str = "remote") -> EnrollReport:
     """Enrollment from a remote request (the MQTT `enroll` command): embeddings computed elsewhere.
 
     Refused when the consent is missing or incomplete (ConsentError), when `model_id` is not the
     active model (vectors of two models are never compared), or when a vector is malformed.
-    With a matcher and threshold, duplicates are reported (or refused)."""
+    With a matcher and threshold, duplicates within `threshold` are reported, and refused within
+    `refusal_threshold` (the threshold in force; default `threshold`) unless `allow_duplicates`."""
     consent = _require_consent(consent)
     if model_id != active_model_id:
         raise EnrollError(f"embedding of model {model_id!r}, this kiosk matches with {active_model_id!r}")
@@ -353,8 +384,10 @@ def enroll_remote(store: Store, ref: PersonRef, embeddings: Sequence[np.ndarray]
                 other = store.person_by_id(match.person_id)
                 duplicates.append(Duplicate(match.person_id, other.employee_no if other else None,
                                             other.name if other else None, match.distance))
-        if duplicates and refuse_duplicates:
-            raise EnrollError(f"face already enrolled as {duplicates[0].employee_no}; not enrolled")
+        nearest = min(duplicates, key=lambda d: d.distance, default=None)
+        refuse_at = threshold if refusal_threshold is None else min(threshold, refusal_threshold)
+        if nearest is not None and not allow_duplicates and nearest.distance <= refuse_at:
+            raise nearest.refusal(refuse_at)
     person = _ensure_person(store, ref, actor)
     result = store.enroll(person.person_id, vectors, model_id=model_id, consent=consent, source="remote",
                           max_templates=MAX_TEMPLATES_PER_PERSON, actor=actor)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -235,20 +236,45 @@ def _check_identity(obs: Observation, config: KioskConfig, found: _Findings) -> 
 def _check_schedule(person: PersonInfo, local: datetime, config: KioskConfig) -> list[str]:
     schedules = config.access.schedules
     if person.schedule:
-        spec = person.schedule.strip()
-        if spec in schedules:
-            windows = schedules[spec]
-        else:
-            windows = [part for part in re.split(r"[;,]", spec) if part.strip()]
+        try:
+            parsed = person_schedule(person.schedule, config)
+        except ValueError:
+            return [INVALID_SCHEDULE]
     elif person.role in schedules:
-        windows = schedules[person.role]
+        parsed = [Window.parse(text) for text in schedules[person.role]]   # checked when the config was loaded
     else:
         return [NO_SCHEDULE_FOR_ROLE]
-    try:
-        parsed = [Window.parse(text) for text in windows]
-    except ValueError:
-        return [INVALID_SCHEDULE]
     return [] if any(window.contains(local) for window in parsed) else [OUTSIDE_SCHEDULE]
+
+
+def person_schedule(spec: str, config: KioskConfig) -> list[Window]:
+    """A person's own schedule: a name in access.schedules, or windows 'mon-fri 08:00-12:00; sat 09:00-12:00'.
+    ValueError naming the problem when it is neither."""
+    spec = spec.strip()
+    if spec in config.access.schedules:
+        return [Window.parse(text) for text in config.access.schedules[spec]]
+    parts = [part for part in re.split(r"[;,]", spec) if part.strip()]
+    try:
+        if not parts:
+            raise ValueError(spec)
+        return [Window.parse(part) for part in parts]
+    except ValueError:
+        names = ", ".join(sorted(config.access.schedules)) or "none"
+        raise ValueError(f"schedule '{spec}' is neither a name in access.schedules ({names}) nor windows like "
+                         "'mon-fri 07:00-19:00'") from None
+
+
+def unknown_schedules(persons: Iterable[Any], config: KioskConfig) -> dict[str, list[str]]:
+    """Person schedules that resolve to nothing (a renamed or removed access.schedules entry): each with the
+    employee numbers (or person ids) of the persons who have it. Those persons are denied 'invalid_schedule'."""
+    found: dict[str, list[str]] = {}
+    for person in persons:
+        if person.schedule:
+            try:
+                person_schedule(person.schedule, config)
+            except ValueError:
+                found.setdefault(person.schedule.strip(), []).append(person.employee_no or person.person_id)
+    return found
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

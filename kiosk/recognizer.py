@@ -124,8 +124,9 @@ class Recognizer:
 
     @property
     def duplicate_threshold(self) -> float:
-        """For enrollment's duplicate and same-face checks, which compare one face with one person: the level's
-        FPIR taken as a per-comparison rate (N = 1), not the stricter 1:N threshold, so duplicates are found."""
+        """For enrollment's same-face check and look-alike warnings, which compare one face with one person: the
+        level's FPIR taken as a per-comparison rate (N = 1), looser than the 1:N threshold. Duplicates are refused
+        at the threshold in force (kiosk.enroll)."""
         return self.pipeline.threshold_for(self.config.recognition, 1)
 
     def process(self, frame: Frame, thermal: Optional[ThermalFrame]) -> FrameResult:

@@ -63,7 +63,8 @@ class RemoteCommands:
             report = await self._run(daemon.store_thread, lambda: enroll_remote(
                 daemon.store, person, [decode_embedding(embedding["embedding_b64"])], model_id=embedding["model_id"],
                 consent=params["consent"], active_model_id=daemon.pipeline.model_id, matcher=daemon.matcher,
-                threshold=threshold))
+                threshold=threshold, refusal_threshold=daemon.recognizer.security_now().threshold,
+                allow_duplicates=daemon.config.store.allow_duplicate_faces))
             if daemon.config.mask.upper_face:
                 note = ("enrolled by embedding: no photo to make the upper-face template from, so this person "
                         "is not recognised masked; enroll a photo for that")
@@ -71,6 +72,8 @@ class RemoteCommands:
                 return {"person_id": report.person.person_id, "duplicates": len(report.duplicates), "note": note}
         else:
             enroller = Enroller(daemon.store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
+                                recognition=daemon.config.recognition,
+                                allow_duplicates=daemon.config.store.allow_duplicate_faces,
                                 masked_templates=daemon.config.mask.masked_templates,
                                 upper_face=daemon.config.mask.upper_face, actor="mqtt")
             report = await self._run(daemon.infer, lambda: enroller.enroll_images(

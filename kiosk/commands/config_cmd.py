@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..config import ConfigError, describe_keys, load_config, reference_markdown, to_toml
+from ..config import ConfigError, KioskConfig, describe_keys, load_config, reference_markdown, to_toml
 
 
 def register(subparsers, common) -> None:
@@ -24,12 +24,33 @@ def register(subparsers, common) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        load_config(args.path)
+        config = load_config(args.path)
+        _check_person_schedules(config, args.path)
     except ConfigError as exc:
         print(f"kiosk: config error: {exc}", file=sys.stderr)
         return 2
     print(f"{args.path}: OK")
     return 0
+
+
+def _check_person_schedules(config: KioskConfig, path: Path) -> None:
+    """ConfigError when enrolled persons name a schedule the configuration does not have (renamed, removed):
+    they would be denied 'invalid_schedule'. Only when the configured database exists on this machine."""
+    if not config.database_path.exists():
+        return
+    from ..policy import unknown_schedules
+    from ..store import Store, StoreError
+
+    try:
+        with Store.open(config) as store:
+            persons = store.persons()
+    except StoreError as exc:
+        print(f"{path}: persons' schedules not checked: {exc}", file=sys.stderr)
+        return
+    unknown = unknown_schedules(persons, config)
+    if unknown:
+        names = "; ".join(f"'{name}' (persons {', '.join(who)})" for name, who in sorted(unknown.items()))
+        raise ConfigError(f"{path}: access.schedules: no such schedule for enrolled persons: {names}")
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -48,8 +48,9 @@ def register(subparsers, common) -> None:
     con.add_argument("--consent-minor", action="store_true", help="the person is a minor (needs --consent-guardian)")
     con.add_argument("--consent-scope", default="local",
                      help="comma list of local, fleet, keep_images (default local)")
-    enroll.add_argument("--refuse-duplicates", action="store_true",
-                        help="refuse (instead of warn) when the face is enrolled as someone else")
+    enroll.add_argument("--allow-duplicate", action="store_true",
+                        help="enroll even when the face would be matched as someone already enrolled (refused by "
+                             "default; also store.allow_duplicate_faces)")
     enroll.set_defaults(handler=_enroll)
 
 
@@ -110,7 +111,8 @@ def _describe(report: Any) -> str:
     if skipped:
         line += f"; skipped {'; '.join(skipped)}"
     for dup in report.duplicates:
-        line += f"\n  WARNING: this face looks like {dup.name} ({dup.employee_no}), distance {dup.distance:.3f}"
+        line += (f"\n  WARNING: this face looks like {dup.name} ({dup.employee_no}, person {dup.person_id}), "
+                 f"distance {dup.distance:.3f}")
     return line
 
 
@@ -153,7 +155,8 @@ def _enroll(args: argparse.Namespace) -> int:
         valid_to = to_utc_iso(utc_now() + timedelta(days=args.valid_days))
 
     with Store.open(config) as store:
-        enroller = Enroller(store, pipeline, threshold=threshold, refuse_duplicates=args.refuse_duplicates,
+        enroller = Enroller(store, pipeline, threshold=threshold, recognition=config.recognition,
+                            allow_duplicates=args.allow_duplicate or config.store.allow_duplicate_faces,
                             masked_templates=config.mask.masked_templates, upper_face=config.mask.upper_face,
                             actor=actor())
         if args.batch is None:

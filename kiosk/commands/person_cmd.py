@@ -49,7 +49,9 @@ def register(subparsers, common) -> None:
 
 @one_line_errors
 def _add(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..cli import CommandError, load
+    from ..policy import person_schedule
+    from ..store import Store
     from ..store.clock import to_utc_iso, utc_now
 
     valid_to = args.valid_to
@@ -59,7 +61,13 @@ def _add(args: argparse.Namespace) -> int:
         if args.valid_days <= 0:
             raise CommandError("--valid-days must be positive")
         valid_to = to_utc_iso(utc_now() + timedelta(days=args.valid_days))
-    with open_store(args) as store:
+    config = load(args)
+    if args.schedule:
+        try:
+            person_schedule(args.schedule, config)
+        except ValueError as exc:
+            raise CommandError(f"--schedule: {exc}") from None
+    with Store.open(config) as store:
         person = store.add_person(employee_no=args.employee_no, name=args.name, role=args.role,
                                   valid_from=args.valid_from, valid_to=valid_to, schedule=args.schedule, actor=actor())
     print(f"added {person.name} ({person.employee_no}, {person.role}) as {person.person_id}")

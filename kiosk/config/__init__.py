@@ -97,6 +97,8 @@ def _describe(error: dict[str, Any], source: str) -> str:
     ctx = error.get("ctx") or {}
     if "expected" in ctx and kind == "enum":
         message = f"must be one of {ctx['expected']}"
+    elif kind == "value_error" and "error" in ctx:
+        message = str(ctx["error"])        # our validators' own words, without pydantic's "Value error, "
     return f"{source}: {key} = {value!r}: {message}"
 
 

@@ -37,3 +37,7 @@ class FaceConfig(Section):
     min_sharpness: float = Field(40.0, ge=0, description="Minimum variance of the Laplacian of the face chip.")
     min_brightness: float = Field(50.0, ge=0, le=255, description="Minimum mean luminance of the face.")
     max_brightness: float = Field(215.0, ge=0, le=255, description="Maximum mean luminance of the face.")
+    max_image_pixels: int = Field(40_000_000, ge=1_000_000, le=178_000_000,
+                                  description="Enrollment photos larger than this (width x height, read from the "
+                                              "file's header) are refused before decoding; at most 178 MP "
+                                              "(Pillow's own limit).")

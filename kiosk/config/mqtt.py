@@ -1,11 +1,12 @@
 """[mqtt]: the broker connection, topics, outbox and remote commands."""
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Optional
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from .base import Section
 
@@ -49,3 +50,16 @@ class MqttConfig(Section):
     fleet_sync: bool = Field(True, description="Share persons and templates with the other kiosks of the fleet.")
     ha_discovery: bool = Field(False, description="Publish Home Assistant MQTT discovery messages.")
     ha_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix.")
+
+    @field_validator("password_file", "ca_file", "cert_file", "key_file")
+    @classmethod
+    def _readable_when_enabled(cls, value: Optional[Path], info: ValidationInfo) -> Optional[Path]:
+        """Checked at load: a missing file would otherwise show up only as endless connection retries.
+        (Readable by the user who loads the configuration: run `config check` as the daemon's user.)"""
+        if value is None or not info.data.get("enabled"):
+            return value
+        if not value.is_file():
+            raise ValueError("no such file" if not value.exists() else "not a file")
+        if not os.access(value, os.R_OK):
+            raise ValueError("file not readable (check its owner and mode)")
+        return value

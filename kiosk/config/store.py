@@ -22,4 +22,7 @@ class StoreConfig(Section):
     audit_retention_days: int = Field(1825, ge=1, le=36500,
                                       description="Audit records are kept at least this long (never purged earlier).")
     retention_interval_s: float = Field(3600.0, ge=10, description="How often the retention purge runs.")
+    allow_duplicate_faces: bool = Field(False, description="Enroll a face within the matching threshold of someone "
+                                                           "already enrolled (twins, one person under two employee "
+                                                           "numbers); off = refused, naming that person.")
     notice_version: str = Field("v1", description="Version of the privacy notice shown before enrollment.")

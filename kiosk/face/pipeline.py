@@ -36,10 +36,9 @@ from .mask import mask_score
 from .masked import masked_chips, upper_face, upper_space_id
 from .metrics import FAR_TARGETS, distance, distances
 from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
+from .photo_faces import the_one_face
 from .quality import assess
 from .spec import Metric, StrangerScores, load_spec, spec_path
-
-NO_FACE = "no face found"
 
 log = logging.getLogger("kiosk.face")
 
@@ -96,15 +95,13 @@ class FacePipeline:
         return observation
 
     def embed_for_enrollment(self, image_bgr: np.ndarray) -> FaceObservation:
-        """The largest face with its embedding; FaceError("no face found") or FaceError(quality reason).
+        """The photo's one face with its embedding; FaceError for no face, two people or a quality reason
+        (kiosk.face.photo_faces: large photos are searched at smaller scales, background faces ignored).
 
         Also the way to re-embed a person from a kept source image after a model change.
         """
         image = as_bgr(image_bgr)
-        detections = self.detector.detect(image)
-        if not detections:
-            raise FaceError(NO_FACE)
-        observation = self._observe(image, detections[0])
+        observation = self._observe(image, the_one_face(self.detector, image))
         if not observation.quality.ok:
             raise FaceError(observation.quality.reason or "face quality too low")
         return observation

@@ -97,3 +97,54 @@ def test_readme_configuration_reference_is_current():
     start = readme.index("<!-- config-reference:start")
     body = readme[readme.index("\n", start) + 1:readme.index("<!-- config-reference:end -->")]
     assert body == reference_markdown(), "regenerate with: kiosk config show --doc --markdown"
+
+
+@pytest.mark.parametrize("text, names", [
+    ('[device]\ntimezone = "Europe/Berln"\n', ["device.timezone", "'Europe/Berln'", "unknown time zone",
+                                               "did you mean 'Europe/Berlin'"]),
+    ('[temperature]\nfever_threshold_c = "37.5"\n', ["temperature.fever_threshold_c", "'37.5'", "not a string"]),
+    ('[mqtt]\nport = 8883.0\n', ["mqtt.port", "whole number"]),
+    ('[mqtt]\ntls = "yes"\n', ["mqtt.tls", "true or false"]),
+    ('[temperature]\nsensor_offset_mm = ["30", 0, 0]\n', ["temperature.sensor_offset_mm", "not a string"]),
+    ('[mqtt]\nenabled = true\npassword_file = "/nonexistent/kiosk.pw"\n', ["mqtt.password_file", "no such file"]),
+    ('[mqtt]\nenabled = true\ntls = true\nca_file = "/"\n', ["mqtt.ca_file", "not a file"]),
+])
+def test_config_check_names_what_would_fail_later(tmp_path, text, names):
+    """Each of these passed `config check` before and failed only in service (the first verdict, endless
+    MQTT retries) or was silently converted."""
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    for name in names:
+        assert name in str(raised.value)
+
+
+def test_numbers_stay_lenient_where_toml_is(tmp_path):
+    """An integer is a fine float; files are only checked when MQTT is on."""
+    config = parse_config({"temperature": {"fever_threshold_c": 38, "sensor_offset_mm": [30, 0, 0]},
+                           "mqtt": {"ca_file": "/nonexistent/ca.pem"}, "device": {"timezone": "Europe/Berlin"}})
+    assert config.temperature.fever_threshold_c == 38.0 and config.temperature.sensor_offset_mm == (30.0, 0.0, 0.0)
+    password = tmp_path / "pw"
+    password.write_text("s3cret\n")
+    assert parse_config({"mqtt": {"enabled": True, "password_file": str(password)}}).mqtt.password_file == password
+
+
+def test_config_check_names_schedules_enrolled_persons_lack(tmp_path):
+    from kiosk.store import Store, init_keys
+
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[device]\nstate_dir = "{tmp_path}"\n[access.schedules]\nstaff = ["mon-sun 00:00-24:00"]\n'
+                    'night = ["mon-sun 22:00-06:00"]\n')
+    init_keys(tmp_path / "keys")
+    with Store.open(load_config(path)) as store:
+        store.add_person(employee_no="E1", name="Ann", role="staff", schedule="night")
+        store.add_person(employee_no="E2", name="Bob", role="staff", schedule="mon-fri 08:00-12:00")
+    assert kiosk("config", "check", str(path)).returncode == 0
+    path.write_text(path.read_text().replace("night =", "late ="))
+    result = kiosk("config", "check", str(path))
+    assert result.returncode == 2
+    assert "access.schedules: no such schedule for enrolled persons: 'night' (persons E1)" in result.stderr
+    result = kiosk("person", "add", "--config", str(path), "--employee-no", "E3", "--name", "Cy", "--schedule", "nite")
+    assert result.returncode == 1 and "--schedule: schedule 'nite' is neither a name in access.schedules (late, staff)" \
+        in result.stderr

@@ -83,18 +83,17 @@ def test_shots_of_two_people_are_refused(enroller, store, faces):
     assert store.persons() == []
 
 
-def test_duplicate_is_warned_or_refused(enroller, store, faces):
+def test_duplicate_is_refused_or_allowed_and_reported(enroller, store, faces):
     images = sorted((faces / "Adel_Al-Jubeir").glob("*.jpg"))
     first = enroller.enroll_files(NewPerson("E1", "Adel"), images[:1], consent_record())
+    with pytest.raises(EnrollError, match=rf"already enrolled as Adel \(E1, person {first.person.person_id}\)"):
+        enroller.enroll_files(NewPerson("E3", "Third"), images[2:3], consent_record(given_by="Third"))
+    enroller.allow_duplicates = True
     report = enroller.enroll_files(NewPerson("E2", "Impostor"), images[1:2], consent_record(given_by="Impostor"))
     assert [d.employee_no for d in report.duplicates] == ["E1"]
     assert report.duplicates[0].person_id == first.person.person_id
-    enroller.refuse_duplicates = True
-    with pytest.raises(EnrollError, match="already enrolled as Adel"):
-        enroller.enroll_files(NewPerson("E3", "Third"), images[2:3], consent_record(given_by="Third"))
     assert [p.employee_no for p in store.persons()] == ["E1", "E2"]
     # More shots of a person are no duplicate of that person (only of the impostor enrolled above).
-    enroller.refuse_duplicates = False
     assert [d.employee_no for d in enroller.enroll_files("E1", images[2:3], consent_record()).duplicates] == ["E2"]
 
 
