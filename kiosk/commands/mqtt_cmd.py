@@ -128,7 +128,12 @@ def _envelope(args: argparse.Namespace, key_path: Optional[Path]) -> dict[str, A
     problem = first_error("command", envelope)
     if problem:
         raise _fail(f"command: {problem}")
-    return sign_envelope(envelope, _load_private(key_path)) if key_path is not None else envelope
+    if key_path is None:
+        return envelope
+    try:
+        return sign_envelope(envelope, _load_private(key_path))
+    except ValueError as exc:   # NaN, an integer beyond 2**53 ...: RFC 8785 JSON cannot carry it exactly
+        raise _fail(f"--params cannot be signed: {exc}") from None
 
 
 def _sign(args: argparse.Namespace) -> int:

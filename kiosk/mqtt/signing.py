@@ -1,7 +1,8 @@
 """Signed command envelopes: building and signing (operator side), verifying (device side).
 
-The signature covers `canonical(envelope without "signature")`, the same canonical JSON as
-events (docs/contracts.md section 1), so one verifier works for both.
+The signature covers the canonical JSON of the envelope without "signature", in the same forms as
+events (docs/contracts.md section 1): new signatures use RFC 8785 (`"canon": "jcs"`), blocks
+without "canon" the legacy form, so one verifier works for both.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ..store import canon
 from ..store.keys import key_id, load_public_key
-from ..store.signing import canonical
 
 ALG = "Ed25519"
 log = logging.getLogger("kiosk.mqtt")
@@ -41,9 +42,11 @@ def new_envelope(command: str, device_id: str, params: Mapping[str, Any], reques
 
 
 def sign_envelope(envelope: Mapping[str, Any], private_key: Ed25519PrivateKey) -> dict[str, Any]:
+    """A copy of `envelope` signed over its RFC 8785 form; ValueError when it holds what that cannot carry."""
     body = {k: v for k, v in envelope.items() if k != "signature"}
-    value = base64.b64encode(private_key.sign(canonical(body))).decode("ascii")
-    return {**body, "signature": {"alg": ALG, "key_id": key_id(private_key.public_key()), "value": value}}
+    value = base64.b64encode(private_key.sign(canon.jcs(body))).decode("ascii")
+    return {**body, "signature": {"alg": ALG, "key_id": key_id(private_key.public_key()), "canon": canon.JCS,
+                                  "value": value}}
 
 
 def verify_envelope(envelope: Mapping[str, Any], trusted: Mapping[str, Ed25519PublicKey]) -> str:
@@ -63,7 +66,9 @@ def verify_envelope(envelope: Mapping[str, Any], trusted: Mapping[str, Ed25519Pu
         raise SignatureError("signature value is not base64") from None
     body = {k: v for k, v in envelope.items() if k != "signature"}
     try:
-        public.verify(raw, canonical(body))
+        public.verify(raw, canon.for_block(signature)(body))
+    except ValueError as exc:   # an unknown "canon", or content the named form cannot carry
+        raise SignatureError(str(exc)) from None
     except InvalidSignature:
         raise SignatureError("signature does not match the command (altered, or signed by another key)") from None
     return kid
@@ -106,4 +111,4 @@ def parse_time(text: str) -> datetime:
 
 
 __all__ = ["SignatureError", "TrustedKeys", "new_envelope", "sign_envelope", "verify_envelope", "now_iso",
-           "parse_time", "canonical", "key_id"]
+           "parse_time", "key_id"]

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from . import canon
+from .canon import legacy as canonical  # noqa: F401  the audit ledger's record hashes keep the legacy form
 from .errors import RecordError
 from .keys import key_id
 
@@ -17,10 +18,6 @@ ALG = "Ed25519"
 # Keys that would carry face data; an event holding any of them is refused (no face data in events).
 FACE_DATA_KEYS = frozenset({"embedding", "embeddings", "template", "templates", "image", "images", "chip",
                             "face_image", "embedding_b64"})
-
-
-def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _face_data_path(obj: Any, path: str = "") -> str | None:
@@ -61,11 +58,11 @@ class EventSigner:
         body = {k: v for k, v in event.items() if k != "signature"}
         check_no_face_data(body)
         try:
-            message = canonical(body)
-        except (TypeError, ValueError) as exc:
-            raise RecordError(f"event is not JSON-serialisable: {exc}") from None
+            message = canon.jcs(body)
+        except ValueError as exc:
+            raise RecordError(f"event cannot be signed as RFC 8785 JSON: {exc}") from None
         value = base64.b64encode(self._key.sign(message)).decode("ascii")
-        return {**body, "signature": {"alg": ALG, "key_id": self.key_id, "value": value}}
+        return {**body, "signature": {"alg": ALG, "key_id": self.key_id, "canon": canon.JCS, "value": value}}
 
 
 def verify_event(event: Mapping[str, Any], public_keys: Iterable[Ed25519PublicKey]) -> str | None:
@@ -85,7 +82,9 @@ def verify_event(event: Mapping[str, Any], public_keys: Iterable[Ed25519PublicKe
         return "signature value is not base64"
     body = {k: v for k, v in event.items() if k != "signature"}
     try:
-        public.verify(raw, canonical(body))
+        public.verify(raw, canon.for_block(signature)(body))
+    except ValueError as exc:   # an unknown "canon", or content the named form cannot carry
+        return str(exc)
     except InvalidSignature:
         return "signature does not match the content (altered event or wrong key)"
     return None

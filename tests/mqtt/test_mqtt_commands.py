@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.config.mqtt import CommandAuth
 from kiosk.mqtt.commands import CommandFailed, CommandProcessor, CommandRegistry, Request
 from kiosk.mqtt.signing import TrustedKeys, new_envelope, sign_envelope
+from kiosk.store.canon import legacy
 
 
 def write_public(key: Ed25519PrivateKey, path: Path) -> None:
@@ -134,6 +136,20 @@ def test_each_refusal_has_its_code_and_an_audit_record(tmp_path: Path, operator,
         assert reply["request_id"] == payload["request_id"]
 
 
+def test_commands_signed_over_either_canonical_form_are_accepted(tmp_path: Path, operator) -> None:
+    """New envelopes are signed over RFC 8785 ("canon": "jcs"); ones signed before keep working."""
+    h = Harness(tmp_path / "trusted")
+    envelope = signed(operator, params={"duration_s": 2.0, "reason": "Zoë"})
+    assert envelope["signature"]["canon"] == "jcs" and h.send("open_gate", envelope)["ok"]
+    body = new_envelope("open_gate", "kiosk-1", {"duration_s": 2.0, "reason": "Zoë"})
+    value = base64.b64encode(operator.sign(legacy(body))).decode()
+    old = {**body, "signature": {"alg": "Ed25519", "key_id": operator_id(operator), "value": value}}
+    assert h.send("open_gate", old)["ok"] and len(h.calls) == 2
+    relabelled = signed(operator, params={"duration_s": 2.0})
+    del relabelled["signature"]["canon"]   # "2.0" in the legacy form, "2" in the signed bytes
+    assert h.send("open_gate", relabelled)["error"]["code"] == "unauthorised"
+
+
 def test_a_replayed_command_is_refused(tmp_path: Path, operator) -> None:
     h = Harness(tmp_path / "trusted")
     envelope = signed(operator)
@@ -173,3 +189,14 @@ def test_a_broken_key_file_does_not_disable_the_other_trusted_keys(tmp_path: Pat
     good = Ed25519PrivateKey.generate()
     write_public(good, trusted / "good.pem")
     assert list(TrustedKeys(trusted).keys()) == [operator_id(good)]
+
+
+def test_cmd_sign_writes_an_rfc8785_signature_or_one_line_why_not(tmp_path: Path, capsys) -> None:
+    from kiosk.cli import main
+    assert main(["cmd", "keygen", "--out", str(tmp_path / "op")]) == 0
+    base = ["cmd", "sign", "open_gate", "--device", "kiosk-1", "--key", str(tmp_path / "op" / "operator.key")]
+    capsys.readouterr()
+    assert main([*base, "--params", '{"duration_s": 2.0}']) == 0
+    assert json.loads(capsys.readouterr().out)["signature"]["canon"] == "jcs"
+    assert main([*base, "--params", '{"reason": "\\ud800"}']) == 1   # a lone surrogate: not valid Unicode text
+    assert "--params cannot be signed" in capsys.readouterr().err

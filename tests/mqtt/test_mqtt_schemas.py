@@ -41,6 +41,9 @@ def test_signed_event_matches_and_broken_events_do_not(tmp_path: Path) -> None:
         assert first_error("event", make_event(signer, "kiosk-1", 1, event_type)) is None
     assert "event_id" in first_error("event", {**event, "event_id": "not-hex"})
     assert "signature" in first_error("event", {k: v for k, v in event.items() if k != "signature"})
+    legacy = {k: v for k, v in event["signature"].items() if k != "canon"}     # signed before RFC 8785
+    assert event["signature"]["canon"] == "jcs" and first_error("event", {**event, "signature": legacy}) is None
+    assert first_error("event", {**event, "signature": {**legacy, "canon": "c14n"}}) is not None
     assert first_error("event", {**event, "embedding": [0.1]}) is not None      # no face data, no extra keys
     assert first_error("event", {**event, "device_time": "yesterday"}) is not None
     assert first_error("event", {**event, "person": {"person_id": "x"}}) is not None
