@@ -30,8 +30,9 @@ from drivers.gpio_inputs import InputError
 from drivers.relay.base import RelayError
 from drivers.thermal.base import ThermalFrame, ThermalSensor
 
+from . import timesync
 from .attendance import LEDGER_FILE, Attendance
-from .config import KioskConfig
+from .config import ConfigError, KioskConfig, load_config
 from .door import DoorWatcher, build_inputs
 from .face.pipeline import FacePipeline
 from .feedback import Feedback, FeedbackError
@@ -94,6 +95,8 @@ class Daemon:
         self.config = config
         self.config_path = config_path
         self.health = HealthMonitor(config.health.stall_s)
+        self.clock = timesync.ClockState(None, "not checked yet")
+        self.reload_requested = False
         self.notifier = Notifier()
         self.infer = ThreadPoolExecutor(1, thread_name_prefix="infer")
         self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="store")
@@ -332,18 +335,34 @@ class Daemon:
                 delay = min(delay * 2, 5.0)
 
     async def _health(self) -> None:
-        interval = self.config.health.interval_s
+        interval, log_every = self.config.health.interval_s, self.config.health.log_interval_s
+        logged_at, logged_alarms = -float("inf"), None
+        self.health.gauge("clock", lambda: self.clock.as_dict())
         while True:
             await asyncio.sleep(interval)
+            self._check_clock()
             report = self.health.report()
-            log.info("health", extra={"fields": {
-                "alive": report["pipeline_alive"], "fps": report["fps"],
-                "recognition_ms": report["latency"].get("recognition", {}).get("p50_ms"),
-                "frames_dropped": self.frames.dropped, "alarms": report["alarms"] or None}})
+            now = time.monotonic()
+            if now - logged_at >= log_every or report["alarms"] != logged_alarms:
+                logged_at, logged_alarms = now, report["alarms"]
+                log.info("health", extra={"fields": {
+                    "alive": report["pipeline_alive"], "fps": report["fps"],
+                    "recognition_ms": report["latency"].get("recognition", {}).get("p50_ms"),
+                    "frames_dropped": self.frames.dropped, "alarms": report["alarms"] or None}})
             if self.mqtt is not None:
                 self.mqtt.update_health(report)
             self.notifier.status(f"{report['fps'].get('pipeline', 0):.1f} fps, "
                                  f"{sum(v for k, v in report['counters'].items() if k.startswith('decisions_'))} decisions")
+
+    def _check_clock(self) -> None:
+        """Alarm `clock` while the kernel says nobody has synchronised the clock (events carry its time)."""
+        state = self.clock = timesync.clock_state()
+        if state.synchronised is False:
+            if "clock" not in self.health.alarms:
+                log.warning("clock not synchronised", extra={"fields": {"detail": timesync.describe(state)}})
+            self.health.raise_alarm("clock", timesync.describe(state))
+        else:
+            self.health.clear_alarm("clock")
 
     async def _watchdog(self, interval: float) -> None:
         while True:
@@ -430,6 +449,7 @@ class Daemon:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload, stop)
         self._last_prompt: Optional[str] = None
         self._attendance_dirty = False
         self._writing = False
@@ -455,6 +475,23 @@ class Daemon:
         finally:
             await asyncio.shield(self.gate.stop())
         return 0
+
+    def _reload(self, stop: asyncio.Event) -> None:
+        """SIGHUP: check the configuration file; when it loads, stop cleanly (gate locked, events
+        written) so that `kiosk run` starts again in the same process with it. A file that does not
+        load is refused with its error and the daemon goes on with the configuration it has."""
+        try:
+            load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration", extra={"fields": {"error": str(exc)}})
+            self.health.raise_alarm("config_reload", str(exc))
+            self.notifier.status(f"reload refused: {exc}")
+            return
+        self.health.clear_alarm("config_reload")
+        log.info("reloading the configuration", extra={"fields": {"config": str(self.config_path or "default")}})
+        self.reload_requested = True
+        self.notifier.reloading()
+        stop.set()
 
     async def _serve(self, stop: asyncio.Event) -> None:
         config = self.config

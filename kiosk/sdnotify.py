@@ -1,4 +1,4 @@
-"""systemd notify protocol (sd_notify): READY, WATCHDOG, STOPPING, STATUS over $NOTIFY_SOCKET.
+"""systemd notify protocol (sd_notify): READY, WATCHDOG, RELOADING, STOPPING, STATUS over $NOTIFY_SOCKET.
 
 A no-op when the daemon was not started by systemd (no NOTIFY_SOCKET).
 """
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Optional
 
 
@@ -46,6 +47,10 @@ class Notifier:
 
     def stopping(self) -> None:
         self.send("STOPPING=1")
+
+    def reloading(self) -> None:
+        """The configuration is being reloaded; READY=1 follows when the daemon decides again."""
+        self.send("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
 
     def status(self, text: str) -> None:
         self.send(f"STATUS={text}")

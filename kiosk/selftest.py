@@ -20,6 +20,10 @@ class SecurityLevelWarning(Exception):
     """The configured security level cannot be met at today's number enrolled (reported as `warn`)."""
 
 
+class ClockWarning(Exception):
+    """The system clock is not synchronised (reported as `warn`)."""
+
+
 @dataclass
 class CheckResult:
     name: str
@@ -38,7 +42,7 @@ class SelfTest:
         """(name, required, check) in the order they run; later checks reuse what earlier ones loaded."""
         cfg = self.config
         items = [("models", True, self.models), ("store", True, self.store), ("security", False, self.security),
-                 ("calibration", True, self.calibration)]
+                 ("calibration", True, self.calibration), ("clock", False, self.clock)]
         if cfg.camera.backend == "mock" or cfg.thermal.backend == "mock":
             items.append(("simulator", True, self.simulator))
         items.append(("camera", True, self.camera))
@@ -97,6 +101,15 @@ class SelfTest:
         calibration = calibration_for_config(self.config)
         source = self.config.calibration_path if self.config.calibration_path.exists() else "built-in defaults"
         return f"{source} ({type(calibration).__name__})"
+
+    def clock(self) -> str:
+        """A warning, not a failure: a kiosk without network must still open for staff."""
+        from .timesync import clock_state, describe
+
+        state = clock_state()
+        if state.synchronised is False:
+            raise ClockWarning(describe(state))
+        return describe(state)
 
     def simulator(self) -> str:
         from .sim.world import SimWorld

@@ -33,6 +33,7 @@ import numpy as np
 import smbus2
 from smbus2 import i2c_msg
 
+from ..hints import i2c_hint
 from .health import HealthMonitor
 from .registers import (
     CONTROL_REG,
@@ -109,7 +110,8 @@ class Mlx90640I2C:
                 try:
                     self._bus = smbus2.SMBus(self._bus_arg)
                 except OSError as exc:
-                    raise Mlx90640Error(f"cannot open /dev/i2c-{self._bus_arg}: {exc.strerror or exc}") from exc
+                    raise Mlx90640Error(f"cannot open /dev/i2c-{self._bus_arg}: {exc.strerror or exc}"
+                                        f"{i2c_hint(exc)}") from exc
                 self._owns_bus = True
             else:
                 self._bus = self._bus_arg

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import serial
 
+from ..hints import serial_hint
 from .uart_protocol import (
     AUTO_OUTPUT,
     FRAME_BYTES,
@@ -63,7 +64,7 @@ class GyMcu90640:
                 self._serial = serial.Serial(self._port_arg, self.baud, bytesize=8, parity="N", stopbits=1,
                                              timeout=0.05, xonxoff=False, rtscts=False)
             except (serial.SerialException, OSError) as exc:
-                raise UartPortError(f"cannot open {self._port_arg}: {exc}") from exc
+                raise UartPortError(f"cannot open {self._port_arg}: {exc}{serial_hint(exc)}") from exc
             self._owns_port = True
         else:
             self._serial = self._port_arg

@@ -12,6 +12,7 @@ from typing import Optional
 import serial
 
 from ..health import DeviceHealth, HealthState
+from ..hints import serial_hint
 from .base import Relay, RelayError, error_reason
 
 START = 0xA0
@@ -68,7 +69,7 @@ class SerialRelay(Relay):
                                          exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             self.health.state, self.health.detail = HealthState.failed, str(exc)
-            raise RelayError(f"cannot open {self.describe()}: {error_reason(exc)}") from None
+            raise RelayError(f"cannot open {self.describe()}: {error_reason(exc)}{serial_hint(exc)}") from None
 
     def close(self) -> None:
         if not self._in_use:

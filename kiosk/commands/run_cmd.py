@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 
@@ -17,10 +18,15 @@ def _run(args: argparse.Namespace) -> int:
     from ..daemon import Daemon, StartupError
 
     config = load(args)
-    logs.setup(config.device.log_level, config.device.log_format.value)
+    logs.setup(config.device.log_level, config.device.log_format.value, native=True)
     daemon = Daemon(config, args.config)
     try:
-        return asyncio.run(daemon.run())
+        code = asyncio.run(daemon.run())
     except StartupError as exc:
         print(f"kiosk: cannot start: {exc}", file=sys.stderr)
         return 2
+    if code == 0 and daemon.reload_requested:
+        # Same process (systemd keeps tracking the main PID), fresh interpreter, new configuration.
+        logs.restore_native_stderr()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
+    return code

@@ -10,7 +10,9 @@ from .base import Section
 
 
 class HealthConfig(Section):
-    interval_s: float = Field(5.0, gt=0, le=3600, description="How often health is computed and logged.")
+    interval_s: float = Field(5.0, gt=0, le=3600, description="How often health is computed (alarms, MQTT, watchdog).")
+    log_interval_s: float = Field(60.0, gt=0, le=86400, description="How often a health line is logged; a change "
+                                                                    "of the alarms is logged at once.")
     stall_s: float = Field(10.0, gt=0, le=3600, description="Pipeline without a result this long counts as stalled "
                                                             "(the systemd watchdog is then no longer fed).")
     frame_queue: int = Field(2, ge=1, le=64, description="Frames buffered between capture and recognition; "

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from e2e_support import sim_kiosk
@@ -69,3 +70,36 @@ def test_watchdog_is_not_fed_when_the_pipeline_stalls(tmp_path, models_dir, sim_
     late = [line for t, line in messages if line == "WATCHDOG=1" and t > ready_at + 3.5]
     assert late == []
     assert "pipeline stalled" in stderr and "camera" in stderr
+
+
+def _wait_for(sock: socket.socket, match: Callable[[str], bool], seconds: float) -> list[str]:
+    """Notify lines received until one matches (or all received within `seconds`)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not any(match(line) for line in seen):
+        seen.extend(line for _, line in collect(sock, 0.2))
+    return seen
+
+
+def test_sighup_reloads_a_good_configuration_in_the_same_process_and_refuses_a_bad_one(
+        tmp_path, models_dir, sim_dir):
+    process, sock = start(tmp_path, models_dir, sim_dir, {"backend": "mock"})
+    config = tmp_path / "state" / "kiosk.toml"
+    try:
+        assert "READY=1" in _wait_for(sock, "READY=1".__eq__, 60)
+        good = config.read_text()
+        config.write_text(good + "\n[bogus]\nkey = 1\n")
+        process.send_signal(signal.SIGHUP)                   # refused: the daemon goes on
+        refused = _wait_for(sock, lambda line: line.startswith("STATUS=reload refused"), 30)
+        assert any(line.startswith("STATUS=reload refused") and "bogus" in line for line in refused), refused
+        config.write_text(good)
+        process.send_signal(signal.SIGHUP)                   # accepted: stop, exec, ready again
+        lines = _wait_for(sock, "RELOADING=1".__eq__, 30)
+        assert "RELOADING=1" in lines and any(line.startswith("MONOTONIC_USEC=") for line in lines)
+        after = _wait_for(sock, "READY=1".__eq__, 60)
+        assert "READY=1" in after and process.poll() is None  # same PID, deciding again
+    finally:
+        stop(process, sock)
+        stderr = process.stderr.read()
+    assert "reload refused" in stderr and "bogus" in stderr, stderr[-2000:]
+    assert stderr.count("reloading the configuration") == 1

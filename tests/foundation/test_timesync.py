@@ -1,0 +1,59 @@
+"""Clock synchronisation: the kernel's NTP state, the timesyncd marker, the selftest warning."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiosk import timesync
+from kiosk.selftest import ClockWarning, SelfTest
+from kiosk.timesync import ClockState, clock_state, describe
+
+
+def test_kernel_state_answers_on_linux():
+    # adjtimex(modes=0) is allowed to any process outside a seccomp filter; whichever way this machine's
+    # clock is, the answer is a bool and agrees with clock_state.
+    kernel = timesync.kernel_state()
+    assert kernel in (True, False)
+    assert clock_state() == ClockState(kernel, "kernel")
+
+
+def test_marker_file_is_the_fallback_when_adjtimex_is_denied(monkeypatch, tmp_path: Path):
+    monkeypatch.setattr(timesync, "kernel_state", lambda: None)
+    assert clock_state(tmp_path / "absent") == ClockState(None, "unknown")
+    marker = tmp_path / "synchronized"
+    marker.touch()
+    assert clock_state(marker) == ClockState(True, "systemd-timesyncd")
+
+
+def test_descriptions_say_what_to_do():
+    assert "timedatectl set-ntp true" in describe(ClockState(False, "kernel"))
+    assert describe(ClockState(True, "kernel")) == "synchronised (kernel)"
+    assert "cannot tell" in describe(ClockState(None, "unknown"))
+
+
+@pytest.mark.parametrize("synchronised", [True, False])
+def test_selftest_warns_but_does_not_fail_on_an_unsynchronised_clock(monkeypatch, synchronised):
+    from kiosk.config import KioskConfig
+
+    monkeypatch.setattr(timesync, "kernel_state", lambda: synchronised)
+    test = SelfTest(KioskConfig())
+    assert ("clock", False, test.clock) in test.checks()      # not required
+    if synchronised:
+        assert test.clock() == "synchronised (kernel)"
+    else:
+        with pytest.raises(ClockWarning, match="NOT synchronised"):
+            test.clock()
+
+
+def test_daemon_raises_and_clears_the_clock_alarm(monkeypatch):
+    from kiosk.config import KioskConfig
+    from kiosk.daemon import Daemon
+
+    daemon = Daemon(KioskConfig())
+    monkeypatch.setattr("kiosk.timesync.clock_state", lambda: ClockState(False, "kernel"))
+    daemon._check_clock()
+    assert "NOT synchronised" in daemon.health.alarms["clock"] and daemon.clock.synchronised is False
+    monkeypatch.setattr("kiosk.timesync.clock_state", lambda: ClockState(True, "kernel"))
+    daemon._check_clock()
+    assert "clock" not in daemon.health.alarms
