@@ -45,7 +45,7 @@ from .recognizer import FrameResult, Recognizer
 from .runtime.queues import LatestQueue
 from .runtime.reader import DeviceReader, wait_stopped
 from .sdnotify import Notifier
-from .store import Store
+from .store import RecordError, Store
 from .thermal import calibration_for_config
 from .tracker import Step, Tracker
 
@@ -315,19 +315,29 @@ class Daemon:
             self._writing = True
             try:
                 signed = await self._record(loop, event)
+                if signed is None:
+                    continue
                 if self.mqtt is not None and not await self.mqtt.publish_event(signed):
                     self.health.count("events_held_outbox_full")
             finally:
                 self._writing = False
             self.health.count("events")
 
-    async def _record(self, loop: asyncio.AbstractEventLoop, event: dict[str, Any]) -> dict[str, Any]:
+    async def _record(self, loop: asyncio.AbstractEventLoop, event: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """The signed event once it is in the local log; None for an event no retry can record (a
+        malformed one: a bug, alarmed), so that it does not hold back every event after it."""
         delay = 0.2
         while True:
             try:
                 signed = await loop.run_in_executor(self.store_thread, self.store.record_event, event)
                 self.health.clear_alarm("event_log")
                 return signed
+            except RecordError as exc:
+                self.health.count("events_refused")
+                self.health.raise_alarm("event_refused", f"{event.get('type')} {event.get('event_id')}: {exc}")
+                log.error("event refused by the event log, not recorded", extra={"fields": {
+                    "type": event.get("type"), "event_id": event.get("event_id"), "error": str(exc)}})
+                return None
             except Exception as exc:   # disk full, database locked: keep the event and retry
                 self.health.raise_alarm("event_log", str(exc))
                 log.error("event log write failed, retrying: %s", exc)

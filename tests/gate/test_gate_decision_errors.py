@@ -14,6 +14,7 @@ from kiosk.attendance import Attendance
 from kiosk.daemon import Daemon
 from kiosk.policy import Observation, decide
 from kiosk.recognizer import FrameResult
+from kiosk.store import RecordError
 from kiosk.tracker import Step, Verdict
 
 
@@ -87,3 +88,38 @@ def test_an_error_building_the_events_leaves_the_gate_locked_and_is_alarmed(tmp_
         daemon.infer.shutdown()
         daemon.store_thread.shutdown()
     assert "decision failed; gate locked" in caplog.text
+
+
+class RefusingStore:
+    """A store whose event log refuses one event as malformed and records the others."""
+
+    def __init__(self, refuse: str) -> None:
+        self.refuse, self.recorded = refuse, []
+
+    def record_event(self, event: dict[str, Any]) -> dict[str, Any]:
+        if event["event_id"] == self.refuse:
+            raise RecordError("event field 'detail.embedding' would carry face data")
+        self.recorded.append(event["event_id"])
+        return {**event, "signature": {}}
+
+
+def test_a_malformed_event_is_refused_alarmed_and_does_not_hold_back_the_next(caplog) -> None:
+    daemon = Daemon(config())
+    daemon.store, daemon.mqtt = RefusingStore("bad"), None
+
+    async def scenario() -> None:
+        task = asyncio.create_task(daemon._event_writer())
+        for event_id in ("bad", "good"):
+            await daemon.events.put({"type": "access_granted", "event_id": event_id})
+        await until(lambda: daemon.store.recorded == ["good"] or task.done())
+        assert not task.done()
+        assert daemon.health.counters["events_refused"] == 1 and daemon.health.counters["events"] == 1
+        assert "face data" in daemon.health.alarms["event_refused"]
+        task.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        daemon.infer.shutdown()
+        daemon.store_thread.shutdown()
+    assert "event refused by the event log" in caplog.text
