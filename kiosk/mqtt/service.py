@@ -33,7 +33,7 @@ from .commands import CommandProcessor, CommandRegistry
 from .connection import ConnectError, Connection, Will, backoff_delay
 from .durable import DurableQueue
 from .fleet import ALARM_NO_KEY, FleetCipher, FleetSync
-from .ha import HaState, discovery_messages
+from .ha import HaState, discovery_messages, removal_messages
 from .outbox import Message
 from .publisher import Publisher
 from .signing import TrustedKeys, now_iso
@@ -94,6 +94,7 @@ class MqttService:
         self._outbox_max_pages = outbox_max_pages
         self._daemon_health: dict[str, Any] = {}
         self._ha = HaState() if self.mqtt.ha_discovery else None
+        self._ha_marker = Path(config.state_dir) / "ha-discovery.json"   # discovery configs are on the broker
         self._started_at = time.monotonic()
         self._conn: Optional[Connection] = None
         self._stopping = asyncio.Event()
@@ -327,7 +328,10 @@ class MqttService:
         if self._ha is not None:
             for topic, payload in discovery_messages(self.topics, self.mqtt.ha_prefix):
                 conn.publish(topic, payload, 1, True)
+            self._ha_marker.write_text(json.dumps({"ha_prefix": self.mqtt.ha_prefix}))
             self._publish_ha_state()
+        elif self._ha_marker.exists():
+            self._remove_ha_discovery(conn)
         tasks = [asyncio.create_task(self._publisher.run(conn), name="mqtt-publisher"),
                  asyncio.create_task(self._health_loop(conn), name="mqtt-health")]
         stop = asyncio.ensure_future(self._stopping.wait())
@@ -402,6 +406,19 @@ class MqttService:
                 await self._in_store(callback, action, detail)
         except Exception:
             log.exception("mqtt: audit record for %s failed", detail.get("command"))
+
+    def _remove_ha_discovery(self, conn: Connection) -> None:
+        """Discovery was on at an earlier start and is off now: remove the entities from Home Assistant
+        (empty retained configs under the prefix they were published with)."""
+        try:
+            prefix = str(json.loads(self._ha_marker.read_text())["ha_prefix"])
+        except (OSError, ValueError, KeyError, TypeError):
+            prefix = self.mqtt.ha_prefix
+        for topic, payload in removal_messages(self.topics, prefix):
+            conn.publish(topic, payload, 1, True)
+        conn.publish(self.topics.ha_state, b"", 0, True)
+        self._ha_marker.unlink(missing_ok=True)
+        log.info("mqtt: Home Assistant discovery is off: removed this kiosk's entities under %s/", prefix)
 
     def _publish_ha_state(self) -> None:
         conn = self._conn

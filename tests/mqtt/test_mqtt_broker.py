@@ -228,7 +228,7 @@ def test_home_assistant_discovery_when_enabled(tmp_path: Path, broker: Mosquitto
     async def main() -> None:
         service = MqttService(kiosk_config(tmp_path, broker.port, ha_discovery=True))
         await service.start()
-        assert await wait(recorder, lambda ms: sum(m.topic.endswith("/config") for m in ms) == 4)
+        assert await wait(recorder, lambda ms: sum(m.topic.endswith("/config") for m in ms) == 5)
         service.set_door(True)
         await service.publish_event(make_event(signer, "kiosk-1", 1))
         assert await wait(recorder, lambda ms: any(b"Person 1" in m.payload for m in ms))
@@ -237,10 +237,36 @@ def test_home_assistant_discovery_when_enabled(tmp_path: Path, broker: Mosquitto
     recorder.close()
     configs = [json.loads(m.payload) for m in recorder.messages if m.topic.endswith("/config")]
     assert {c["unique_id"] for c in configs} == {"kiosk_kiosk-1_door", "kiosk_kiosk-1_last_person",
-                                                 "kiosk_kiosk-1_last_temperature", "kiosk_kiosk-1_health"}
+                                                 "kiosk_kiosk-1_last_temperature", "kiosk_kiosk-1_last_event",
+                                                 "kiosk_kiosk-1_health"}
     state = recorder.json_on("kiosk/kiosk-1/ha/state")[-1]
     assert state["door"] == "open" and state["last_person"] == "Person 1" and state["last_temperature_c"] == 36.6
     assert first_error("ha-state", state) is None
+
+
+def test_switching_discovery_off_removes_the_entities_from_home_assistant(tmp_path: Path, broker: Mosquitto) -> None:
+    async def session(ha_discovery: bool, recorder: Recorder, seen) -> None:
+        service = MqttService(kiosk_config(tmp_path, broker.port, ha_discovery=ha_discovery))
+        await service.start()
+        assert await wait(recorder, seen)
+        await service.stop()
+
+    def configs(messages: list[mqtt.MQTTMessage]) -> list[mqtt.MQTTMessage]:
+        return [m for m in messages if m.topic.startswith("homeassistant/")]
+
+    first = Recorder(broker.port, ["homeassistant/#"])
+    run(session(True, first, lambda ms: len(configs(ms)) == 5))
+    first.close()
+    assert (tmp_path / "ha-discovery.json").exists()
+    second = Recorder(broker.port, ["homeassistant/#"])
+    # The retained configs reach the new subscriber, then the empty ones that remove them.
+    run(session(False, second, lambda ms: sum(not m.payload for m in configs(ms)) == 5))
+    second.close()
+    assert not (tmp_path / "ha-discovery.json").exists()
+    third = Recorder(broker.port, ["homeassistant/#", "kiosk/kiosk-1/status"])
+    assert third.wait_for(lambda ms: any(m.topic.endswith("/status") for m in ms), 10)
+    third.close()
+    assert configs(third.messages) == []                       # nothing retained any more
 
 
 def test_discovery_is_off_by_default(tmp_path: Path, broker: Mosquitto) -> None:

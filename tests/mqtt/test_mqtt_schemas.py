@@ -5,6 +5,7 @@ import base64
 import json
 from pathlib import Path
 
+import jinja2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jsonschema import Draft202012Validator
@@ -12,7 +13,7 @@ from mqtt_support import event_signer, kiosk_config, make_event, make_keys
 
 from kiosk.health import HealthMonitor
 from kiosk.mqtt.fleet import FleetCipher
-from kiosk.mqtt.ha import HaState, discovery_messages
+from kiosk.mqtt.ha import HaState, discovery_messages, removal_messages
 from kiosk.mqtt.schemas import COMMANDS, first_error, load_schema, schema_names
 from kiosk.mqtt.service import MqttService
 from kiosk.mqtt.signing import new_envelope, sign_envelope
@@ -134,16 +135,27 @@ def test_home_assistant_payloads() -> None:
     messages = discovery_messages(topics, "homeassistant")
     assert [t for t, _ in messages] == [
         "homeassistant/binary_sensor/kiosk_door_1/door/config", "homeassistant/sensor/kiosk_door_1/last_person/config",
-        "homeassistant/sensor/kiosk_door_1/last_temperature/config", "homeassistant/sensor/kiosk_door_1/health/config"]
-    for _, payload in messages:
-        config = json.loads(payload)
+        "homeassistant/sensor/kiosk_door_1/last_temperature/config",
+        "homeassistant/sensor/kiosk_door_1/last_event/config", "homeassistant/sensor/kiosk_door_1/health/config"]
+    configs = {t.split("/")[-2]: json.loads(p) for t, p in messages}
+    for config in configs.values():
         assert config["availability_topic"] == "kiosk/door.1/status" and config["unique_id"].startswith("kiosk_door_1_")
+        assert "object_id" not in config and config["origin"]["name"] == "kiosk"     # object_id is deprecated in HA
+    assert configs["door"]["default_entity_id"] == "binary_sensor.kiosk_door_1_door"
+    assert configs["last_temperature"]["state_class"] == "measurement"
+    assert configs["health"]["entity_category"] == "diagnostic"
+    assert removal_messages(topics, "homeassistant") == [(t, b"") for t, _ in messages]
+    door = jinja2.Environment().from_string(configs["door"]["value_template"])   # HA renders it with Jinja2
+    assert [door.render(value_json={"door": d}) for d in ("open", "closed", None)] == ["ON", "OFF", "None"]
     state = HaState()
+    assert state.document()["door"] is None                  # no contact: HA shows unknown, not closed
     assert state.set_door(True)
     assert state.note_event({"type": "attendance", "person": {"name": "Ada"}, "temperature": {"body_c": 36.71},
                              "device_time": "2026-01-01T09:00:00+00:00"})
-    assert state.document()["last_person"] == "Ada" and state.document()["last_temperature_c"] == 36.71
-    assert first_error("ha-state", state.document()) is None
+    document = state.document()
+    assert document["last_person"] == "Ada" and document["last_temperature_c"] == 36.71
+    assert document["last_event_type"] == "attendance"
+    assert first_error("ha-state", document) is None
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
