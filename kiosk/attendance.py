@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from .config import KioskConfig
 from .config.device import DeviceRole
 from .config.gate import AttendanceMode
+from .config.mqtt import AttendanceField
 from .policy import Decision, Observation
 from .tracker import Verdict
 
@@ -57,11 +58,18 @@ class Attendance:
             events.append(make_event(alert, self.config, at, **parts, detail=detail))
         direction = self.clock(decision, obs, at)
         if direction is not None:
-            events.append(make_event("attendance", self.config, at, person=parts["person"],
-                                     temperature=parts["temperature"], mask=parts["mask"],
-                                     decision=parts["decision"], match=parts["match"],
-                                     attendance={"direction": direction}))
+            events.append(self.attendance_event(parts, direction, at))
         return events
+
+    def attendance_event(self, parts: dict[str, Optional[dict]], direction: str, at: datetime) -> dict[str, Any]:
+        """The HR feed's event: who, which way, and only the parts `mqtt.attendance_fields` names."""
+        fields = set(self.config.mqtt.attendance_fields)
+        person = parts["person"] or {}
+        who = {key: value for key, value in person.items()
+               if key in ("person_id", "employee_no") or AttendanceField(key) in fields}
+        extra = {part: parts[part] for part in ("temperature", "mask", "decision", "match")
+                 if AttendanceField(part) in fields}
+        return make_event("attendance", self.config, at, person=who, attendance={"direction": direction}, **extra)
 
     def clock(self, decision: Decision, obs: Observation, at: datetime) -> Optional[str]:
         """"in", "out" or None (no attendance event) for a verdict; updates the ledger."""

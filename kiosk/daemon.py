@@ -370,7 +370,7 @@ class Daemon:
         if state.synchronised is False:
             if "clock" not in self.health.alarms:
                 log.warning("clock not synchronised", extra={"fields": {"detail": timesync.describe(state)}})
-            self.health.raise_alarm("clock", timesync.describe(state))
+            self.health.raise_alarm("clock", timesync.describe(state), warning=True)
         else:
             self.health.clear_alarm("clock")
 

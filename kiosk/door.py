@@ -30,16 +30,19 @@ log = logging.getLogger("kiosk.door")
 RELOCK_GRACE_S = 1.0
 HELD_OPEN = "door_held_open"
 FORCED_OPEN = "door_forced_open"
+GATE_OPENED = "gate_opened"     # not an alarm: a gate opening that was not a face grant (its source says which)
 
 
 @dataclass(frozen=True)
 class DoorAlarm:
-    kind: str                       # door_held_open | door_forced_open
+    kind: str                       # door_held_open | door_forced_open | gate_opened
     t: float                        # monotonic time
     detail: dict[str, Any] = field(default_factory=dict)
 
     def event(self, config: KioskConfig, at: datetime) -> dict[str, Any]:
         """The unsigned event (docs/contracts.md section 1) for this alarm."""
+        if self.kind == GATE_OPENED:
+            return make_event(self.kind, config, at, detail=dict(self.detail))
         return make_event(self.kind, config, at, detail={"alarm": self.kind, **self.detail})
 
 
@@ -139,6 +142,7 @@ class DoorWatcher:
             self.monitor.exit_pressed(t)
             if self.gate is not None and self.config.gate.exit_button_unlocks:
                 self.gate.grant()
+                self._raise([DoorAlarm(GATE_OPENED, t, {"source": "exit_button"})])
         elif change.name == DOOR:
             self._door_state(not change.active)
             gate_unlocked = self.gate.unlocked if self.gate is not None else False
@@ -154,7 +158,7 @@ class DoorWatcher:
 
     def _raise(self, alarms: list[DoorAlarm]) -> None:
         for alarm in alarms:
-            log.warning("alarm %s %s", alarm.kind, alarm.detail)
+            log.log(logging.INFO if alarm.kind == GATE_OPENED else logging.WARNING, "%s %s", alarm.kind, alarm.detail)
             try:
                 self.on_alarm(alarm)
             except Exception:

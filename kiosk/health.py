@@ -58,6 +58,7 @@ class HealthMonitor:
         self.latencies: dict[str, Latency] = {}
         self.counters: dict[str, int] = {}
         self.alarms: dict[str, str] = {}
+        self.warnings: set[str] = set()          # alarms that do not make a selftest fail (an unsynchronised clock)
         self.gauges: dict[str, Callable[[], object]] = {}
         self.last_result: Optional[float] = None
 
@@ -74,11 +75,20 @@ class HealthMonitor:
         """Register a value read at report time (queue depth, device health, outbox size)."""
         self.gauges[name] = read
 
-    def raise_alarm(self, name: str, detail: str) -> None:
+    def raise_alarm(self, name: str, detail: str, *, warning: bool = False) -> None:
         self.alarms[name] = detail
+        if warning:
+            self.warnings.add(name)
+        else:
+            self.warnings.discard(name)
 
     def clear_alarm(self, name: str) -> None:
         self.alarms.pop(name, None)
+        self.warnings.discard(name)
+
+    def failing_alarms(self) -> dict[str, str]:
+        """The alarms that are not mere warnings."""
+        return {name: detail for name, detail in self.alarms.items() if name not in self.warnings}
 
     def pipeline_result(self) -> None:
         """The recognition stage finished a frame (with or without a face)."""

@@ -11,8 +11,10 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .attendance import make_event
 from .config import ConfigError, load_config
 
 if TYPE_CHECKING:
@@ -45,9 +47,12 @@ class RemoteCommands:
     async def open_gate(self, params: dict[str, Any]) -> dict[str, Any]:
         duration = params.get("duration_s")
         self.daemon.gate.grant(duration)
+        opened_for = duration or self.daemon.config.gate.pulse_s
         log.info("gate opened by remote command", extra={"fields": {"reason": params.get("reason"),
                                                                        "duration_s": duration}})
-        return {"opened": True, "duration_s": duration or self.daemon.config.gate.pulse_s}
+        self.daemon.events.put_nowait(make_event("gate_opened", self.daemon.config, datetime.now(UTC), detail={
+            "source": "remote_command", "reason": params.get("reason"), "duration_s": opened_for}))
+        return {"opened": True, "duration_s": opened_for}
 
     async def enroll(self, params: dict[str, Any]) -> dict[str, Any]:
         from .enroll import Enroller, NewPerson, enroll_remote
@@ -109,8 +114,9 @@ class RemoteCommands:
         return {"applied": applied, "needs_restart": restart}
 
     async def selftest(self, params: dict[str, Any]) -> dict[str, Any]:
-        report = self.daemon.health.report()
-        return {"ok": bool(report["pipeline_alive"]) and not report["alarms"], "health": report}
+        health = self.daemon.health
+        report = health.report()
+        return {"ok": bool(report["pipeline_alive"]) and not health.failing_alarms(), "health": report}
 
 
 def _image_bytes(text: str) -> bytes:

@@ -21,6 +21,16 @@ class CommandAuth(StrEnum):
     acl = "acl"        # the broker's ACL alone decides who may publish commands
 
 
+class AttendanceField(StrEnum):
+    """Optional parts of attendance events (the HR feed); person_id, employee number and direction are always in."""
+    name = "name"
+    role = "role"
+    temperature = "temperature"   # body temperature is health data: off by default
+    mask = "mask"
+    match = "match"
+    decision = "decision"
+
+
 class MqttConfig(Section):
     enabled: bool = Field(False, description="Publish events and accept commands over MQTT.")
     host: str = Field("localhost", description="Broker host.")
@@ -50,6 +60,10 @@ class MqttConfig(Section):
     fleet_sync: bool = Field(True, description="Share persons and templates with the other kiosks of the fleet.")
     ha_discovery: bool = Field(False, description="Publish Home Assistant MQTT discovery messages.")
     ha_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix.")
+    attendance_fields: list[AttendanceField] = Field(
+        default_factory=list, description="What attendance events carry besides person_id, employee number and "
+                                          "direction: any of name, role, temperature, mask, match, decision. "
+                                          "Default none (names and body temperature stay off the HR feed).")
 
     @field_validator("password_file", "ca_file", "cert_file", "key_file")
     @classmethod

@@ -11,7 +11,7 @@ from .clock import normalise_iso, to_utc_iso, utc_now
 from .errors import RecordError
 
 EVENT_TYPES = ("attendance", "access_granted", "access_denied", "fever_alert", "spoof_attempt", "unknown_face",
-               "door_held_open", "door_forced_open", "alarm")
+               "door_held_open", "door_forced_open", "gate_opened", "alarm")
 
 
 def check_event(event: Mapping[str, Any]) -> None:

@@ -12,10 +12,12 @@ from gate_helpers import AT, LIVE, PHOTO, STAFF, STAFF_2, VISITOR, config, match
 
 from kiosk.attendance import Attendance, make_event
 from kiosk.config import KioskConfig
+from kiosk.mqtt.schemas import first_error
 from kiosk.policy import Observation, PersonInfo, decide
 from kiosk.tracker import Verdict
 from kiosk.types import MatchResult
 
+SIGNATURE = {"alg": "Ed25519", "key_id": "0123456789abcdef", "canon": "jcs", "value": "A" * 88}
 EVENT_KEYS = {"type", "event_id", "device_id", "device_time", "person", "temperature", "liveness", "mask", "decision",
               "attendance", "match", "detail"}
 
@@ -43,10 +45,12 @@ def test_granted_staff_gives_access_and_attendance_events_per_contract() -> None
         assert re.fullmatch(r"[0-9a-f]{32}", event["event_id"])
         assert event["device_id"] == "door-3"
         assert event["device_time"] == "2026-03-04T10:00:00.000+00:00"
-        assert event["person"] == {"person_id": "p-ada", "employee_no": "E001", "name": "Ada Lovelace",
-                                   "role": "staff"}
         json.dumps(event, allow_nan=False)
     access, clock = events
+    assert access["person"] == {"person_id": "p-ada", "employee_no": "E001", "name": "Ada Lovelace", "role": "staff"}
+    # The HR feed: who and which way, no name and no body temperature unless mqtt.attendance_fields asks.
+    assert clock["person"] == {"person_id": "p-ada", "employee_no": "E001"}
+    assert clock["temperature"] is clock["mask"] is clock["match"] is clock["decision"] is None
     assert access["decision"] == {"outcome": "granted", "reasons": ["recognised"]}  # mask.policy = ignore
     assert access["temperature"] == {"body_c": 36.6, "skin_c": 34.1, "quality": 0.9, "fever": False}
     assert access["liveness"] == {"live": True, "score": 0.92, "reason": "warm skin"}
@@ -55,6 +59,16 @@ def test_granted_staff_gives_access_and_attendance_events_per_contract() -> None
     assert access["attendance"] is None
     assert clock["attendance"] == {"direction": "in"}
     assert len({event["event_id"] for event in events}) == 2
+
+
+def test_attendance_fields_put_chosen_parts_back_into_the_hr_feed() -> None:
+    cfg = config({"device": {"role": "entry"}, "mqtt": {"attendance_fields": ["name", "temperature", "decision"]}})
+    clock = Attendance(cfg).events_for(verdict(cfg))[-1]
+    assert clock["type"] == "attendance"
+    assert clock["person"] == {"person_id": "p-ada", "employee_no": "E001", "name": "Ada Lovelace"}
+    assert clock["temperature"]["body_c"] == 36.6 and clock["decision"]["outcome"] == "granted"
+    assert clock["mask"] is None and clock["match"] is None
+    assert first_error("event", {**clock, "signature": SIGNATURE}) is None
 
 
 def test_no_face_data_in_events() -> None:

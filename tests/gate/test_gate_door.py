@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from gpiod.line import Bias, Direction, Edge
 from drivers.gpio_inputs import DOOR, EXIT, GpioInputs, InputError
 from drivers.relay.fake_chip import FakeGpioChip
 from drivers.relay.mock import MockRelay
-from kiosk.door import FORCED_OPEN, HELD_OPEN, RELOCK_GRACE_S, DoorAlarm, DoorMonitor, DoorWatcher, build_inputs
+from kiosk.door import FORCED_OPEN, GATE_OPENED, HELD_OPEN, RELOCK_GRACE_S, DoorAlarm, DoorMonitor, DoorWatcher, build_inputs
 from kiosk.gate import GateController
 
 DOOR_LINE, EXIT_LINE = 22, 23
@@ -160,17 +160,20 @@ def test_watcher_exit_button_unlocks_and_door_alarms() -> None:
             _, (_, locked_at) = await gate_heard.until(2)
             # Let the relock grace (and the exit grace, which began earlier) run out; only a lower bound.
             await asyncio.sleep(max(0.0, locked_at + RELOCK_GRACE_S + 0.1 - time.monotonic()))
-            assert alarms.items == [], "the door opened while unlocked: no alarm"
+            # The exit button's opening is recorded (gate_opened, its source); the door opened while unlocked: no alarm.
+            assert [(a.kind, a.detail) for a in alarms.items] == [(GATE_OPENED, {"source": "exit_button"})]
             chip.drive_input(DOOR_LINE, OPEN)        # forced
-            await alarms.until(2)                    # and then held open for held_open_s
+            await alarms.until(3)                    # and then held open for held_open_s
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
         return alarms.items, door_states.items
 
     alarms, door_states = asyncio.run(run())
-    assert [alarm.kind for alarm in alarms] == [FORCED_OPEN, HELD_OPEN]
-    assert alarms[1].t - alarms[0].t >= 0.3
+    assert [alarm.kind for alarm in alarms] == [GATE_OPENED, FORCED_OPEN, HELD_OPEN]
+    assert alarms[2].t - alarms[1].t >= 0.3
+    opened = alarms[0].event(cfg, datetime.now(UTC))
+    assert opened["type"] == "gate_opened" and opened["detail"] == {"source": "exit_button"}
     assert door_states == [False, True, False, True]   # shut at start, opened, shut, forced open
     assert [u for _, u in relay.transitions][:3] == [False, True, False]
     assert DOOR_LINE not in chip._owners, "lines released when the watcher stops"
