@@ -16,7 +16,8 @@ from . import dbfile
 from .archive import VERSION, BackupError, check_passphrase, pack, seal
 from .state import ATTENDANCE, AUDIT_HEAD, CALIBRATION, DATABASE, KEY_NAMES, MANIFEST, StatePaths
 
-NOT_INCLUDED = "models: reinstall them (make install, or kiosk models install)"
+NOT_INCLUDED = ("the models (reinstall them: kiosk models install), the MQTT outbox (undelivered copies of events the "
+                "database keeps) and the configuration file (keep a copy of it yourself)")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Members of the archive, by name: `manifest.json`, `kiosk.db`, `keys/<name>` (the template key, fleet key
 and device signing key pair), `trusted/<name>` (public keys trusted to sign MQTT commands),
 `audit-head.json`, `calibration.json`, `attendance.json`. Not the models: they are reinstalled
-(`make install`, `kiosk models install`), and a new model needs `kiosk person reembed` anyway.
+(`kiosk models install`), and a new model needs `kiosk person reembed` anyway; not the MQTT outbox
+(undelivered copies of events the database keeps); not the configuration file.
 """
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ def test_backup_then_restore_gives_the_same_state(capsys, tmp_path, source, pass
     archive = tmp_path / "backups" / "door-1.kbk"
     code, out, _ = _run(capsys, "backup", "--config", str(source), "--out", str(archive),
                         "--passphrase-file", str(passfile))
-    assert code == 0 and "persons 3 (erased 1), templates 6" in out and "not included: models" in out
+    assert code == 0 and "persons 3 (erased 1), templates 6" in out and "not included: the models" in out
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     assert b"Ann" not in archive.read_bytes() and b"PRIVATE KEY" not in archive.read_bytes()
 
