@@ -40,14 +40,21 @@ def summary(conn: sqlite3.Connection) -> dict[str, Any]:
             "audit_head": {"seq": seq, "hash": head}}
 
 
-def integrity(path: Path) -> tuple[str, dict[str, Any]]:
-    """`PRAGMA integrity_check` ('ok' or the first problem) and the summary of a database file."""
+def integrity(path: Path) -> str:
+    """`PRAGMA integrity_check` of a database file: 'ok' or the first problem."""
     conn = sqlite3.connect(path)
     try:
-        result = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-        return result, summary(conn) if result == "ok" else {}
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
     except sqlite3.DatabaseError as exc:
-        return str(exc), {}
+        return str(exc)
+    finally:
+        conn.close()
+
+
+def file_summary(path: Path) -> dict[str, Any]:
+    conn = sqlite3.connect(path)
+    try:
+        return summary(conn)
     finally:
         conn.close()
 

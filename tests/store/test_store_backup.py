@@ -159,12 +159,14 @@ def test_restore_refuses_existing_state_unless_forced(capsys, tmp_path, source, 
     assert _run(capsys, "audit", "verify", "--config", str(fresh))[0] == 0
 
 
-def test_short_passphrase_and_missing_database_are_refused(capsys, tmp_path, source, passfile):
+def test_short_or_missing_passphrase_and_missing_database_are_refused(capsys, tmp_path, source, passfile):
     short = tmp_path / "short"
     short.write_text("secret\n")
     code, _, err = _run(capsys, "backup", "--config", str(source), "--out", str(tmp_path / "b.kbk"),
                         "--passphrase-file", str(short))
     assert code == 1 and "shorter than 10 characters" in err and not (tmp_path / "b.kbk").exists()
+    code, _, err = _run(capsys, "backup", "--config", str(source), "--out", str(tmp_path / "b.kbk"))
+    assert code == 1 and "give --passphrase-file FILE" in err          # no terminal under pytest: never guessed
     empty = _config(tmp_path, "empty")
     code, _, err = _run(capsys, "backup", "--config", str(empty), "--out", str(tmp_path / "b.kbk"),
                         "--passphrase-file", str(passfile))
