@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "kiosk.commands.events_cmd",
     "kiosk.commands.mqtt_cmd",
     "kiosk.commands.calibrate_cmd",
+    "kiosk.commands.backup_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
