@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ChangeHook = Callable[[str], None]
 _KEY_CHECK = "template_key_check"
+_IDENTIFYING = ("employee_no", "name")     # kept out of the audit ledger's detail
 
 
 @dataclass(frozen=True)
@@ -268,17 +269,30 @@ class Store:
         self._changed(person_id)
         return self.person(person_id)
 
-    def update_person(self, ref: str, *, actor: str = "system", **changes: Any) -> Person:
-        """Change person fields (name, role, valid_from, valid_to, schedule, status)."""
-        unknown = set(changes) - set(rows.PERSON_FIELDS) - {"employee_no"}
+    def update_person(self, ref: str, *, actor: str = "system", outcome: Optional[str] = None,
+                      reason: Optional[str] = None, **changes: Any) -> Person:
+        """Change person fields (employee_no, name, role, valid_from, valid_to, schedule, status). Audited as
+        'person_update' with the fields changed, the new values of those that do not identify the person (all
+        but name and employee number), `outcome` (e.g. 'suspended') and `reason`."""
+        unknown = set(changes) - set(rows.PERSON_FIELDS)
         if unknown:
             raise StoreError(f"unknown person field {sorted(unknown)[0]!r}")
+        if not changes:
+            raise StoreError("nothing to change")
         person = self.person(ref)
         with self._write() as db:
             current = rows.get_person(db, person.person_id)
-            fields = self._check_fields({**(current or person).record(), **changes})
+            if current is None or current.deleted:
+                raise PersonNotFound(f"person '{ref}' was erased meanwhile")
+            fields = self._check_fields({**current.record(), **changes})
+            if fields["employee_no"] != current.employee_no and rows.find_live(db, fields["employee_no"]):
+                raise StoreError(f"employee number '{fields['employee_no']}' is already enrolled")
             rows.write_person(db, person.person_id, fields, self._next_version(db))
-            self._append(db, "person_update", actor, person_id=person.person_id, detail={"fields": sorted(changes)})
+            detail: dict[str, Any] = {"fields": sorted(changes),
+                                      **{k: fields[k] for k in sorted(changes) if k not in _IDENTIFYING}}
+            if reason:
+                detail["reason"] = reason
+            self._append(db, "person_update", actor, person_id=person.person_id, outcome=outcome, detail=detail)
         self._changed(person.person_id)
         return self.person(person.person_id)
 
