@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "kiosk.commands.keys_cmd",
     "kiosk.commands.person_cmd",
     "kiosk.commands.enroll_cmd",
+    "kiosk.commands.consent_cmd",
     "kiosk.commands.audit_cmd",
     "kiosk.commands.events_cmd",
     "kiosk.commands.mqtt_cmd",

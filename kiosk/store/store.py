@@ -229,6 +229,36 @@ class Store:
     def consent(self, person_id: str) -> Optional[Consent]:
         return rows.current_consent(self._db.db(), person_id)
 
+    def view_consent(self, ref: str, *, actor: str = "system") -> dict[str, Any]:
+        """A person and their consent records, oldest first (the last is in force); audited as a 'view'."""
+        person = self.person(ref)
+        with self._write() as db:
+            history = rows.consent_history(db, person.person_id)
+            self._append(db, "view", actor, person_id=person.person_id, detail={"what": "consent"})
+        return {"person": person.as_dict(),
+                "consents": [{**c.record(), "minor": c.minor, "recorded_at": at} for c, at in history]}
+
+    def withdraw_fleet_consent(self, ref: str, *, actor: str = "system", reason: Optional[str] = None) -> Consent:
+        """Take 'fleet' out of the person's consent, keeping the local enrollment: a new consent record (the
+        old one stays as history), a new fleet version, and from then on `export_person_record` gives a
+        tombstone, so fleet sync has every other kiosk erase the person. ConsentError when the consent in
+        force has no 'fleet'."""
+        person = self.person(ref)
+        with self._write() as db:
+            current = rows.current_consent(db, person.person_id)
+            if current is None or not current.allows_fleet:
+                raise ConsentError(f"the consent of '{ref}' does not include 'fleet': nothing to withdraw")
+            narrowed = current.model_copy(update={"consent_id": rows.new_id(),
+                                                  "scope": tuple(s for s in current.scope if s != "fleet")})
+            rows.add_consent(db, person.person_id, narrowed)
+            self._bump_version(db, person.person_id)
+            self._append(db, "consent_withdraw", actor, person_id=person.person_id, outcome="fleet",
+                          detail={"withdrawn": ["fleet"], "consent_id": narrowed.consent_id,
+                                  "replaces": current.consent_id, "scope": list(narrowed.scope),
+                                  **({"reason": reason} if reason else {})})
+        self._changed(person.person_id)
+        return narrowed
+
     def templates(self, person_id: str) -> list[TemplateInfo]:
         return rows.template_infos(self._db.db(), person_id)
 
@@ -543,18 +573,20 @@ class Store:
     # -- fleet (docs/contracts.md section 2) ------------------------------------------------------------
 
     def export_person_record(self, person_id: str, *, actor: str = "fleet") -> Optional[dict[str, Any]]:
-        """The fleet record of a person: a tombstone when erased, None when the person's consent does not
-        include 'fleet' (such persons never leave this kiosk). Exports with templates are audited."""
+        """The fleet record of a person: a tombstone when erased or when the 'fleet' scope of the person's
+        consent was withdrawn (the other kiosks erase the person, this one keeps them), None when the consent
+        never included 'fleet' (such persons never leave this kiosk). Exports with templates are audited."""
         person = self.person_by_id(person_id)
         if person is None:
             raise PersonNotFound(f"no person with id '{person_id}'")
         version = {"counter": person.version_counter, "device": person.version_device}
+        tombstone = {"person_id": person_id, "version": version, "deleted": True, "person": None, "consent": None,
+                     "templates": []}
         if person.deleted:
-            return {"person_id": person_id, "version": version, "deleted": True, "person": None, "consent": None,
-                    "templates": []}
+            return tombstone
         consent = self.consent(person_id)
         if consent is None or not consent.allows_fleet:
-            return None
+            return tombstone if rows.was_shared(self._db.db(), person_id) else None
         db = self._db.db()
         templates = [{"model_id": t["model_id"], "embedding_b64": encode_embedding(t["embedding"]),
                       "quality": t["quality"], "created": t["created"]}
