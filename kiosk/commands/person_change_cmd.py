@@ -65,7 +65,7 @@ def _edit(args: argparse.Namespace) -> int:
     changes: dict[str, Any] = {key: value for key, value in
                                (("name", args.name), ("employee_no", args.employee_no), ("role", args.role),
                                 ("schedule", args.schedule)) if value is not None}
-    if args.schedule:
+    if args.schedule is not None:
         check_schedule(args.schedule, config)
     if args.valid_from is not None:
         changes["valid_from"] = parse_when("--valid-from", args.valid_from, zone)
