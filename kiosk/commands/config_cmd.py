@@ -1,19 +1,22 @@
-"""`kiosk config check PATH` and `kiosk config show`."""
+"""`kiosk config check` and `kiosk config show`."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from ..config import ConfigError, KioskConfig, describe_keys, load_config, reference_markdown, to_toml
+from ..config import DEFAULT_PATH, ConfigError, KioskConfig, describe_keys, load_config, reference_markdown, to_toml
 
 
 def register(subparsers, common) -> None:
     config = subparsers.add_parser("config", help="check or show the configuration")
     actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    check = actions.add_parser("check", help="validate a configuration file")
-    check.add_argument("path", type=Path, help="TOML file to check")
+    check = actions.add_parser("check", parents=[common], help="validate a configuration file",
+                               description="Validate the configuration file named by --config (before or after "
+                                           "the command), else $KIOSK_CONFIG, else /etc/kiosk/kiosk.toml.")
+    check.add_argument("path", type=Path, nargs="?", metavar="PATH",
+                       help="deprecated spelling of --config PATH (it wins over --config)")
     check.set_defaults(handler=_check)
 
     show = actions.add_parser("show", parents=[common], help="print the effective configuration")
@@ -23,13 +26,14 @@ def register(subparsers, common) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
+    path = args.path or args.config or DEFAULT_PATH   # a missing default file is an error here, not defaults
     try:
-        config = load_config(args.path)
-        _check_person_schedules(config, args.path)
+        config = load_config(path)
+        _check_person_schedules(config, path)
     except ConfigError as exc:
         print(f"kiosk: config error: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.path}: OK")
+    print(f"{path}: OK")
     return 0
 
 

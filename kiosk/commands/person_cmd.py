@@ -1,9 +1,11 @@
-"""`kiosk person add/list/show/delete/reembed`."""
+"""`kiosk person add/list/show/delete/reembed` (edit, suspend, reactivate, extend: person_change_cmd)."""
 from __future__ import annotations
 
 import argparse
 from datetime import timedelta
 
+from . import person_change_cmd
+from .person_options import EXAMPLE, check_schedule, parse_when
 from .store_common import actor, one_line_errors, open_store, print_json
 
 
@@ -15,8 +17,9 @@ def register(subparsers, common) -> None:
     add.add_argument("--employee-no", required=True)
     add.add_argument("--name", required=True)
     add.add_argument("--role", choices=["staff", "visitor"], default="staff")
-    add.add_argument("--valid-from", help="ISO time with offset, e.g. 2026-12-01T08:00:00+01:00")
-    add.add_argument("--valid-to", help="ISO time with offset; visitors need it (or --valid-days)")
+    add.add_argument("--valid-from", help=f"a date (device time zone) or ISO time, {EXAMPLE}")
+    add.add_argument("--valid-to", help="end of validity, exclusive (a date: to the end of that day); "
+                                        "visitors need it (or --valid-days)")
     add.add_argument("--valid-days", type=float, help="validity from now, in days (visitors)")
     add.add_argument("--schedule", help="access schedule name (default: the role's schedule)")
     add.set_defaults(handler=_add)
@@ -46,30 +49,30 @@ def register(subparsers, common) -> None:
                          help="delete templates of other models once a person has the active model's")
     reembed.set_defaults(handler=_reembed)
 
+    person_change_cmd.add_actions(actions, common)
+
 
 @one_line_errors
 def _add(args: argparse.Namespace) -> int:
     from ..cli import CommandError, load
-    from ..policy import person_schedule
     from ..store import Store
     from ..store.clock import to_utc_iso, utc_now
 
-    valid_to = args.valid_to
+    config = load(args)
+    zone = config.device.timezone
+    valid_from = parse_when("--valid-from", args.valid_from, zone) if args.valid_from else None
+    valid_to = parse_when("--valid-to", args.valid_to, zone, end_of_day=True) if args.valid_to else None
     if args.valid_days is not None:
         if valid_to:
             raise CommandError("give --valid-to or --valid-days, not both")
         if args.valid_days <= 0:
             raise CommandError("--valid-days must be positive")
         valid_to = to_utc_iso(utc_now() + timedelta(days=args.valid_days))
-    config = load(args)
     if args.schedule:
-        try:
-            person_schedule(args.schedule, config)
-        except ValueError as exc:
-            raise CommandError(f"--schedule: {exc}") from None
+        check_schedule(args.schedule, config)
     with Store.open(config) as store:
         person = store.add_person(employee_no=args.employee_no, name=args.name, role=args.role,
-                                  valid_from=args.valid_from, valid_to=valid_to, schedule=args.schedule, actor=actor())
+                                  valid_from=valid_from, valid_to=valid_to, schedule=args.schedule, actor=actor())
     print(f"added {person.name} ({person.employee_no}, {person.role}) as {person.person_id}")
     return 0
 

@@ -135,16 +135,28 @@ def add_consent(db: sqlite_utils.Database, person_id: str, consent: Consent) -> 
                           pk="consent_id")
 
 
-def current_consent(db: sqlite_utils.Database, person_id: str) -> Optional[Consent]:
-    rows = list(db.query("SELECT * FROM consents WHERE person_id = ? ORDER BY recorded_at DESC, rowid DESC LIMIT 1",
-                         [person_id]))
-    if not rows:
-        return None
-    row = rows[0]
+def _consent(row: dict[str, Any]) -> Consent:
     return parse_consent({"consent_id": row["consent_id"], "given_by": row["given_by"], "given_at": row["given_at"],
                           "notice_version": row["notice_version"], "method": row["method"],
                           "guardian": row["guardian"], "minor": bool(row["minor"]),
                           "scope": json.loads(row["scope"])})
+
+
+def current_consent(db: sqlite_utils.Database, person_id: str) -> Optional[Consent]:
+    rows = list(db.query("SELECT * FROM consents WHERE person_id = ? ORDER BY recorded_at DESC, rowid DESC LIMIT 1",
+                         [person_id]))
+    return _consent(rows[0]) if rows else None
+
+
+def consent_history(db: sqlite_utils.Database, person_id: str) -> list[tuple[Consent, str]]:
+    """Every consent record of the person with the time it was recorded, oldest first (the last is in force)."""
+    return [(_consent(row), row["recorded_at"]) for row in db.query(
+        "SELECT * FROM consents WHERE person_id = ? ORDER BY recorded_at, rowid", [person_id])]
+
+
+def was_shared(db: sqlite_utils.Database, person_id: str) -> bool:
+    """Whether any consent record of the person, in force or earlier, had the 'fleet' scope."""
+    return any(consent.allows_fleet for consent, _ in consent_history(db, person_id))
 
 
 # -- templates ---------------------------------------------------------------------------------------

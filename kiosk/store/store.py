@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ChangeHook = Callable[[str], None]
 _KEY_CHECK = "template_key_check"
+_IDENTIFYING = ("employee_no", "name")     # kept out of the audit ledger's detail
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,36 @@ class Store:
     def consent(self, person_id: str) -> Optional[Consent]:
         return rows.current_consent(self._db.db(), person_id)
 
+    def view_consent(self, ref: str, *, actor: str = "system") -> dict[str, Any]:
+        """A person and their consent records, oldest first (the last is in force); audited as a 'view'."""
+        person = self.person(ref)
+        with self._write() as db:
+            history = rows.consent_history(db, person.person_id)
+            self._append(db, "view", actor, person_id=person.person_id, detail={"what": "consent"})
+        return {"person": person.as_dict(),
+                "consents": [{**c.record(), "minor": c.minor, "recorded_at": at} for c, at in history]}
+
+    def withdraw_fleet_consent(self, ref: str, *, actor: str = "system", reason: Optional[str] = None) -> Consent:
+        """Take 'fleet' out of the person's consent, keeping the local enrollment: a new consent record (the
+        old one stays as history), a new fleet version, and from then on `export_person_record` gives a
+        tombstone, so fleet sync has every other kiosk erase the person. ConsentError when the consent in
+        force has no 'fleet'."""
+        person = self.person(ref)
+        with self._write() as db:
+            current = rows.current_consent(db, person.person_id)
+            if current is None or not current.allows_fleet:
+                raise ConsentError(f"the consent of '{ref}' does not include 'fleet': nothing to withdraw")
+            narrowed = current.model_copy(update={"consent_id": rows.new_id(),
+                                                  "scope": tuple(s for s in current.scope if s != "fleet")})
+            rows.add_consent(db, person.person_id, narrowed)
+            self._bump_version(db, person.person_id)
+            self._append(db, "consent_withdraw", actor, person_id=person.person_id, outcome="fleet",
+                          detail={"withdrawn": ["fleet"], "consent_id": narrowed.consent_id,
+                                  "replaces": current.consent_id, "scope": list(narrowed.scope),
+                                  **({"reason": reason} if reason else {})})
+        self._changed(person.person_id)
+        return narrowed
+
     def templates(self, person_id: str) -> list[TemplateInfo]:
         return rows.template_infos(self._db.db(), person_id)
 
@@ -268,17 +299,30 @@ class Store:
         self._changed(person_id)
         return self.person(person_id)
 
-    def update_person(self, ref: str, *, actor: str = "system", **changes: Any) -> Person:
-        """Change person fields (name, role, valid_from, valid_to, schedule, status)."""
-        unknown = set(changes) - set(rows.PERSON_FIELDS) - {"employee_no"}
+    def update_person(self, ref: str, *, actor: str = "system", outcome: Optional[str] = None,
+                      reason: Optional[str] = None, **changes: Any) -> Person:
+        """Change person fields (employee_no, name, role, valid_from, valid_to, schedule, status). Audited as
+        'person_update' with the fields changed, the new values of those that do not identify the person (all
+        but name and employee number), `outcome` (e.g. 'suspended') and `reason`."""
+        unknown = set(changes) - set(rows.PERSON_FIELDS)
         if unknown:
             raise StoreError(f"unknown person field {sorted(unknown)[0]!r}")
+        if not changes:
+            raise StoreError("nothing to change")
         person = self.person(ref)
         with self._write() as db:
             current = rows.get_person(db, person.person_id)
-            fields = self._check_fields({**(current or person).record(), **changes})
+            if current is None or current.deleted:
+                raise PersonNotFound(f"person '{ref}' was erased meanwhile")
+            fields = self._check_fields({**current.record(), **changes})
+            if fields["employee_no"] != current.employee_no and rows.find_live(db, fields["employee_no"]):
+                raise StoreError(f"employee number '{fields['employee_no']}' is already enrolled")
             rows.write_person(db, person.person_id, fields, self._next_version(db))
-            self._append(db, "person_update", actor, person_id=person.person_id, detail={"fields": sorted(changes)})
+            detail: dict[str, Any] = {"fields": sorted(changes),
+                                      **{k: fields[k] for k in sorted(changes) if k not in _IDENTIFYING}}
+            if reason:
+                detail["reason"] = reason
+            self._append(db, "person_update", actor, person_id=person.person_id, outcome=outcome, detail=detail)
         self._changed(person.person_id)
         return self.person(person.person_id)
 
@@ -529,18 +573,20 @@ class Store:
     # -- fleet (docs/contracts.md section 2) ------------------------------------------------------------
 
     def export_person_record(self, person_id: str, *, actor: str = "fleet") -> Optional[dict[str, Any]]:
-        """The fleet record of a person: a tombstone when erased, None when the person's consent does not
-        include 'fleet' (such persons never leave this kiosk). Exports with templates are audited."""
+        """The fleet record of a person: a tombstone when erased or when the 'fleet' scope of the person's
+        consent was withdrawn (the other kiosks erase the person, this one keeps them), None when the consent
+        never included 'fleet' (such persons never leave this kiosk). Exports with templates are audited."""
         person = self.person_by_id(person_id)
         if person is None:
             raise PersonNotFound(f"no person with id '{person_id}'")
         version = {"counter": person.version_counter, "device": person.version_device}
+        tombstone = {"person_id": person_id, "version": version, "deleted": True, "person": None, "consent": None,
+                     "templates": []}
         if person.deleted:
-            return {"person_id": person_id, "version": version, "deleted": True, "person": None, "consent": None,
-                    "templates": []}
+            return tombstone
         consent = self.consent(person_id)
         if consent is None or not consent.allows_fleet:
-            return None
+            return tombstone if rows.was_shared(self._db.db(), person_id) else None
         db = self._db.db()
         templates = [{"model_id": t["model_id"], "embedding_b64": encode_embedding(t["embedding"]),
                       "quality": t["quality"], "created": t["created"]}

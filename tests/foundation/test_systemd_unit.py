@@ -41,7 +41,7 @@ def test_unit_does_not_restart_a_configuration_error_and_reloads_after_a_check()
     text = UNIT.read_text()
     assert re.search(r"^RestartPreventExitStatus=2$", text, re.M)          # `kiosk run` exits 2 on config errors
     reloads = re.findall(r"^ExecReload=(.*)$", text, re.M)
-    assert reloads[0].endswith("config check /etc/kiosk/kiosk.toml") and reloads[1] == "/bin/kill -HUP $MAINPID"
+    assert reloads[0].endswith("config check --config /etc/kiosk/kiosk.toml") and reloads[1] == "/bin/kill -HUP $MAINPID"
     assert re.search(r"^After=.*time-sync\.target", text, re.M)
     for group in ("video4linux", "media", "dma_heap"):                       # libcamera on Bookworm
         assert f"DeviceAllow=char-{group} rw" in text

@@ -197,3 +197,22 @@ def test_an_offline_kiosk_catches_up_and_concurrent_edits_converge(fleet, broker
     retained.close()
     assert (record["version"]["counter"], record["version"]["device"]) == versions[winner]
     assert record["person"]["name"] == f"renamed on {winner}"
+
+
+def test_withdrawing_fleet_consent_outside_the_daemon_erases_the_person_on_the_other_kiosk(fleet, broker) -> None:
+    a, b, sender, operator = fleet
+    face = np.random.default_rng(13).normal(size=128).astype(np.float32) * 0.05
+    person_id = command(sender, operator, "kiosk-a", "enroll", enroll_params("E300", face))["person_id"]
+    until(lambda: b.gallery() == 1, 5.0)
+    with a.store() as store:                              # what `kiosk consent withdraw --scope fleet` does
+        store.withdraw_fleet_consent("E300", actor="cli:test")
+    seconds = until(lambda: b.gallery() == 0, 15.0)       # A's reconciliation (every 10 s) publishes a tombstone
+    print(f"\nfleet consent withdrawn on A, erased on B after {seconds:.2f} s")
+    with b.store() as store:
+        assert store.person_by_id(person_id).deleted and store.templates(person_id) == []
+    assert matches(a, face) == person_id and a.gallery() == 1         # A keeps the person
+    retained = Recorder(broker.port, [f"kiosk/fleet/persons/{person_id}"], persistent=False)
+    assert retained.wait_for(lambda ms: len(ms) >= 1, 5)
+    record = FleetCipher((a.state / "keys" / "fleet.key").read_bytes()).open(person_id, retained.messages[-1].payload)
+    retained.close()
+    assert record["deleted"] is True and record["version"]["device"] == "kiosk-a"

@@ -8,7 +8,7 @@ import pytest
 from store_helpers import consent_record, unit
 
 from kiosk.matching import Matcher
-from kiosk.store import RecordError, init_keys
+from kiosk.store import RecordError, StoreError, init_keys
 
 FLEET = consent_record(scope=["local", "fleet"])
 
@@ -177,3 +177,37 @@ def test_a_following_matcher_sees_applied_records_and_tombstones(kiosks, rng):
     stop()
     _enroll(b, rng, employee_no="B2")
     assert len(matcher) == 0                                       # no longer following
+
+
+def test_withdrawing_fleet_consent_tombstones_the_person_for_the_others_only(kiosks, rng):
+    a, b = kiosks
+    person, vectors = _enroll(a, rng, consent=consent_record(scope=["local", "fleet", "keep_images"]))
+    assert b.apply_person_record(a.export_person_record(person.person_id)) is True
+    narrowed = a.withdraw_fleet_consent("E1", actor="test", reason="asked")
+    assert narrowed.scope == ("local", "keep_images") and a.consent(person.person_id) == narrowed
+    record = a.export_person_record(person.person_id)
+    local = a.person("E1")
+    assert record == {"person_id": person.person_id, "version": {"counter": local.version_counter,
+                                                                "device": "kiosk-a"},
+                      "deleted": True, "person": None, "consent": None, "templates": []}
+    assert [r["person_id"] for r in a.all_person_records()] == [person.person_id]
+    [audit] = [r for r in a.audit_records() if r["action"] == "consent_withdraw"]
+    assert audit["outcome"] == "fleet" and audit["actor"] == "test" and '"reason":"asked"' in audit["detail"]
+
+    assert b.apply_person_record(record) is True                            # the other kiosk erases the person
+    assert b.person_by_id(person.person_id).deleted and b.templates(person.person_id) == []
+    assert a.apply_person_record(record) is False                           # its own tombstone comes back: kept
+    assert len(a.templates(person.person_id)) == 2
+    assert Matcher.from_store(a, "m1").search(vectors[0], 0.3).person_id == person.person_id
+
+    a.enroll(person.person_id, list(vectors), model_id="m1", consent=FLEET)  # consents to the fleet again
+    again = a.export_person_record(person.person_id)
+    assert not again["deleted"] and b.apply_person_record(again) is True
+    assert b.person("E1").name == "Person E1"
+
+
+def test_withdrawing_fleet_needs_a_fleet_scope(kiosks, rng):
+    a, _ = kiosks
+    _enroll(a, rng, consent=consent_record(scope=["local"]))
+    with pytest.raises(StoreError, match="the consent of 'E1' does not include 'fleet': nothing to withdraw"):
+        a.withdraw_fleet_consent("E1")
