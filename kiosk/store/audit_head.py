@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ..runtime.files import write_atomic
 from . import audit_sign
 from .clock import to_utc_iso, utc_now
 from .errors import StoreError
@@ -123,16 +124,4 @@ class HeadFile:
             os.close(fd)
 
     def _write(self, head: SignedHead) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, (json.dumps(head.as_dict(), indent=2) + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        directory = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomic(self.path, (json.dumps(head.as_dict(), indent=2) + "\n").encode("utf-8"))

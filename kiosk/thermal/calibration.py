@@ -16,6 +16,7 @@ from typing import Annotated, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..runtime.files import write_atomic
 from .compensation import Ambient, Blackbody, DistanceCurve
 from .geometry import FOV_STANDARD, FOV_WIDE, Mount, Rig
 from .registration import Registration
@@ -240,6 +241,4 @@ def save(calibration: Calibration, path: Path) -> None:
     """Write atomically (temporary file, then rename), so a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(to_dict(calibration), indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_atomic(path, (json.dumps(to_dict(calibration), indent=2) + "\n").encode("utf-8"), mode=0o644)

@@ -1,0 +1,45 @@
+"""Durable file replacement: write a temporary file, fsync it, rename it over the target, fsync the directory.
+
+Without the first fsync a power cut after the rename can leave the target empty (the rename reached
+the disk before the data); without the second the rename itself may be lost.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames and creations in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_durably(temporary: Path, target: Path) -> None:
+    """Rename a fully written `temporary` over `target`, with the fsyncs either side."""
+    fsync_file(temporary)
+    os.replace(temporary, target)
+    fsync_dir(Path(target).parent)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `data`: readers see the old content or the new, never a mix, even after a power cut."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
