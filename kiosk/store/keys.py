@@ -11,6 +11,7 @@ import os
 import stat
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -59,6 +60,7 @@ def init_keys(keys_dir: Path) -> list[str]:
         _write_new(pub_path, public.public_bytes(serialization.Encoding.PEM,
                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
         created.append(SIGNING_PUB)
+    check_key_pair(keys_dir, load_signing_key(keys_dir))
     trusted = keys_dir / TRUSTED_DIR
     if not trusted.exists():
         trusted.mkdir(mode=0o700)
@@ -96,15 +98,40 @@ def read_secret(keys_dir: Path, name: str) -> bytes:
     return data
 
 
+_RESTORE_SIGNING = ("restore the device's signing.key from its backup (a new key cannot continue the signed "
+                    "audit ledger)")
+
+
 def load_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
+    """The device's Ed25519 key; KeyFileError (one line with the fix) for anything else, so nothing is
+    ever granted or stored unsigned."""
     path = secret_path(keys_dir, SIGNING_KEY)
+    data = _read_private(path)
     try:
-        key = serialization.load_pem_private_key(_read_private(path), password=None)
-    except ValueError:
-        raise KeyFileError(f"{path} is not a PEM private key") from None
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):   # garbage, truncated, encrypted, unknown algorithm
+        raise KeyFileError(f"{path} is not an unencrypted PEM private key: {_RESTORE_SIGNING}") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path} is not an Ed25519 key")
+        raise KeyFileError(f"{path} is not an Ed25519 key: {_RESTORE_SIGNING}")
     return key
+
+
+def check_key_pair(keys_dir: Path, private: Ed25519PrivateKey) -> None:
+    """KeyFileError when `<keys_dir>/signing.pub` (what HR and the fleet verify with, and what MQTT
+    publishes) is not the public half of `private`. A missing signing.pub is not checked."""
+    pub_path = Path(keys_dir) / SIGNING_PUB
+    if not pub_path.exists():
+        return
+    public = load_public_key(pub_path)
+    expected = private.public_key()
+    if _raw(public) != _raw(expected):
+        raise KeyFileError(f"{pub_path} (key id {key_id(public)}) does not match {secret_path(keys_dir, SIGNING_KEY)} "
+                           f"(key id {key_id(expected)}): restore the matching pair, or delete {pub_path.name} and "
+                           f"run `kiosk keys init --dir {pub_path.parent}` to derive it from the private key")
+
+
+def _raw(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
@@ -113,7 +140,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
         key = serialization.load_pem_public_key(Path(path).read_bytes())
     except FileNotFoundError:
         raise KeyFileError(f"{path} not found") from None
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):
         raise KeyFileError(f"{path} is not a PEM public key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise KeyFileError(f"{path} is not an Ed25519 public key")
@@ -122,5 +149,4 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def key_id(public: Ed25519PublicKey) -> str:
     """First 16 hex chars of sha256 over the raw 32-byte public key (docs/contracts.md section 1)."""
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return hashlib.sha256(_raw(public)).hexdigest()[:16]

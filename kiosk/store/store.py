@@ -29,7 +29,7 @@ from .consent import Consent, parse_consent
 from .database import Database
 from .errors import ConsentError, PersonNotFound, RecordError, StoreError, TemplateKeyError
 from .fleet import decode_embedding, encode_embedding, parse_record
-from .keys import TEMPLATE_KEY, load_signing_key, read_secret, secret_path
+from .keys import TEMPLATE_KEY, check_key_pair, load_signing_key, read_secret, secret_path
 from .persons import ROLES, STATUSES, Person, TemplateInfo
 from .signing import EventSigner, verify_event
 
@@ -105,6 +105,7 @@ class Store:
         self.keys_dir = Path(keys_dir)
         self._cipher = Cipher(read_secret(self.keys_dir, TEMPLATE_KEY))
         self._key = load_signing_key(self.keys_dir)      # signs events and audit records
+        check_key_pair(self.keys_dir, self._key)         # signing.pub is what verifiers are given
         self.signer = EventSigner(self._key)
         self._head = HeadFile(audit_head or default_head_path(database))
         self._hooks: list[tuple[ChangeHook, bool]] = []
