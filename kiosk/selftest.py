@@ -74,12 +74,15 @@ class SelfTest:
     def store(self) -> str:
         from .store import Store
 
+        """Opening checks the key pair, the state marker and `quick_check`; then the full integrity check
+        and the audit ledger."""
         with Store.open(self.config) as store:
+            store.check_integrity()
             verdict = store.verify_audit()
             if not verdict.ok:
                 raise RuntimeError(verdict.line())
             persons = len(store.persons())
-        return f"{self.config.database_path}: {persons} persons; {verdict.line()}"
+        return f"{self.config.database_path}: integrity ok, {persons} persons, key {store.signer.key_id}; {verdict.line()}"
 
     def security(self) -> str:
         """The threshold in force at today's number of templates, with the expected FPIR and FNIR; a level the

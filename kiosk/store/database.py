@@ -41,11 +41,15 @@ class Database:
             raise StoreError(f"cannot create {self.path.parent}: {exc.strerror or exc}") from None
         db = self.db()
         try:
+            self._check("quick_check")
             db.enable_wal()
             migrate(db, after_step)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise StoreError(f"{self.path}: not a usable kiosk database ({exc})") from None
+        except StoreError:
+            self.close()
+            raise
 
     def db(self) -> sqlite_utils.Database:
         """This thread's connection (opened on first use)."""
@@ -78,6 +82,21 @@ class Database:
             db.rollback()
             raise
         db.execute("COMMIT")
+
+    def _check(self, pragma: str) -> None:
+        """StoreError naming the first problem `PRAGMA quick_check` or `integrity_check` finds."""
+        try:
+            rows = [str(row[0]) for row in self.db().execute(f"PRAGMA {pragma}").fetchall()]
+        except sqlite3.DatabaseError as exc:     # "database disk image is malformed"
+            rows = [str(exc)]
+        if rows != ["ok"]:
+            more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+            raise StoreError(f"{self.path} is damaged ({pragma}: {rows[0]}{more}): restore it from a backup copy "
+                             f"(`sqlite3 {self.path.name} .recover` may save what is left)")
+
+    def integrity_check(self) -> None:
+        """The full check (every page, every index against its table); slower than the quick check at open."""
+        self._check("integrity_check")
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the file and truncate it (so erased pages do not linger in the WAL)."""

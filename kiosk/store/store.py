@@ -32,6 +32,7 @@ from .fleet import decode_embedding, encode_embedding, parse_record
 from .keys import TEMPLATE_KEY, check_key_pair, load_signing_key, read_secret, secret_path
 from .persons import ROLES, STATUSES, Person, TemplateInfo
 from .signing import EventSigner, verify_event
+from .state_marker import StateMarker
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -109,8 +110,15 @@ class Store:
         self.signer = EventSigner(self._key)
         self._head = HeadFile(audit_head or default_head_path(database))
         self._hooks: list[tuple[ChangeHook, bool]] = []
+        state = StateMarker(database, self._head)
+        marker = state.check_before_open()      # a missing or empty database that was in use is refused
         self._db = Database(database, after_step=self._after_migration)
-        self._check_template_key()
+        try:
+            state.bind(self._db, marker)
+            self._check_template_key()
+        except BaseException:
+            self._db.close()
+            raise
 
     @classmethod
     def open(cls, config: KioskConfig) -> Store:
@@ -125,6 +133,10 @@ class Store:
     @property
     def path(self) -> Path:
         return self._db.path
+
+    def check_integrity(self) -> None:
+        """`PRAGMA integrity_check` over the whole file (selftest); StoreError naming the first problem."""
+        self._db.integrity_check()
 
     def close(self) -> None:
         self._db.close()

@@ -33,3 +33,24 @@ def test_missing_models_and_unreachable_broker_are_named_and_fail(tmp_path, sim_
     assert any(line.startswith("FAIL broker") and "127.0.0.1:1" in line for line in lines)
     assert any(line.startswith("ok") and " gate " in line for line in lines)   # the other checks still ran
     assert "selftest failed: models" in result.stdout
+
+
+def test_mismatched_key_pair_and_emptied_database_fail_the_store_check(tmp_path, models_dir, sim_dir):
+    path = config_file(tmp_path, models_dir, sim_dir)
+    state = tmp_path / "state"
+    assert selftest(path).returncode == 0                       # creates kiosk.db and its state marker
+    other = tmp_path / "other-keys"
+    assert subprocess.run([sys.executable, "-m", "kiosk", "keys", "init", "--dir", str(other)]).returncode == 0
+    pub = state / "keys" / "signing.pub"
+    mine = pub.read_bytes()
+    pub.write_bytes((other / "signing.pub").read_bytes())
+    result = selftest(path)
+    assert result.returncode == 1
+    assert any(line.startswith("FAIL store") and "does not match" in line for line in result.stdout.splitlines())
+    pub.write_bytes(mine)
+    (state / "kiosk.db").write_bytes(b"")
+    for name in ("kiosk.db-wal", "kiosk.db-shm"):
+        (state / name).unlink(missing_ok=True)
+    result = selftest(path)
+    assert result.returncode == 1
+    assert any(line.startswith("FAIL store") and "is empty (0 bytes)" in line for line in result.stdout.splitlines())

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk.store import audit, audit_sign
+from kiosk.store import StoreError, audit, audit_sign
 from kiosk.store.clock import to_utc_iso, utc_now
 from kiosk.types import MatchResult
 
@@ -200,14 +200,15 @@ def test_an_emptied_ledger_fails_when_the_head_says_records_existed(store):
     _broken(store, "ledger is empty", "record #10 was written")
 
 
-def test_a_deleted_database_fails_when_the_head_says_records_existed(tmp_path, make_store):
+def test_a_deleted_database_is_refused_while_the_head_says_records_existed(tmp_path, make_store):
+    """Not even the state marker is needed: the head alone refuses an empty database in place of the ledger."""
     _fill(make_store("kiosk.db"))
-    head = tmp_path / "kiosk.audit-head.json"
-    for name in ("kiosk.db", "kiosk.db-wal", "kiosk.db-shm"):
+    for name in ("kiosk.db", "kiosk.db-wal", "kiosk.db-shm", "kiosk.state.json"):
         (tmp_path / name).unlink(missing_ok=True)
-    fresh = make_store("kiosk.db")
-    assert fresh.audit_head_path == head
-    _broken(fresh, "ledger is empty", "record #10 was written")
+    with pytest.raises(StoreError, match=r"kiosk.db is missing, but the signed audit head names record #10") as error:
+        make_store("kiosk.db")
+    assert str(error.value).endswith(f"move {tmp_path / 'kiosk.audit-head.json'} away")
+    assert not (tmp_path / "kiosk.db").exists()
 
 
 def test_a_head_rolled_back_by_hand_fails(store):
