@@ -13,14 +13,16 @@ for one verdict (the store signs and keeps them, MQTT publishes them):
 
 The ledger (per person: last attendance time, the day of their first clock-in) survives restarts
 through `save()` / the `state_path` given at construction; `save()` writes a small JSON file, so
-call it off the event loop.
+call it off the event loop. It is derived data: a damaged file raises `LedgerDamaged`, and
+`replay()` rebuilds the ledger from the attendance events of the signed event log.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -30,10 +32,16 @@ from .config.device import DeviceRole
 from .config.gate import AttendanceMode
 from .config.mqtt import AttendanceField
 from .policy import Decision, Observation
-from .runtime.files import write_atomic
+from .runtime.files import set_aside, write_atomic
 from .tracker import Verdict
 
+log = logging.getLogger("kiosk.attendance")
 LEDGER_FILE = "attendance.json"
+REPLAY_HOURS = 48     # attendance events older than this change nothing (cooldowns are shorter, days begin once)
+
+
+class LedgerDamaged(ValueError):
+    """The ledger file exists but cannot be read as a ledger."""
 
 
 class Attendance:
@@ -111,6 +119,24 @@ class Attendance:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(data, sort_keys=True).encode("utf-8"))
 
+    def replay(self, events: list[dict[str, Any]]) -> int:
+        """Rebuild the ledger from stored `attendance` events, oldest first; returns how many were used."""
+        used = 0
+        for event in events:
+            try:
+                person_id = event["person"]["person_id"]
+                at = datetime.fromisoformat(event["device_time"])
+                direction = event["attendance"]["direction"]
+            except (KeyError, TypeError, ValueError):
+                continue
+            if event.get("type") != "attendance" or at.tzinfo is None:
+                continue
+            self._last[person_id] = max(at, self._last.get(person_id, at))
+            if direction == "in":
+                self._first_day[person_id] = self.attendance_day(at)
+            used += 1
+        return used
+
     def forget(self, person_id: str) -> None:
         """Drop a person from the ledger (erasure)."""
         self._last.pop(person_id, None)
@@ -124,7 +150,24 @@ class Attendance:
         except FileNotFoundError:
             return
         except (ValueError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{path}: attendance ledger unreadable ({exc}); move it away to start afresh") from None
+            raise LedgerDamaged(f"{path}: attendance ledger unreadable ({exc})") from None
+
+
+def open_ledger(config: KioskConfig, store: Any) -> Attendance:
+    """The ledger `<state_dir>/attendance.json`; a damaged file is set aside (`.damaged-<UTC time>`) and the
+    ledger rebuilt from the attendance events of the last REPLAY_HOURS in `store`'s signed event log."""
+    path = config.state_dir / LEDGER_FILE
+    try:
+        return Attendance(config, path)
+    except LedgerDamaged as exc:
+        aside = set_aside(path)
+        attendance = Attendance(config, path)
+        since = (datetime.now(UTC) - timedelta(hours=REPLAY_HOURS)).isoformat()
+        used = attendance.replay(store.signed_events(since=since, types=["attendance"]))
+        attendance.save()
+        log.warning("%s; set aside as %s, ledger rebuilt from %d attendance events of the signed event log",
+                    exc, aside.name, used)
+        return attendance
 
 
 # Event dicts -----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from drivers.relay.base import RelayError
 from drivers.thermal.base import ThermalFrame, ThermalSensor
 
 from . import timesync
-from .attendance import LEDGER_FILE, Attendance
+from .attendance import LEDGER_FILE, open_ledger
 from .config import ConfigError, KioskConfig, load_config
 from .door import DoorWatcher, build_inputs
 from .face.pipeline import FacePipeline
@@ -132,9 +132,9 @@ class Daemon:
         except CalibrationError as exc:
             raise StartupError(str(exc)) from None
         try:
-            self.attendance = Attendance(config, config.state_dir / LEDGER_FILE)
-        except (ValueError, OSError) as exc:
-            raise StartupError(str(exc)) from None
+            self.attendance = open_ledger(config, self.store)    # a damaged ledger is rebuilt from the event log
+        except OSError as exc:
+            raise StartupError(f"{config.state_dir / LEDGER_FILE}: {exc.strerror or exc}") from None
         self.matcher = Matcher.from_store(self.store, self.pipeline.model_id, metric=str(self.pipeline.metric))
         self._warn_people_of_another_model()
         self._alarm_unknown_schedules()

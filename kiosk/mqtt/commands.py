@@ -75,8 +75,10 @@ class Request:
 class CommandProcessor:
     def __init__(self, device_id: str, mode: CommandAuth, trusted: TrustedKeys, max_age_s: float,
                  registry: CommandRegistry, use_nonce: Callable[[str, float], Awaitable[bool]],
-                 reply: Reply, audit: Audit) -> None:
+                 reply: Reply, audit: Audit, *, issued_after: Optional[datetime] = None) -> None:
+        """`issued_after`: refuse commands issued before it (the outbox, which holds the used nonces, was rebuilt)."""
         self.device_id = device_id
+        self.issued_after = issued_after
         self.mode = mode
         self._trusted = trusted
         self.max_age_s = max_age_s
@@ -169,6 +171,9 @@ class CommandProcessor:
         if skew > self.max_age_s:
             raise Refusal("stale", f"issued_at is {skew:.0f} s away from the device clock "
                                    f"(limit mqtt.command_max_age_s = {self.max_age_s:.0f})")
+        if self.issued_after is not None and issued <= self.issued_after:
+            raise Refusal("stale", "issued before the outbox and its record of used nonces were rebuilt: "
+                                   "send it again with a new nonce")
         expires = time.time() + 2 * self.max_age_s
         if not await self._use_nonce(f"{key or 'acl'}:{envelope['nonce']}", expires):
             raise Refusal("replay", "this nonce was already used (a replayed command)")

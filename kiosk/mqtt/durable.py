@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Optional, TypeVar
 
 from .outbox import Message, Outbox, Row, is_disk_full
+from .outbox_rebuild import Recover, open_or_rebuild
 
 log = logging.getLogger("kiosk.mqtt")
 T = TypeVar("T")
@@ -39,8 +40,12 @@ ALARM_REJECTED = "broker_rejected"
 
 class DurableQueue:
     def __init__(self, path: Path, max_events: int, *, max_page_count: Optional[int] = None,
-                 on_alarm: Optional[Callable[[frozenset[str]], None]] = None) -> None:
+                 on_alarm: Optional[Callable[[frozenset[str]], None]] = None, recover: Optional[Recover] = None) -> None:
+        """`recover`: the messages of a new outbox when the file is damaged (outbox_rebuild.py); without it a
+        damaged file raises OutboxDamaged from open()."""
         self.path = Path(path)
+        self._recover = recover
+        self.rebuilt = False
         self.max_events = max_events
         self._max_page_count = max_page_count
         self._on_alarm = on_alarm
@@ -66,10 +71,10 @@ class DurableQueue:
 
     async def open(self) -> None:
         """Open the file (raises OutboxError) and load the counters; a backlog is announced via new_data."""
-        def _open() -> tuple[Outbox, int, Optional[float], int]:
-            box = Outbox(self.path, self._max_page_count)
-            return box, box.depth(), box.oldest_created(), box.rejected_count()
-        self._outbox, self.depth, self.oldest_created, self.rejected = await self._run(_open)
+        def _open() -> tuple[Outbox, bool, int, Optional[float], int]:
+            box, rebuilt = open_or_rebuild(self.path, self._max_page_count, self._recover)
+            return box, rebuilt, box.depth(), box.oldest_created(), box.rejected_count()
+        self._outbox, self.rebuilt, self.depth, self.oldest_created, self.rejected = await self._run(_open)
         if self.rejected:
             self._raise(ALARM_REJECTED)
         if self.depth >= self.max_events:

@@ -52,6 +52,13 @@ class OutboxError(Exception):
     """The outbox file cannot be opened or written (message names the file and the cause)."""
 
 
+class OutboxDamaged(OutboxError):
+    """The file is not an SQLite database, or `PRAGMA quick_check` finds it damaged (see outbox_rebuild.py)."""
+
+
+_DAMAGE_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+
 @dataclass(frozen=True)
 class Message:
     topic: str
@@ -83,6 +90,10 @@ class Outbox:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            problem = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                self._db.close()
+                raise OutboxDamaged(f"{self.path}: damaged (quick_check: {problem})")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA journal_size_limit = 8388608")
@@ -94,6 +105,10 @@ class Outbox:
             if max_page_count is not None:
                 self._db.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _DAMAGE_CODES:
+                if hasattr(self, "_db"):
+                    self._db.close()
+                raise OutboxDamaged(f"{self.path}: damaged ({exc})") from None
             raise OutboxError(f"{self.path}: cannot open the outbox: {exc}") from None
         except OSError as exc:
             raise OutboxError(f"{self.path}: cannot create the outbox: {exc.strerror or exc}") from None

@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,7 +35,7 @@ from .connection import ConnectError, Connection, Will, backoff_delay
 from .durable import DurableQueue
 from .fleet import ALARM_NO_KEY, FleetCipher, FleetSync
 from .ha import HaState, discovery_messages, removal_messages
-from .outbox import Message
+from .outbox_rebuild import event_message, from_event_log
 from .publisher import Publisher
 from .signing import TrustedKeys, now_iso
 from .topics import Topics
@@ -113,8 +114,10 @@ class MqttService:
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
         """Open the outbox (raises OutboxError) and start connecting in the background."""
+        recover = (from_event_log(self._store, self.topics, self.mqtt.outbox_max_events)
+                   if callable(getattr(self._store, "signed_events", None)) else None)
         self.queue = DurableQueue(self.outbox_path, self.mqtt.outbox_max_events, max_page_count=self._outbox_max_pages,
-                                  on_alarm=lambda _: self._alarms_changed())
+                                  on_alarm=lambda _: self._alarms_changed(), recover=recover)
         await self.queue.open()
         self._publisher = Publisher(self.queue, self.mqtt.inflight_max)
         loop = asyncio.get_running_loop()
@@ -122,7 +125,8 @@ class MqttService:
         await self._start_fleet()
         self.processor = CommandProcessor(self.device_id, self.mqtt.command_auth, TrustedKeys(self.config.trusted_keys_dir),
                                           self.mqtt.command_max_age_s, self.commands, self.queue.use_nonce,
-                                          self._reply, self._audit)
+                                          self._reply, self._audit,
+                                          issued_after=datetime.now(UTC) if self.queue.rebuilt else None)
         self._tasks.append(asyncio.create_task(self.processor.run(), name="mqtt-commands"))
         self._tasks.append(asyncio.create_task(self._connection_loop(), name="mqtt-connection"))
         if self.queue.depth:
@@ -175,13 +179,12 @@ class MqttService:
         if problem:
             raise ValueError(problem)
         try:
-            payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+            message = event_message(self.topics, event)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"event {event['event_id']} is not JSON-serialisable: {exc}") from None
         if self._ha is not None and self._ha.note_event(event):
             self._publish_ha_state()
-        return await self.queue.put(Message(self.topics.event(event["type"]), payload, 1, False, "event",
-                                            event["event_id"], time.time()))
+        return await self.queue.put(message)
 
     def update_health(self, data: dict[str, Any]) -> None:
         """The daemon's part of the health message (kiosk.health.HealthMonitor.report())."""

@@ -1,4 +1,5 @@
-"""Durable file replacement: write a temporary file, fsync it, rename it over the target, fsync the directory.
+"""Durable file replacement (write a temporary file, fsync it, rename it over the target, fsync the
+directory) and setting a damaged file aside.
 
 Without the first fsync a power cut after the rename can leave the target empty (the rename reached
 the disk before the data); without the second the rename itself may be lost.
@@ -6,6 +7,7 @@ the disk before the data); without the second the rename itself may be lost.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -43,3 +45,16 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         os.fsync(out.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def set_aside(path: Path, companions: tuple[str, ...] = ()) -> Path:
+    """Rename a damaged `path` (and `<path><suffix>` for each companion, e.g. SQLite's "-wal") to
+    `<path>.damaged-<UTC time>`, keeping it for inspection; returns the new path."""
+    path = Path(path)
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    for suffix in ("", *companions):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            os.replace(source, Path(f"{aside}{suffix}"))
+    fsync_dir(path.parent)
+    return aside

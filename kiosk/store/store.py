@@ -549,6 +549,17 @@ class Store:
             eventlog.insert(db, signed)
         return signed
 
+    def signed_events(self, *, since: Optional[str] = None, types: Optional[list[str]] = None,
+                      limit: Optional[int] = None) -> list[dict[str, Any]]:
+        """Stored events whose signature verifies under this device's key (what derived files, the MQTT
+        outbox and the attendance ledger, are rebuilt from); others are left out with a warning."""
+        events = self.events(since=since, types=types, limit=limit)
+        good = [e for e in events if verify_event(e, [self.signer.public_key]) is None]
+        if len(good) < len(events):
+            log.warning("%s: %d stored events do not verify under the device key and were not used",
+                        self.path, len(events) - len(good))
+        return good
+
     def events(self, *, since: Optional[str] = None, until: Optional[str] = None,
                types: Optional[list[str]] = None, person_id: Optional[str] = None,
                limit: Optional[int] = None) -> list[dict[str, Any]]:

@@ -200,3 +200,13 @@ def test_cmd_sign_writes_an_rfc8785_signature_or_one_line_why_not(tmp_path: Path
     assert json.loads(capsys.readouterr().out)["signature"]["canon"] == "jcs"
     assert main([*base, "--params", '{"reason": "\\ud800"}']) == 1   # a lone surrogate: not valid Unicode text
     assert "--params cannot be signed" in capsys.readouterr().err
+
+
+def test_commands_issued_before_an_outbox_rebuild_are_refused(tmp_path: Path, operator) -> None:
+    """The rebuilt outbox has lost the used nonces: a command from before could be a replay."""
+    h = Harness(tmp_path / "trusted")
+    h.processor.issued_after = datetime.now(UTC)
+    before = signed(operator, issued_at=(h.processor.issued_after - timedelta(seconds=5)).isoformat())
+    reply = h.send("open_gate", before)
+    assert not reply["ok"] and reply["error"]["code"] == "stale" and "rebuilt" in reply["error"]["message"]
+    assert h.send("open_gate", signed(operator))["ok"]
