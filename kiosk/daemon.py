@@ -281,7 +281,7 @@ class Daemon:
             "events": ",".join(e["type"] for e in events),
             "summary": describe(decision)}
         if decision.granted:
-            self.gate.grant()
+            self._grant_if_recording(events, fields)
         decisions_log.info("decision", extra={"fields": fields})
         self.health.count(f"decisions_{decision.outcome.value}")
         self.health.clear_alarm("decision")
@@ -290,6 +290,19 @@ class Daemon:
         if obs.match is not None and self.store is not None:
             self.store_thread.submit(self._audit_match, verdict, events[0]["event_id"] if events else None)
         self._attendance_dirty = True
+
+    def _grant_if_recording(self, events: list[dict[str, Any]], fields: dict[str, Any]) -> None:
+        """Never grant what cannot be recorded: while the event log fails (alarm `event_log`: disk full, a
+        damaged or closed database) the gate stays locked and the events say so."""
+        failing = self.health.alarms.get("event_log")
+        if failing is None:
+            self.gate.grant()
+            return
+        self.health.count("grants_withheld")
+        fields["gate"] = "kept locked: the event log cannot record"
+        for event in events:
+            event["detail"] = {**(event.get("detail") or {}), "gate": "kept_locked_event_log_failing"}
+        log.error("gate kept locked for a granted person: the event log cannot record (%s)", failing)
 
     def _decision_failed(self, exc: Exception) -> None:
         """A bug or bad data in the decision path must not end the daemon: the gate is locked, the error logged

@@ -1,0 +1,73 @@
+"""Never grant without recording: a garbage signing key stops the start (exit 2, one line, gate never opened);
+while the event log fails, a running daemon keeps the gate locked for granted people."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from e2e_support import sim_kiosk
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gate"))
+from gate_helpers import AT, LIVE, STAFF, config, match, reading  # noqa: E402
+
+from kiosk.attendance import Attendance  # noqa: E402
+from kiosk.daemon import Daemon  # noqa: E402
+from kiosk.gate import MOCK_STATE_FILE  # noqa: E402
+from kiosk.policy import Observation, decide  # noqa: E402
+from kiosk.tracker import Step, Verdict  # noqa: E402
+
+
+class RecordingGate:
+    def __init__(self) -> None:
+        self.grants = 0
+
+    def grant(self) -> None:
+        self.grants += 1
+
+
+def _daemon() -> tuple[Daemon, RecordingGate]:
+    cfg = config()
+    daemon = Daemon(cfg)
+    daemon.gate, daemon.attendance, daemon._attendance_dirty = RecordingGate(), Attendance(cfg), False
+    return daemon, daemon.gate
+
+
+def _granted(cfg) -> Step:
+    obs = Observation(at=AT, match=match(STAFF), person=STAFF, liveness=LIVE, temperatures=(reading(36.6),))
+    decision = decide(obs, cfg)
+    assert decision.granted
+    return Step(7, Verdict(7, decision, obs))
+
+
+def test_a_granted_person_is_let_in_while_the_event_log_records():
+    daemon, gate = _daemon()
+    daemon._act(_granted(daemon.config), AT)
+    assert gate.grants == 1 and daemon.events.qsize() == 2     # access_granted + attendance
+
+
+def test_the_gate_stays_locked_while_the_event_log_fails():
+    daemon, gate = _daemon()
+    daemon.health.raise_alarm("event_log", "database or disk is full")
+    daemon._act(_granted(daemon.config), AT)
+    assert gate.grants == 0 and daemon.health.counters["grants_withheld"] == 1
+    event = daemon.events.get_nowait()                          # still recorded once the log works again
+    assert event["type"] == "access_granted" and event["detail"]["gate"] == "kept_locked_event_log_failing"
+    daemon.health.clear_alarm("event_log")
+    daemon._act(_granted(daemon.config), AT)
+    assert gate.grants == 1
+
+
+def test_a_garbage_signing_key_stops_the_start_with_one_line(tmp_path, models_dir, sim_dir):
+    state = tmp_path / "state"
+    path = sim_kiosk(state, models_dir, sim_dir)
+    (state / "keys" / "signing.key").write_bytes(os.urandom(64))
+    result = subprocess.run([sys.executable, "-m", "kiosk", "run", "--config", str(path)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("kiosk:")]
+    assert len(lines) == 1 and "signing.key is not an unencrypted PEM private key" in lines[0], result.stderr
+    relay = state / MOCK_STATE_FILE                             # the mock relay: never opened, or locked
+    assert not relay.exists() or json.loads(relay.read_text())["unlocked"] is False
