@@ -125,3 +125,26 @@ def test_a_damaged_attendance_ledger_is_rebuilt_from_the_signed_log(tmp_path, st
     for attendance in (ledger, again):
         assert attendance._last == {PERSON["person_id"]: now - timedelta(minutes=3)}
         assert attendance._first_day == {PERSON["person_id"]: attendance.attendance_day(now - timedelta(minutes=3))}
+
+
+def test_the_mqtt_service_rebuilds_a_damaged_outbox_from_its_store(tmp_path, store):
+    """The wiring the daemon uses: MqttService(config, store) with a damaged outbox.db starts, refilled."""
+    from kiosk.mqtt import MqttService
+
+    config = KioskConfig.model_validate({"device": {"state_dir": str(tmp_path / "state"), "id": "kiosk-1"},
+                                         "mqtt": {"enabled": True, "host": "127.0.0.1", "port": 1,
+                                                  "fleet_sync": False}})
+    config.state_dir.mkdir()
+    store.record_event(_event("access_granted", datetime.now(UTC)))
+    _damaged_outbox(config.state_dir / "outbox.db")
+
+    async def main() -> tuple[bool, int, object]:
+        service = MqttService(config, store)
+        await service.start()
+        try:
+            return service.queue.rebuilt, service.queue.depth, service.processor.issued_after
+        finally:
+            await service.stop(timeout=0.2)
+
+    rebuilt, depth, issued_after = asyncio.run(main())
+    assert rebuilt and depth == 1 and issued_after is not None
