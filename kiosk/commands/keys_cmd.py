@@ -38,10 +38,13 @@ def _init(args: argparse.Namespace) -> int:
 
 @one_line_errors
 def _show(args: argparse.Namespace) -> int:
-    from ..store.keys import SIGNING_PUB, key_id, load_public_key
+    from ..store.keys import SIGNING_KEY, SIGNING_PUB, check_key_pair, key_id, load_public_key, load_signing_key, secret_path
 
-    path = _keys_dir(args) / SIGNING_PUB
+    keys_dir = _keys_dir(args)
+    path = keys_dir / SIGNING_PUB
     public = load_public_key(path)
+    if secret_path(keys_dir, SIGNING_KEY).exists():    # never hand HR a public key the device does not sign with
+        check_key_pair(keys_dir, load_signing_key(keys_dir))
     print(f"key_id {key_id(public)}  ({path})")
     print(path.read_text(), end="")
     return 0

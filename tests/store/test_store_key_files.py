@@ -70,3 +70,14 @@ def test_garbage_signing_pub_is_refused(tmp_path, keys_dir):
     (keys_dir / SIGNING_PUB).write_bytes(b"not a key\n")
     with pytest.raises(KeyFileError, match="not a PEM public key"):
         Store(tmp_path / "kiosk.db", keys_dir)
+
+
+def test_keys_show_refuses_a_mismatched_pair(tmp_path, keys_dir, capsys):
+    from kiosk.cli import main
+
+    assert main(["keys", "show", "--dir", str(keys_dir)]) == 0
+    init_keys(tmp_path / "other")
+    (keys_dir / SIGNING_PUB).write_bytes((tmp_path / "other" / SIGNING_PUB).read_bytes())
+    capsys.readouterr()
+    assert main(["keys", "show", "--dir", str(keys_dir)]) == 1
+    assert "does not match" in capsys.readouterr().err
