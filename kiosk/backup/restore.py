@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import KioskConfig
+from ..runtime.files import fsync_dir
+from ..store.state_marker import adopt
 from .archive import BackupError, unpack, unseal
 from .checks import COMPARED, check_state
 from .state import DATABASE, MANIFEST, REQUIRED, StatePaths
@@ -47,6 +49,7 @@ def write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def read_manifest(members: dict[str, bytes], paths: StatePaths) -> dict[str, Any]:
@@ -96,5 +99,6 @@ def restore(config: KioskConfig, sealed: bytes, passphrase: str, *, force: bool 
     for directory in (paths.keys_dir, paths.trusted_dir):     # trusted/ may be empty, as `kiosk keys init` left it
         make_dirs(directory)
         directory.chmod(0o700)
+    adopt(paths.database)      # the state marker now names the restored database (a foreign one would be refused)
     kept = [p for p in occupied if p.is_file() and p not in placed]
     return Restored(manifest, checks, placed, kept)

@@ -91,8 +91,9 @@ class Database:
             rows = [str(exc)]
         if rows != ["ok"]:
             more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
-            raise StoreError(f"{self.path} is damaged ({pragma}: {rows[0]}{more}): restore it from a backup copy "
-                             f"(`sqlite3 {self.path.name} .recover` may save what is left)")
+            raise StoreError(f"{self.path} is damaged ({pragma}: {rows[0]}{more}): restore it from a backup "
+                             f"(`kiosk restore --force ARCHIVE`, daemon stopped; `sqlite3 {self.path.name} .recover` "
+                             "may save what is left)")
 
     def integrity_check(self) -> None:
         """The full check (every page, every index against its table); slower than the quick check at open."""

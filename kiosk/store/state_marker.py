@@ -11,7 +11,8 @@ id that is also stored in the database's `meta` table. At every open:
 - a database with tables but no id (from before the marker existed, or restored from such a
   backup) takes the marker's id; a database without a marker gets one.
 
-The override is deliberate and explicit: move the marker (and the audit head) away, and the next
+The fix is `kiosk restore` (which points the marker at the restored database, `adopt`); the
+override is deliberate and explicit: move the marker (and the audit head) away, and the next
 open starts an empty database. The marker is not signed: it stops accidents, the signed audit
 head stops deliberate deletion.
 """
@@ -96,9 +97,9 @@ class StateMarker:
             evidence.append(head)
             files.append(str(self._head.path))
         if evidence:
-            raise StoreError(f"{self.database} is {state}, but {' and '.join(evidence)}: restore the database from a "
-                             f"backup copy (with its -wal file), or, to start an empty database deliberately, move "
-                             f"{' and '.join(files)} away")
+            raise StoreError(f"{self.database} is {state}, but {' and '.join(evidence)}: restore it from a backup "
+                             f"(`kiosk restore --force ARCHIVE`, daemon stopped), or, to start an empty database "
+                             f"deliberately, move {' and '.join(files)} away")
         return marker
 
     def _head_evidence(self) -> Optional[str]:
@@ -121,12 +122,30 @@ class StateMarker:
             found = _database_id(db)
             assert found is not None
         if marker is None:
-            write_atomic(self.path, (json.dumps(asdict(Marker(self.database.name, found, to_utc_iso(utc_now()))),
-                                                indent=2) + "\n").encode("utf-8"))
+            _write(self.database, found)
         elif marker.database_id != found:
             raise StoreError(f"{self.database} is not the database {self.path.name} was written for (id {found} "
                              f"instead of {marker.database_id}): put that database back, or move {self.path} away "
                              "to adopt this one")
+
+
+def adopt(database: Path) -> None:
+    """Point the marker at `database` as it is now, replacing any marker (`kiosk restore`: the restored file
+    is the database in use from now on). The database has its id: the restore checks opened it as a store."""
+    conn = sqlite3.connect(database)
+    try:
+        found = _database_id(conn)
+    finally:
+        conn.close()
+    if found is None:
+        marker_path(database).unlink(missing_ok=True)     # the next open writes one
+    else:
+        _write(database, found)
+
+
+def _write(database: Path, database_id: str) -> None:
+    marker = Marker(Path(database).name, database_id, to_utc_iso(utc_now()))
+    write_atomic(marker_path(database), (json.dumps(asdict(marker), indent=2) + "\n").encode("utf-8"))
 
 
 def _database_id(db) -> Optional[str]:

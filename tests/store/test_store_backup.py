@@ -212,3 +212,39 @@ def test_a_backup_failing_its_checks_restores_nothing(tmp_path, source, member, 
     with pytest.raises(BackupError, match=message):
         restore(fresh, seal(pack(members, 0), PASSPHRASE), PASSPHRASE)
     assert [p for p in _files(fresh.state_dir)] == []
+
+
+def test_an_emptied_database_is_refused_until_restored_from_a_backup(capsys, tmp_path, source, passfile):
+    """The tester's case: kiosk.db zeroed after use. Refused with one line naming `kiosk restore`; the restore
+    brings everything back and points the state marker at the restored file."""
+    archive = tmp_path / "b.kbk"
+    assert _run(capsys, "backup", "--config", str(source), "--out", str(archive), "--passphrase-file", str(passfile))[0] == 0
+    before = _snapshot(source)
+    config = load_config(source)
+    for suffix in ("-wal", "-shm"):
+        config.database_path.with_name(config.database_path.name + suffix).unlink(missing_ok=True)
+    config.database_path.write_bytes(b"")
+    code, _, err = _run(capsys, "events", "list", "--config", str(source))
+    assert code == 1 and "is empty (0 bytes)" in err and "kiosk restore --force ARCHIVE" in err
+    code, out, err = _run(capsys, "restore", str(archive), "--config", str(source), "--passphrase-file", str(passfile),
+                          "--force")
+    assert code == 0 and "restore OK" in out, err
+    assert _snapshot(source)["events"] == before["events"]
+    assert _run(capsys, "audit", "verify", "--config", str(source))[0] == 0
+
+
+def test_a_restore_of_another_kiosks_backup_points_the_marker_at_it(capsys, tmp_path, source, passfile):
+    archive = tmp_path / "b.kbk"
+    assert _run(capsys, "backup", "--config", str(source), "--out", str(archive), "--passphrase-file", str(passfile))[0] == 0
+    fresh = _config(tmp_path, "new")
+    config = load_config(fresh)
+    init_keys(config.keys_dir)
+    Store.open(config).close()                  # this kiosk's own database and state marker
+    mine = json.loads(config.database_path.with_suffix(".state.json").read_text())["database_id"]
+    code, out, err = _run(capsys, "restore", str(archive), "--config", str(fresh), "--passphrase-file", str(passfile),
+                          "--force")
+    assert code == 0, err
+    marker = json.loads(config.database_path.with_suffix(".state.json").read_text())
+    assert marker["database_id"] != mine
+    with Store.open(config) as store:           # opens: the marker names the restored database
+        assert len(store.events()) == 3

@@ -61,7 +61,8 @@ def test_an_emptied_database_is_refused_with_one_line(tmp_path, keys_dir, damage
     assert "\n" not in message
     assert ("is empty (0 bytes)" if damage == "zero-length" else "is missing") in message
     assert "kiosk.state.json says it was created" in message and "names record #49" in message
-    assert "restore the database from a backup copy" in message and "to start an empty database deliberately" in message
+    assert "restore it from a backup (`kiosk restore --force ARCHIVE`" in message
+    assert "to start an empty database deliberately" in message
     # Nothing was created in its place.
     assert not (tmp_path / "kiosk.db").exists() if damage == "missing" else (tmp_path / "kiosk.db").stat().st_size == 0
 
@@ -156,7 +157,7 @@ def test_a_page_corrupted_in_the_middle_is_refused_at_open(tmp_path, keys_dir, w
         Store(path, keys_dir)
     message = str(error.value)
     assert "\n" not in message and f"{path} is damaged (quick_check:" in message
-    assert "restore it from a backup copy" in message
+    assert "restore it from a backup (`kiosk restore --force ARCHIVE`" in message
 
 
 def test_integrity_check_finds_an_index_that_does_not_match_its_table(tmp_path, keys_dir):
