@@ -455,6 +455,7 @@ class Daemon:
     async def _start_mqtt(self) -> None:
         from .mqtt import MqttService, OutboxError, audit_to_store
         from .remote import RemoteCommands
+        from .store.errors import KeyFileError
 
         self.mqtt = MqttService(self.config, self.store, audit=audit_to_store(self.store),
                                 store_executor=self.store_thread)
@@ -462,7 +463,7 @@ class Daemon:
         self.health.gauge("mqtt", lambda: {"connected": self.mqtt.connected, "alarms": sorted(self.mqtt.alarms)})
         try:
             await self.mqtt.start()
-        except OutboxError as exc:
+        except (OutboxError, KeyFileError) as exc:
             self.mqtt = None
             raise StartupError(f"mqtt: {exc}") from None
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import tomli_w
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from .access import AccessConfig
 from .base import Section
@@ -52,6 +52,15 @@ class KioskConfig(Section):
     health: HealthConfig = Field(default_factory=HealthConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
 
+    @model_validator(mode="after")
+    def _client_id_names_the_device(self) -> KioskConfig:
+        """Two kiosks with one client id knock each other off the broker in turn (a copied configuration)."""
+        client_id = self.mqtt.client_id
+        if client_id is not None and self.device.id not in client_id:
+            raise ValueError(f"mqtt.client_id = {client_id!r} must contain device.id {self.device.id!r} so that "
+                             f"every kiosk has its own (unset: 'kiosk-{self.device.id}')")
+        return self
+
     # Paths derived from device.state_dir when not set explicitly.
     @property
     def state_dir(self) -> Path:
@@ -86,6 +95,10 @@ class KioskConfig(Section):
     def trusted_keys_dir(self) -> Path:
         return self.mqtt.trusted_keys_dir or self.keys_dir / "trusted"
 
+    @property
+    def device_keys_dir(self) -> Path:
+        return self.mqtt.device_keys_dir or self.keys_dir / "devices"
+
 
 def _describe(error: dict[str, Any], source: str) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
@@ -94,6 +107,8 @@ def _describe(error: dict[str, Any], source: str) -> str:
         return f"{source}: unknown key '{key}'"
     value = error.get("input")
     message = error["msg"]
+    if kind == "value_error" and isinstance(value, dict):   # a rule across keys: the message names them
+        return f"{source}: {message.removeprefix('Value error, ')}"
     ctx = error.get("ctx") or {}
     if "expected" in ctx and kind == "enum":
         message = f"must be one of {ctx['expected']}"

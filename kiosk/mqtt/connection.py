@@ -17,6 +17,7 @@ import logging
 import random
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +176,8 @@ class Connection:
         self._sock: Any = None
         self.closed = asyncio.Event()
         self.close_reason = ""
+        self.close_code: Optional[int] = None      # the broker's reason code when it closed the connection
+        self.connected_at = 0.0                    # monotonic time of the CONNACK
         self._misc: Optional[asyncio.Task[None]] = None
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
@@ -294,12 +297,14 @@ class Connection:
     # -- paho callbacks (loop thread) ------------------------------------------------------------
     def _handle_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                         properties: Any) -> None:
+        self.connected_at = time.monotonic()
         if not self._connack.done():
             self._connack.set_result(reason)
 
     def _handle_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                            properties: Any) -> None:
         self.close_reason = str(reason)
+        self.close_code = reason.value
         self._mark_closed()
 
     def _mark_closed(self) -> None:

@@ -29,15 +29,20 @@ import paho.mqtt.client as mqtt
 
 from .. import __version__
 from ..config import KioskConfig
+from ..config.mqtt import MqttProtocol
 from ..store.events import EVENT_TYPES
 from .commands import CommandProcessor, CommandRegistry
 from .connection import ConnectError, Connection, Will, backoff_delay
+from .device_signing import sign_message
 from .durable import DurableQueue
 from .fleet import ALARM_NO_KEY, FleetCipher, FleetSync
 from .ha import HaState, discovery_messages, removal_messages
 from .outbox_rebuild import event_message, from_event_log
 from .publisher import Publisher
+from .security import insecure_warnings
 from .signing import TrustedKeys, now_iso
+from .takeover import ALARM as ALARM_TAKEOVER
+from .takeover import TakeoverWatch
 from .topics import Topics
 
 log = logging.getLogger("kiosk.mqtt")
@@ -104,6 +109,8 @@ class MqttService:
         self.fleet: Optional[FleetSync] = None
         self.processor: Optional[CommandProcessor] = None
         self.public_key: Optional[dict[str, str]] = None
+        self._device_key: Any = None          # Ed25519PrivateKey: signs command results and the status
+        self.takeovers = TakeoverWatch(self.client_id, self.mqtt.protocol == MqttProtocol.v5)
         self._published_head: Optional[bytes] = None   # the audit head last published on this connection
         self.connects = 0
         self._since = ""                      # when the current connection attempt started (status message)
@@ -113,21 +120,24 @@ class MqttService:
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the outbox (raises OutboxError) and start connecting in the background."""
+        """Load the device key (raises KeyFileError), open the outbox (raises OutboxError) and start connecting
+        in the background."""
+        await asyncio.get_running_loop().run_in_executor(None, self._load_device_key)
+        for line in insecure_warnings(self.mqtt):
+            log.warning("%s", line)
         recover = (from_event_log(self._store, self.topics, self.mqtt.outbox_max_events)
                    if callable(getattr(self._store, "signed_events", None)) else None)
         self.queue = DurableQueue(self.outbox_path, self.mqtt.outbox_max_events, max_page_count=self._outbox_max_pages,
                                   on_alarm=lambda _: self._alarms_changed(), recover=recover)
         await self.queue.open()
         self._publisher = Publisher(self.queue, self.mqtt.inflight_max)
-        loop = asyncio.get_running_loop()
-        self.public_key = await loop.run_in_executor(None, self._load_public_key)
         await self._start_fleet()
-        self.processor = CommandProcessor(self.device_id, self.mqtt.command_auth, TrustedKeys(self.config.trusted_keys_dir),
-                                          self.mqtt.command_max_age_s, self.commands, self.queue.use_nonce,
-                                          self._reply, self._audit,
-                                          issued_after=datetime.now(UTC) if self.queue.rebuilt else None)
-        self._tasks.append(asyncio.create_task(self.processor.run(), name="mqtt-commands"))
+        if self.mqtt.accept_commands:
+            self.processor = CommandProcessor(self.device_id, self.mqtt.command_auth,
+                                              TrustedKeys(self.config.trusted_keys_dir), self.mqtt.command_max_age_s,
+                                              self.commands, self.queue.use_nonce, self._reply, self._audit,
+                                              issued_after=datetime.now(UTC) if self.queue.rebuilt else None)
+            self._tasks.append(asyncio.create_task(self.processor.run(), name="mqtt-commands"))
         self._tasks.append(asyncio.create_task(self._connection_loop(), name="mqtt-connection"))
         if self.queue.depth:
             log.info("mqtt: %d messages waiting in %s from before", self.queue.depth, self.outbox_path)
@@ -211,6 +221,8 @@ class MqttService:
             alarms |= self.fleet.alarms
         elif self._fleet_alarm:
             alarms.add(self._fleet_alarm)
+        if self.takeovers.alarm:
+            alarms.add(ALARM_TAKEOVER)
         return frozenset(alarms)
 
     def health(self) -> dict[str, Any]:
@@ -228,6 +240,7 @@ class MqttService:
                            "oldest_age_s": None if oldest is None else round(max(0.0, time.time() - oldest), 1),
                            "overflow": q.overflow if q else 0, "dropped": q.dropped if q else 0,
                            "rejected": q.rejected if q else 0},
+                "takeovers": self.takeovers.total,
                 "commands": {"accepted": self.processor.accepted if self.processor else 0,
                              "refused": self.processor.refused if self.processor else 0},
                 "fleet": {"applied": self.fleet.applied if self.fleet else 0,
@@ -269,20 +282,18 @@ class MqttService:
     async def _in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._store_executor, fn, *args)
 
-    def _load_public_key(self) -> Optional[dict[str, str]]:
-        from ..store.keys import SIGNING_PUB, key_id, load_public_key
+    def _load_device_key(self) -> None:
+        """The device key (`signing.key`, as for events) that signs command results and the status."""
+        from ..store.keys import key_id, load_signing_key
 
-        path = self.config.keys_dir / SIGNING_PUB
-        try:
-            public = load_public_key(path)
-        except Exception as exc:
-            log.warning("mqtt: no device public key in the status message: %s", exc)
-            return None
-        return {"alg": "Ed25519", "key_id": key_id(public), "pem": path.read_text(encoding="ascii")}
+        self._device_key = load_signing_key(self.config.keys_dir)
+        self.public_key = {"alg": "Ed25519", "key_id": key_id(self._device_key.public_key())}
 
     def _status(self, state: str) -> bytes:
-        return json.dumps({"state": state, "device_id": self.device_id, "since": self._since, "software": __version__,
-                           "public_key": self.public_key}, separators=(",", ":")).encode("utf-8")
+        """The signed status; `public_key` names the device key for verifiers that have it pinned."""
+        status = {"state": state, "device_id": self.device_id, "since": self._since, "software": __version__,
+                  "public_key": self.public_key}
+        return json.dumps(sign_message(status, self._device_key), separators=(",", ":")).encode("utf-8")
 
     async def _connection_loop(self) -> None:
         attempt = 0
@@ -311,9 +322,19 @@ class MqttService:
                 if not self._stopping.is_set():
                     await conn.abort("session ended")
             if not self._stopping.is_set():
-                delay = backoff_delay(0, self.mqtt.reconnect_min_s, self.mqtt.reconnect_max_s)
+                delay = backoff_delay(self._taken_over(conn), self.mqtt.reconnect_min_s, self.mqtt.reconnect_max_s)
                 log.warning("mqtt: connection lost (%s); reconnecting in %.1f s", conn.close_reason, delay)
                 await self._sleep(delay)
+
+    def _taken_over(self, conn: Connection) -> int:
+        """Note a takeover of the session (log, alarm); the reconnect backs off by the number of recent ones."""
+        if conn.close_code is None:   # closed by this side, not by the broker
+            return 0
+        line = self.takeovers.connection_lost(conn.close_code, time.monotonic() - conn.connected_at)
+        if line is not None:
+            log.error("%s", line)
+        self._alarms_changed()
+        return self.takeovers.recent()
 
     async def _sleep(self, delay: float) -> None:
         try:
@@ -322,10 +343,11 @@ class MqttService:
             pass
 
     async def _session(self, conn: Connection) -> None:
-        filters = [(self.topics.command_filter, 1)]
+        filters = [(self.topics.command_filter, 1)] if self.processor is not None else []
         if self.fleet is not None:
             filters.append((self.topics.fleet_filter, 1))
-        conn.subscribe(filters)
+        if filters:
+            conn.subscribe(filters)
         conn.publish(self.topics.status, self._status("online"), 1, True)
         self._published_head = None
         if self._ha is not None:
@@ -351,6 +373,7 @@ class MqttService:
 
     async def _health_loop(self, conn: Connection) -> None:
         while conn.connected:
+            self._alarms_changed()   # alarms that clear with time (takeovers)
             if self.queue is not None and self.queue.depth:
                 await self.queue.refresh_oldest()
             payload = json.dumps(self.health(), separators=(",", ":"), default=str).encode("utf-8")
@@ -394,7 +417,8 @@ class MqttService:
             log.warning("mqtt: result of %s %s not sent: not connected", name, payload.get("request_id"))
             return
         try:
-            conn.publish(self.topics.command_result(name), json.dumps(payload).encode("utf-8"), 1, False)
+            signed = sign_message(payload, self._device_key)
+            conn.publish(self.topics.command_result(name), json.dumps(signed).encode("utf-8"), 1, False)
         except (ConnectError, ValueError) as exc:
             log.warning("mqtt: result of %s not sent: %s", name, exc)
 

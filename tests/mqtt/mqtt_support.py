@@ -167,11 +167,14 @@ class Recorder:
 
 
 def kiosk_config(state_dir: Path, port: int, device_id: str = "kiosk-1", **mqtt_keys: Any):
-    """A validated KioskConfig for tests: state in `state_dir`, broker on 127.0.0.1:`port`."""
+    """A validated KioskConfig for tests: state in `state_dir`, broker on 127.0.0.1:`port`.
+
+    The test brokers are plain and anonymous, so commands need the explicit override.
+    """
     from kiosk.config import parse_config
 
     mqtt_section = {"enabled": True, "host": "127.0.0.1", "port": port, "reconnect_min_s": 0.05,
-                    "reconnect_max_s": 0.5, "keepalive_s": 5, **mqtt_keys}
+                    "reconnect_max_s": 0.5, "keepalive_s": 5, "allow_insecure_commands": True, **mqtt_keys}
     return parse_config({"device": {"id": device_id, "state_dir": str(state_dir)}, "mqtt": mqtt_section})
 
 

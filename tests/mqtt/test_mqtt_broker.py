@@ -13,10 +13,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from mqtt_support import Mosquitto, Recorder, event_signer, free_port, kiosk_config, make_event, make_keys, mosquitto_available
 
 from kiosk.mqtt import MqttService
+from kiosk.mqtt.device_signing import PinnedDeviceKeys, verify_message
 from kiosk.mqtt.durable import ALARM_REJECTED
 from kiosk.mqtt.schemas import first_error
 from kiosk.mqtt.signing import new_envelope
@@ -61,13 +61,15 @@ def test_signed_events_status_and_health_reach_a_subscriber(tmp_path: Path, brok
     status = recorder.json_on("kiosk/kiosk-1/status")
     assert status[0]["state"] == "online" and status[-1]["state"] == "offline"
     assert all(first_error("status", s) is None for s in status)
-    public = serialization.load_pem_public_key(status[0]["public_key"]["pem"].encode())
+    pinned = PinnedDeviceKeys(tmp_path / "devices", own=("kiosk-1", tmp_path / "keys" / "signing.pub"))
+    assert all(verify_message(s, "kiosk-1", pinned) == s["public_key"]["key_id"] for s in status)
+    public = load_public_key(tmp_path / "keys" / "signing.pub")   # HR pins the device key it was given
     events = [(m.topic, json.loads(m.payload)) for m in recorder.messages if "/events/" in m.topic]
     assert [e["detail"]["n"] for _, e in events] == list(range(60))
     for topic, event in events:
         assert topic == f"kiosk/kiosk-1/events/{event['type']}"
         assert first_error("event", event) is None
-        assert verify_event(event, [public]) is None             # HR can verify with the published key
+        assert verify_event(event, [public]) is None
     assert [m.qos for m in recorder.messages if "/events/" in m.topic] == [1] * 60
     health = recorder.json_on("kiosk/kiosk-1/health")[-1]
     assert first_error("health", health) is None and health["daemon"]["fps"] == {"pipeline": 12.5}
@@ -155,9 +157,8 @@ def test_last_will_marks_a_killed_kiosk_offline(tmp_path: Path, broker: Mosquitt
     status = json.loads(late.messages[0].payload)
     late.close()
     assert status["state"] == "offline" and status["device_id"] == "door-7" and first_error("status", status) is None
-    pem = (tmp_path / "keys" / "signing.pub").read_text()
-    assert status["public_key"]["pem"] == pem and status["public_key"]["key_id"]
-    assert load_public_key(tmp_path / "keys" / "signing.pub")
+    pinned = PinnedDeviceKeys(tmp_path / "devices", own=("door-7", tmp_path / "keys" / "signing.pub"))
+    assert verify_message(status, "door-7", pinned) == status["public_key"]["key_id"]   # the will is signed too
 
 
 def test_messages_the_broker_refuses_are_kept_aside_with_an_alarm(tmp_path: Path) -> None:
@@ -205,6 +206,7 @@ def test_password_from_file_logs_in_and_a_wrong_one_is_retried_not_fatal(tmp_pat
     bad.write_text("guess\n")
 
     async def connects(password_file: Path, state: Path) -> bool:
+        make_keys(state)
         service = MqttService(kiosk_config(state, broker.port, username="kiosk", password_file=str(password_file)))
         await service.start()
         for _ in range(40):
@@ -270,6 +272,7 @@ def test_switching_discovery_off_removes_the_entities_from_home_assistant(tmp_pa
 
 
 def test_discovery_is_off_by_default(tmp_path: Path, broker: Mosquitto) -> None:
+    make_keys(tmp_path)
     recorder = Recorder(broker.port, ["#"])
 
     async def main() -> None:

@@ -34,7 +34,7 @@ def test_stop_while_a_silent_broker_never_answers_connect(tmp_path: Path) -> Non
     import socket
     import time
 
-    from mqtt_support import kiosk_config
+    from mqtt_support import kiosk_config, make_keys
 
     from kiosk.mqtt import MqttService
 
@@ -44,6 +44,7 @@ def test_stop_while_a_silent_broker_never_answers_connect(tmp_path: Path) -> Non
     port = server.getsockname()[1]
 
     async def main() -> float:
+        make_keys(tmp_path)
         service = MqttService(kiosk_config(tmp_path, port))
         await service.start()
         await asyncio.sleep(0.3)                   # connected at TCP level, waiting for CONNACK

@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from mqtt_support import event_signer, kiosk_config, make_event, make_keys
 
 from kiosk.health import HealthMonitor
+from kiosk.mqtt.device_signing import sign_message
 from kiosk.mqtt.fleet import FleetCipher
 from kiosk.mqtt.ha import HaState, discovery_messages, removal_messages
 from kiosk.mqtt.schemas import COMMANDS, first_error, load_schema, schema_names
@@ -53,8 +54,7 @@ def test_signed_event_matches_and_broken_events_do_not(tmp_path: Path) -> None:
 def test_status_and_health_from_the_service_match(tmp_path: Path) -> None:
     make_keys(tmp_path)
     service = MqttService(kiosk_config(tmp_path, 1883))
-    service.public_key = service._load_public_key()
-    assert service.public_key is not None and service.public_key["pem"].startswith("-----BEGIN PUBLIC KEY-----")
+    service._load_device_key()
     for state in ("online", "offline"):
         status = json.loads(service._status(state))
         assert first_error("status", status) is None, status
@@ -110,6 +110,8 @@ def test_commands_and_results_match(tmp_path: Path) -> None:
     assert first_error("cmd-open_gate", {"duration_s": 3600}) is not None
     result = {"request_id": "r1", "command": "open_gate", "device_id": "kiosk-1", "time": "2026-01-01T09:00:00+00:00",
               "ok": False, "result": None, "error": {"code": "unauthorised", "message": "not signed"}}
+    assert first_error("command-result", result) is not None             # results are signed
+    result = sign_message(result, Ed25519PrivateKey.generate())
     assert first_error("command-result", result) is None
     assert first_error("command-result", {**result, "error": {"code": "whatever", "message": ""}}) is not None
 
