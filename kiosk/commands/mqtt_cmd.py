@@ -1,9 +1,13 @@
-"""`kiosk cmd keygen|sign|send`: operator tools for signed MQTT commands.
+"""`kiosk cmd keygen|sign|send|status`: operator tools for signed MQTT commands.
 
     kiosk cmd keygen --out ~/.kiosk                      # operator.key (0600) + operator.pub
     cp ~/.kiosk/operator.pub /var/lib/kiosk/keys/trusted/  # on every kiosk that should obey it
     kiosk cmd send open_gate --device kiosk-1 --key ~/.kiosk/operator.key --params '{"reason": "delivery"}'
     kiosk cmd sign delete_person --device kiosk-1 --key ~/.kiosk/operator.key --params '{"person_id": "..."}'
+    kiosk cmd status --device kiosk-1
+
+`send` and `status` believe only what the device signed with its key pinned in the operator's
+configuration (<keys_dir>/devices/<device>.pub; see kiosk/mqtt/device_signing.py).
 """
 from __future__ import annotations
 
@@ -12,8 +16,6 @@ import base64
 import json
 import os
 import sys
-import threading
-import uuid
 from pathlib import Path
 from typing import Any, Optional
 
@@ -49,6 +51,12 @@ def register(subparsers, common) -> None:
     send.add_argument("--unsigned", action="store_true", help="send without a signature (command_auth = acl)")
     send.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the result (default 10)")
     send.set_defaults(handler=_send)
+
+    status = actions.add_parser("status", parents=[common],
+                                help="print a device's retained status once it verifies under its pinned key")
+    status.add_argument("--device", required=True, help="device id")
+    status.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    status.set_defaults(handler=_status)
 
 
 def _fail(message: str):
@@ -142,56 +150,45 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-
     from ..cli import load
-    from ..mqtt.connection import ConnectError, build_client
+    from ..mqtt.signing import SignatureError
     from ..mqtt.topics import Topics
+    from .mqtt_session import DeviceAnswer, SessionError
 
     if args.key is None and not args.unsigned:
         raise _fail("--key is required (or --unsigned for a broker that authorises by ACL)")
     config = load(args)
     envelope = _envelope(args, None if args.unsigned else args.key)
     topics = Topics(config.mqtt.topic_prefix, args.device, config.mqtt.fleet_topic)
+
+    def wanted(data: dict[str, Any]) -> bool:
+        return data.get("request_id") == envelope["request_id"] and data.get("command") == args.name
     try:
-        client = build_client(config.mqtt, f"kiosk-cmd-{uuid.uuid4().hex[:12]}")
-    except ConnectError as exc:
+        with DeviceAnswer(config, args.device, topics.command_result(args.name), wanted) as session:
+            session.wait_subscribed(args.timeout)
+            session.publish(topics.command(args.name), json.dumps(envelope), args.timeout)
+            result = session.wait(args.timeout, "signed result")
+    except (SessionError, SignatureError) as exc:
         raise _fail(str(exc)) from None
-    subscribed, answered = threading.Event(), threading.Event()
-    result: dict[str, Any] = {}
-
-    def on_connect(c, userdata, flags, reason, properties) -> None:
-        if reason.is_failure:
-            result["connect_error"] = str(reason)
-            subscribed.set()
-            return
-        c.subscribe(topics.command_result(args.name), qos=1)
-
-    def on_message(c, userdata, message) -> None:
-        try:
-            data = json.loads(message.payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return
-        if isinstance(data, dict) and data.get("request_id") == envelope["request_id"]:
-            result.update(data)
-            answered.set()
-
-    client.on_connect = on_connect
-    client.on_subscribe = lambda *a: subscribed.set()
-    client.on_message = on_message
-    try:
-        client.connect(config.mqtt.host, config.mqtt.port, keepalive=config.mqtt.keepalive_s)
-    except OSError as exc:
-        raise _fail(f"cannot connect to {config.mqtt.host}:{config.mqtt.port}: {exc}") from None
-    client.loop_start()
-    try:
-        if not subscribed.wait(args.timeout) or "connect_error" in result:
-            raise _fail(f"broker {config.mqtt.host}:{config.mqtt.port}: {result.get('connect_error', 'no answer')}")
-        client.publish(topics.command(args.name), json.dumps(envelope), qos=1).wait_for_publish(args.timeout)
-        if not answered.wait(args.timeout):
-            raise _fail(f"no result from {args.device} within {args.timeout:.0f} s (offline, or not subscribed)")
-    finally:
-        client.disconnect()
-        client.loop_stop()
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0 if result.get("ok") else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    from ..cli import load
+    from ..mqtt.signing import SignatureError
+    from ..mqtt.topics import Topics
+    from .mqtt_session import DeviceAnswer, SessionError
+
+    config = load(args)
+    topics = Topics(config.mqtt.topic_prefix, args.device, config.mqtt.fleet_topic)
+    try:
+        with DeviceAnswer(config, args.device, topics.status, lambda data: True) as session:
+            session.wait_subscribed(args.timeout)
+            status = session.wait(args.timeout, "signed status")
+    except (SessionError, SignatureError) as exc:
+        raise _fail(str(exc)) from None
+    json.dump(status, sys.stdout, indent=2)
+    print()
+    return 0

@@ -293,7 +293,8 @@ def test_a_command_sent_with_the_operator_tool_is_executed_and_answered(tmp_path
     (tmp_path / "keys" / "trusted" / "operator.pub").write_bytes((operator / "operator.pub").read_bytes())
     config_file = tmp_path / "kiosk.toml"
     config_file.write_text(f'[device]\nid = "kiosk-1"\nstate_dir = "{tmp_path}"\n'
-                           f'[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {broker.port}\n')
+                           f'[mqtt]\nenabled = true\nhost = "127.0.0.1"\nport = {broker.port}\n'
+                           'allow_insecure_commands = true\n')
     opened: list[dict[str, Any]] = []
     audits: list[tuple[str, dict[str, Any]]] = []
 
