@@ -29,7 +29,6 @@ import paho.mqtt.client as mqtt
 
 from .. import __version__
 from ..config import KioskConfig
-from ..config.mqtt import MqttProtocol
 from ..store.events import EVENT_TYPES
 from .commands import CommandProcessor, CommandRegistry
 from .connection import ConnectError, Connection, Will, backoff_delay
@@ -110,7 +109,7 @@ class MqttService:
         self.processor: Optional[CommandProcessor] = None
         self.public_key: Optional[dict[str, str]] = None
         self._device_key: Any = None          # Ed25519PrivateKey: signs command results and the status
-        self.takeovers = TakeoverWatch(self.client_id, self.mqtt.protocol == MqttProtocol.v5)
+        self.takeovers = TakeoverWatch(self.client_id)
         self._published_head: Optional[bytes] = None   # the audit head last published on this connection
         self.connects = 0
         self._since = ""                      # when the current connection attempt started (status message)
@@ -297,6 +296,7 @@ class MqttService:
 
     async def _connection_loop(self) -> None:
         attempt = 0
+        taken = False   # the last connection was taken over: its reconnect is logged quietly
         while not self._stopping.is_set():
             self._since = now_iso()
             will = Will(self.topics.status, self._status("offline"))
@@ -310,8 +310,8 @@ class MqttService:
                 continue
             attempt = 0
             self.connects += 1
-            log.info("mqtt: connected to %s:%d as %s (MQTT %s)", self.mqtt.host, self.mqtt.port, self.client_id,
-                     self.mqtt.protocol.value)
+            log.log(logging.DEBUG if taken else logging.INFO, "mqtt: connected to %s:%d as %s (MQTT %s)",
+                    self.mqtt.host, self.mqtt.port, self.client_id, self.mqtt.protocol.value)
             self._conn = conn
             try:
                 await self._session(conn)
@@ -322,19 +322,24 @@ class MqttService:
                 if not self._stopping.is_set():
                     await conn.abort("session ended")
             if not self._stopping.is_set():
-                delay = backoff_delay(self._taken_over(conn), self.mqtt.reconnect_min_s, self.mqtt.reconnect_max_s)
-                log.warning("mqtt: connection lost (%s); reconnecting in %.1f s", conn.close_reason, delay)
+                taken = self._taken_over(conn)
+                delay = backoff_delay(self.takeovers.recent() if taken else 0, self.mqtt.reconnect_min_s,
+                                      self.mqtt.reconnect_max_s)
+                log.log(logging.DEBUG if taken else logging.WARNING, "mqtt: connection lost (%s); reconnecting in "
+                        "%.1f s", conn.close_reason, delay)
                 await self._sleep(delay)
 
-    def _taken_over(self, conn: Connection) -> int:
-        """Note a takeover of the session (log, alarm); the reconnect backs off by the number of recent ones."""
+    def _taken_over(self, conn: Connection) -> bool:
+        """Note a takeover of the session: alarm, and one rate-limited report instead of a line per reconnect
+        (the reconnects then back off by the number of recent takeovers)."""
         if conn.close_code is None:   # closed by this side, not by the broker
-            return 0
-        line = self.takeovers.connection_lost(conn.close_code, time.monotonic() - conn.connected_at)
+            return False
+        taken = self.takeovers.connection_lost(conn.close_code, time.monotonic() - conn.connected_at)
+        line = self.takeovers.report()
         if line is not None:
             log.error("%s", line)
         self._alarms_changed()
-        return self.takeovers.recent()
+        return taken
 
     async def _sleep(self, delay: float) -> None:
         try:

@@ -1,9 +1,10 @@
 """Noticing another client that connects with this kiosk's client id.
 
 A broker keeps one session per client id: a second client with the same id takes it over and
-the first is disconnected (MQTT 5: DISCONNECT with reason 0x8E "Session taken over"; MQTT 3.1.1:
-the socket just closes, so a connection lost soon after its CONNACK counts). Two such clients
-that both reconnect knock each other off in turn, and commands reach whichever is connected.
+the first is disconnected, with MQTT 5 reason 0x8E "Session taken over" where the broker sends
+one (mosquitto 2.0.11 just closes the socket, also for MQTT 5). So a connection the broker closes
+within EARLY_LOSS_S of its CONNACK counts too. Two such clients that both reconnect knock each
+other off in turn, and commands reach whichever is connected.
 ALARM_THRESHOLD takeovers within ALARM_WINDOW_S raise the alarm; it clears when fewer remain in
 the window. The log says so at most once per LOG_INTERVAL_S, with the count in between.
 """
@@ -23,30 +24,36 @@ LOG_INTERVAL_S = 60.0
 
 
 class TakeoverWatch:
-    def __init__(self, client_id: str, v5: bool, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client_id: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.client_id = client_id
-        self.v5 = v5
         self._clock = clock
         self._times: deque[float] = deque()
         self._logged_at: Optional[float] = None
         self._unlogged = 0
+        self._reason: Optional[int] = None
         self.total = 0
 
-    def connection_lost(self, reason_code: Optional[int], connected_for_s: float) -> Optional[str]:
-        """Count a lost connection if it was taken over; returns a log line when one is due."""
-        taken = reason_code == TAKEN_OVER if self.v5 else connected_for_s < EARLY_LOSS_S
-        if not taken:
-            return None
-        now = self._clock()
-        self._times.append(now)
+    def connection_lost(self, reason_code: Optional[int], connected_for_s: float) -> bool:
+        """Count a connection the broker closed if it looks taken over; True when it does."""
+        if reason_code != TAKEN_OVER and connected_for_s >= EARLY_LOSS_S:
+            return False
+        self._times.append(self._clock())
         self.total += 1
         self._unlogged += 1
-        if self._logged_at is not None and now - self._logged_at < LOG_INTERVAL_S:
+        self._reason = reason_code
+        return True
+
+    def report(self) -> Optional[str]:
+        """The log line for the takeovers counted since the last one, at most once per LOG_INTERVAL_S."""
+        now = self._clock()
+        if not self._unlogged or (self._logged_at is not None and now - self._logged_at < LOG_INTERVAL_S):
             return None
         count, self._unlogged, self._logged_at = self._unlogged, 0, now
-        what = "the session was taken over" if self.v5 else "the connection was closed right after connecting"
-        return (f"mqtt: {what} {count} time{'s' if count > 1 else ''} since the last report ({self.recent()} in "
-                f"{ALARM_WINDOW_S:.0f} s): another client uses client id {self.client_id!r}")
+        what = (f"another client took over the session of client id {self.client_id!r}" if self._reason == TAKEN_OVER
+                else f"the broker closed the connection right after connecting, probably for another client with "
+                     f"client id {self.client_id!r}")
+        return (f"mqtt: {what}: {count} time{'s' if count > 1 else ''} since the last report, {self.recent()} in the "
+                f"last {ALARM_WINDOW_S:.0f} s")
 
     def recent(self) -> int:
         """Takeovers within the last ALARM_WINDOW_S."""
