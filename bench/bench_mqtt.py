@@ -110,7 +110,7 @@ async def durable(state: Path, keys: Path, port: int, events: list[dict[str, Any
 
     config = parse_config({"device": {"id": "bench", "state_dir": str(state)}, "store": {"keys_dir": str(keys)},
                            "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port, "protocol": protocol,
-                                    "health_interval_s": 3600}})
+                                    "accept_commands": False, "health_interval_s": 3600}})
     service = MqttService(config)
     await service.start()
     while not service.connected:

@@ -157,7 +157,8 @@ async def _check_broker(config: KioskConfig) -> str:
     connection = await asyncio.wait_for(
         Connection.open(mqtt, f"{config.device.id}-selftest", None, lambda *_: None), CHECK_TIMEOUT_S)
     try:
-        return f"{mqtt.host}:{mqtt.port} accepted the connection (MQTT {mqtt.protocol}{', TLS' if mqtt.tls else ''})"
+        return (f"{mqtt.host}:{mqtt.port} accepted the connection (MQTT {mqtt.protocol}, "
+                f"{'TLS' if mqtt.tls else 'plain TCP'}, {'login' if mqtt.authenticated else 'anonymous'})")
     finally:
         await connection.close()
 

@@ -43,7 +43,8 @@ def test_remote_commands_reach_the_daemon(tmp_path, models_dir, sim_dir, broker,
     # Only an unknown visitor walks up, so nothing but the commands opens the gate.
     config = sim_kiosk(state, models_dir, sim_dir, device={"id": "cmd-kiosk"}, gate={"pulse_s": 1.0},
                        sim={"walkups": ["visitor"]},
-                       mqtt={"enabled": True, "host": "127.0.0.1", "port": broker.port})
+                       mqtt={"enabled": True, "host": "127.0.0.1", "port": broker.port,
+                             "allow_insecure_commands": True})
     shutil.copy(operator / "operator.pub", state / "keys" / "trusted" / "operator.pub")
     daemon = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(config)],
                               stdout=subprocess.DEVNULL, stderr=open(tmp_path / "daemon.log", "w"))

@@ -26,7 +26,7 @@ def write_config(state: Path, models_dir: Path, sim_dir: Path, port: int) -> Pat
         state, models_dir, sim_dir,
         device={"id": "e2e-kiosk", "log_level": "DEBUG", "role": "entry"}, gate={"pulse_s": 1.0},
         recognition={"cooldown_s": 5, "retry_timeout_s": 4.0}, mask={"policy": "forbid"},
-        mqtt={"enabled": True, "host": "127.0.0.1", "port": port, "health_interval_s": 2},
+        mqtt={"enabled": True, "host": "127.0.0.1", "port": port, "health_interval_s": 2, "accept_commands": False},
         sim={"loop": False, "speed": 1.5, "dwell_s": 9.0}, health={"interval_s": 2})
 @pytest.mark.slow
 def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim_dir, broker):

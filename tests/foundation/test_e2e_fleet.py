@@ -23,7 +23,7 @@ from e2e_support import Listener, kiosk, sim_kiosk, unrecognised_frames
 
 def write_config(state: Path, device: str, walkup: str, models_dir: Path, sim_dir: Path, port: int) -> Path:
     return sim_kiosk(state, models_dir, sim_dir, device={"id": device, "log_level": "DEBUG"},
-                     mqtt={"enabled": True, "host": "127.0.0.1", "port": port},
+                     mqtt={"enabled": True, "host": "127.0.0.1", "port": port, "allow_insecure_commands": True},
                      sim={"walkups": [walkup], "dwell_s": 600})
 
 

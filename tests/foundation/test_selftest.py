@@ -26,7 +26,8 @@ def test_simulated_kiosk_passes_every_check(tmp_path, models_dir, sim_dir):
 
 def test_missing_models_and_unreachable_broker_are_named_and_fail(tmp_path, sim_dir):
     result = selftest(config_file(tmp_path, tmp_path / "no-models", sim_dir,
-                                  mqtt={"enabled": True, "host": "127.0.0.1", "port": 1}))
+                                  mqtt={"enabled": True, "host": "127.0.0.1", "port": 1,
+                                        "accept_commands": False}))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert any(line.startswith("FAIL models") and "kiosk models install" in line for line in lines)
