@@ -107,7 +107,7 @@ def _describe(error: dict[str, Any], source: str) -> str:
         return f"{source}: unknown key '{key}'"
     value = error.get("input")
     message = error["msg"]
-    if kind == "value_error" and isinstance(value, dict):   # a rule across keys: the message names them
+    if kind == "value_error" and _section_at(error["loc"]):   # a rule across keys: the message names them
         return f"{source}: {message.removeprefix('Value error, ')}"
     ctx = error.get("ctx") or {}
     if "expected" in ctx and kind == "enum":
@@ -115,6 +115,17 @@ def _describe(error: dict[str, Any], source: str) -> str:
     elif kind == "value_error" and "error" in ctx:
         message = str(ctx["error"])        # our validators' own words, without pydantic's "Value error, "
     return f"{source}: {key} = {value!r}: {message}"
+
+
+def _section_at(loc: tuple) -> bool:
+    """Whether `loc` names a whole table (where a validator across its keys reports), not one key."""
+    model: type[Section] = KioskConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, Section)):
+            return False
+        model = field.annotation
+    return True
 
 
 def _allowed_keys(model: type[Section], loc: tuple) -> list[str]:
