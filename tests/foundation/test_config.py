@@ -127,7 +127,8 @@ def test_numbers_stay_lenient_where_toml_is(tmp_path):
     assert config.temperature.fever_threshold_c == 38.0 and config.temperature.sensor_offset_mm == (30.0, 0.0, 0.0)
     password = tmp_path / "pw"
     password.write_text("s3cret\n")
-    assert parse_config({"mqtt": {"enabled": True, "password_file": str(password)}}).mqtt.password_file == password
+    mqtt = {"enabled": True, "password_file": str(password), "accept_commands": False}
+    assert parse_config({"mqtt": mqtt}).mqtt.password_file == password
 
 
 def test_config_check_names_schedules_enrolled_persons_lack(tmp_path):

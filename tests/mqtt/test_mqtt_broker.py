@@ -247,6 +247,8 @@ def test_home_assistant_discovery_when_enabled(tmp_path: Path, broker: Mosquitto
 
 
 def test_switching_discovery_off_removes_the_entities_from_home_assistant(tmp_path: Path, broker: Mosquitto) -> None:
+    make_keys(tmp_path)
+
     async def session(ha_discovery: bool, recorder: Recorder, seen) -> None:
         service = MqttService(kiosk_config(tmp_path, broker.port, ha_discovery=ha_discovery))
         await service.start()

@@ -18,8 +18,16 @@ from kiosk.mqtt.signing import SignatureError
 from kiosk.mqtt.takeover import ALARM_WINDOW_S, LOG_INTERVAL_S, TAKEN_OVER, TakeoverWatch
 
 ROOT = Path(__file__).resolve().parents[2]
-LOGIN = {"username": "door-1", "password_file": "/etc/kiosk/mqtt-password"}
-CERT = {"cert_file": "/etc/kiosk/door-1.pem", "key_file": "/etc/kiosk/door-1.key"}
+LOGIN = {"username": "door-1", "password_file": "mqtt-password"}
+CERT = {"cert_file": "door-1.pem", "key_file": "door-1.key"}
+
+
+@pytest.fixture(autouse=True)
+def credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credential files exist (the configuration checks that they are readable) in the working directory."""
+    for name in ("mqtt-password", "door-1.pem", "door-1.key"):
+        (tmp_path / name).write_text("x\n")
+    monkeypatch.chdir(tmp_path)
 
 
 def mqtt(**keys: Any) -> dict[str, Any]:
@@ -82,7 +90,8 @@ def test_the_shipped_configurations_pass_and_the_hardware_one_can_be_enabled(tmp
     config = load_config(ROOT / "etc" / "kiosk.toml")
     assert config.mqtt.secure and not config.mqtt.allow_insecure_commands
     enabled = tmp_path / "kiosk.toml"
-    enabled.write_text(text.replace("enabled = false", "enabled = true"))
+    enabled.write_text(text.replace("enabled = false", "enabled = true").replace("/etc/kiosk/", f"{tmp_path}/")
+                       .replace("ca.pem", "door-1.pem"))   # the files it names exist (checked at load)
     assert load_config(enabled).mqtt.enabled
 
 
