@@ -37,7 +37,7 @@ def mqtt(**keys: Any) -> dict[str, Any]:
 def config_check(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
     path = tmp_path / "kiosk.toml"
     path.write_text(text)
-    return subprocess.run([sys.executable, "-m", "kiosk", "config", "check", str(path)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "kiosk", "config", "check", "--config", str(path)], capture_output=True,
                           text=True, timeout=60)
 
 
