@@ -127,13 +127,14 @@ def test_a_damaged_attendance_ledger_is_rebuilt_from_the_signed_log(tmp_path, st
         assert attendance._first_day == {PERSON["person_id"]: attendance.attendance_day(now - timedelta(minutes=3))}
 
 
-def test_the_mqtt_service_rebuilds_a_damaged_outbox_from_its_store(tmp_path, store):
+def test_the_mqtt_service_rebuilds_a_damaged_outbox_from_its_store(tmp_path, store, keys_dir):
     """The wiring the daemon uses: MqttService(config, store) with a damaged outbox.db starts, refilled."""
     from kiosk.mqtt import MqttService
 
     config = KioskConfig.model_validate({"device": {"state_dir": str(tmp_path / "state"), "id": "kiosk-1"},
+                                         "store": {"keys_dir": str(keys_dir)},
                                          "mqtt": {"enabled": True, "host": "127.0.0.1", "port": 1,
-                                                  "fleet_sync": False}})
+                                                  "fleet_sync": False, "allow_insecure_commands": True}})
     config.state_dir.mkdir()
     store.record_event(_event("access_granted", datetime.now(UTC)))
     _damaged_outbox(config.state_dir / "outbox.db")
