@@ -45,7 +45,7 @@ def register(subparsers, common) -> None:
     sign.set_defaults(handler=_sign)
 
     send = actions.add_parser("send", parents=[common],
-                              help="sign, publish to the [mqtt] broker of --config and print the device's result")
+                              help="sign, publish to the [mqtt] broker of --config and print the result the device signed")
     request_args(send)
     send.add_argument("--key", type=Path, help="operator private key (PEM); required unless --unsigned")
     send.add_argument("--unsigned", action="store_true", help="send without a signature (command_auth = acl)")
