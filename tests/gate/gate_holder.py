@@ -3,12 +3,13 @@
     python gate_holder.py serial PORT | gpio LEVEL_LOG | mock STATE_FILE   [--end sigterm|crash|exit]
                           [--pulse S] [--lease S]
 
-It unlocks the gate for a pulse (30 s unless --pulse), prints UNLOCKED (with --lease: a gate
-supervisor with that lease watches it, and the line is "UNLOCKED <supervisor pid>"), prints LOCKED
-whenever the relay is released, and:
+It unlocks the gate for a pulse (30 s unless --pulse), prints UNLOCKED, prints LOCKED whenever the
+relay is released, and:
 - sigterm (default): waits; SIGTERM cancels the main task, as the daemon does;
 - crash: the pipeline raises an exception;
 - exit: calls sys.exit() without stopping the controller (the atexit hook must lock).
+With --lease (serial or mock) the controller is built from a configuration as the daemon builds it,
+with the gate supervisor on and that lease, and the first line is "UNLOCKED <supervisor pid>".
 """
 from __future__ import annotations
 
@@ -39,15 +40,16 @@ def make_relay(kind: str, target: str) -> Relay:
     return MockRelay(Path(target))
 
 
-def make_lease(kind: str, target: str, lease_s: float) -> Lease:
-    """The supervisor locks the relay the holder uses (the fake GPIO chip lives in this process only)."""
+def supervised_config(kind: str, target: str, pulse_s: float, lease_s: float) -> KioskConfig:
+    """[gate] for the same relay with the supervisor on (not GPIO: the fake chip lives in this process only)."""
     if kind == "serial":
         gate, state_dir = {"backend": "serial", "serial_port": target}, "."
     elif kind == "mock":
         gate, state_dir = {"backend": "mock"}, str(Path(target).parent)
     else:
         raise SystemExit("--lease: serial or mock only")
-    return Lease(KioskConfig.model_validate({"device": {"state_dir": state_dir}, "gate": {**gate, "lease_s": lease_s}}))
+    return KioskConfig.model_validate({"device": {"state_dir": state_dir},
+                                       "gate": {**gate, "pulse_s": pulse_s, "supervisor": True, "lease_s": lease_s}})
 
 
 class Report:
@@ -55,8 +57,8 @@ class Report:
     switches. It runs after the controller told the supervisor, so a test that read LOCKED knows the
     supervisor was told too."""
 
-    def __init__(self, lease: Optional[Lease] = None) -> None:
-        self.lease = lease
+    def __init__(self) -> None:
+        self.lease: Optional[Lease] = None
         self.unlocked = threading.Event()
 
     def __call__(self, unlocked: bool, at: float) -> None:
@@ -71,12 +73,11 @@ class Report:
         await asyncio.to_thread(self.unlocked.wait)
 
 
-async def daemon(relay: Relay, end: str, pulse_s: float, lease: Optional[Lease]) -> None:
+async def daemon(gate: GateController, report: Report, end: str) -> None:
     main = asyncio.current_task()
     assert main is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
-    report = Report(lease)
-    async with GateController(relay, pulse_s=pulse_s, lease=lease, on_change=report) as gate:
+    async with gate:
         gate.grant()
         await report.wait_unlocked()
         if end == "crash":
@@ -85,9 +86,7 @@ async def daemon(relay: Relay, end: str, pulse_s: float, lease: Optional[Lease])
         await asyncio.Event().wait()
 
 
-async def exits_without_stopping(relay: Relay) -> None:
-    report = Report()
-    gate = GateController(relay, pulse_s=30, on_change=report)
+async def exits_without_stopping(gate: GateController, report: Report) -> None:
     await gate.start()
     gate.grant()
     await report.wait_unlocked()
@@ -100,14 +99,19 @@ def main() -> int:
     parser.add_argument("target")
     parser.add_argument("--end", choices=["sigterm", "crash", "exit"], default="sigterm")
     parser.add_argument("--pulse", type=float, default=30.0)
-    parser.add_argument("--lease", type=float, default=None, help="run a gate supervisor with this lease")
+    parser.add_argument("--lease", type=float, default=None, help="build from a configuration, with a supervisor")
     args = parser.parse_args()
-    relay = make_relay(args.kind, args.target)
-    lease = make_lease(args.kind, args.target, args.lease) if args.lease is not None else None
+    report = Report()
+    if args.lease is None:
+        gate = GateController(make_relay(args.kind, args.target), pulse_s=args.pulse, on_change=report)
+    else:
+        gate = GateController.from_config(supervised_config(args.kind, args.target, args.pulse, args.lease),
+                                          on_change=report)
+        report.lease = gate.lease
     if args.end == "exit":
-        asyncio.run(exits_without_stopping(relay))
+        asyncio.run(exits_without_stopping(gate, report))
     try:
-        asyncio.run(daemon(relay, args.end, args.pulse, lease))
+        asyncio.run(daemon(gate, report, args.end))
     except asyncio.CancelledError:
         print("STOPPED", flush=True)
         return 0
