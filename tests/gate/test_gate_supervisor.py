@@ -17,9 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from gate_helpers import WAIT_S
+from gate_helpers import WAIT_S, Transitions
 from holder_helpers import Supervised, Target, next_line, wait_until
 
+from drivers.relay.mock import MockRelay
+from kiosk.gate import GateController
 from kiosk.gate_supervisor import CLOSED, LOCKED, UNLOCKED, Ending, watch
 
 LEASE_S = 0.5
@@ -86,6 +88,58 @@ def test_watch_ends_quietly_when_the_daemon_closed_or_ended_locked() -> None:
 def test_watch_acts_when_the_daemon_ended_or_stalled_unlocked() -> None:
     assert watching(LOCKED + UNLOCKED) == Ending.died
     assert watching(UNLOCKED, lease_s=0.05, close=False) == Ending.stalled
+
+
+# What the relay thread tells the supervisor, in this process ----------------------------------------
+class RecordingLease:
+    """Records the messages with the relay's state when each was sent."""
+
+    renew_s = 0.01
+
+    def __init__(self, relay: MockRelay) -> None:
+        self.relay = relay
+        self.sent: list[tuple[bytes, bool]] = []
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def unlocked(self) -> None:
+        self.sent.append((UNLOCKED, self.relay.unlocked))
+
+    def locked(self) -> None:
+        self.sent.append((LOCKED, self.relay.unlocked))
+
+    def close(self, released: bool = True) -> None:
+        self.sent.append((CLOSED if released else b"", self.relay.unlocked))
+
+
+def test_the_relay_thread_renews_the_lease_only_while_unlocked() -> None:
+    relay = MockRelay()
+    lease = RecordingLease(relay)
+    heard = Transitions()
+    gate = GateController(relay, 0.2, lease=lease, on_change=heard)
+    gate.start_sync()
+    assert lease.started
+    gate.grant()
+    heard.wait_for(2)
+    gate.stop_sync()
+    assert lease.sent[0] == (UNLOCKED, False)               # told before the relay is energised
+    assert lease.sent[-2:] == [(LOCKED, False), (CLOSED, False)]
+    renewals = lease.sent[1:-2]
+    assert renewals and set(renewals) == {(UNLOCKED, True)}  # renewed while unlocked, and only then
+
+
+def test_a_failed_unlock_tells_the_supervisor_the_gate_is_locked() -> None:
+    relay = MockRelay(fail=True)
+    lease = RecordingLease(relay)
+    heard = Transitions()
+    gate = GateController(relay, 0.2, lease=lease, on_change=heard)
+    gate.start_sync()
+    gate.grant()
+    wait_until(lambda: len(lease.sent) >= 2, WAIT_S, "failed unlock reported")
+    gate.stop_sync()
+    assert lease.sent == [(UNLOCKED, False), (LOCKED, False), (CLOSED, False)]
 
 
 # Real processes ---------------------------------------------------------------------------------
