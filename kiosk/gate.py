@@ -217,7 +217,7 @@ class GateController:
                 log.error("gate relay close (attempt %d): %s", attempt + 1, exc)
                 time.sleep(RETRY_LOCK_S)
         if self.lease is not None:
-            self.lease.close(released)  # not released: the supervisor kills this process and locks
+            self.lease.close(released)  # not released while unlocked: the supervisor kills us and locks
         closed_at = self.clock()
         with self._cond:
             was_unlocked = self._timer.unlocked

@@ -94,7 +94,7 @@ class Lease:
 
     def close(self, released: bool = True) -> None:
         """End the supervisor. Without `released` (the relay could not be released) the pipe just
-        closes, so the supervisor kills this process and locks the gate itself."""
+        closes: a supervisor that last heard the gate unlocked kills this process and locks it itself."""
         if self._fd is None:
             return
         if released:
