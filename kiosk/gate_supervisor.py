@@ -98,7 +98,10 @@ class Lease:
         if self._fd is None:
             return
         if released:
-            self._send(CLOSED)
+            try:
+                os.write(self._fd, CLOSED)
+            except OSError:       # gone, or not reading: nothing to start another one for
+                pass
         os.close(self._fd)
         self._fd = None
         if self._process is not None:
