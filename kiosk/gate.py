@@ -4,9 +4,10 @@ One worker thread owns the relay. It does the blocking relay calls and ends ever
 (when its `PulseTimer`, kiosk/gate_timing.py, says so), so the event loop never blocks on the
 relay and a stalled or dead loop cannot keep the gate open: every unlock is a bounded pulse.
 The relay is released on every way out: `stop()` / leaving `async with`, an exception or
-cancellation in the caller (SIGTERM handled by the daemon), interpreter exit (atexit). After
-SIGKILL the systemd unit's `ExecStopPost=kiosk gate lock` releases it from a fresh process
-(`lock_gate`).
+cancellation in the caller (SIGTERM handled by the daemon), interpreter exit (atexit). When
+this process is killed or stalls with the gate unlocked, the gate supervisor (a `Lease` the worker
+renews, kiosk/gate_supervisor.py) locks it; after SIGKILL the systemd unit's
+`ExecStopPost=kiosk gate lock` releases it too, from a fresh process (`lock_gate`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from drivers.relay.base import Relay, RelayError
 
 from .config import KioskConfig
 from .config.gate import RelayBackend
+from .gate_supervisor import Lease
 from .gate_timing import MAX_PULSE_S, RETRY_LOCK_S, PulseTimer
 
 log = logging.getLogger("kiosk.gate")
@@ -38,17 +40,19 @@ class GateController:
     """Unlocks the gate for `pulse_s` on `grant()`; a grant while unlocked extends the pulse.
 
     When to switch is decided by a `PulseTimer` (kiosk/gate_timing.py); the worker only switches
-    the relay when the timer says so and waits on a condition until the next change is due.
+    the relay when the timer says so and waits on a condition until the next change is due. With a
+    `lease` the worker also tells the gate supervisor every switch and, while unlocked, that it is alive.
     """
 
     def __init__(self, relay: Relay, pulse_s: float, *, clock: Callable[[], float] = time.monotonic,
-                 on_change: Optional[ChangeListener] = None) -> None:
+                 on_change: Optional[ChangeListener] = None, lease: Optional[Lease] = None) -> None:
         if not 0 < pulse_s <= MAX_PULSE_S:
             raise ValueError(f"pulse_s must be more than 0 and at most {MAX_PULSE_S:g} s")
         self.relay = relay
         self.pulse_s = pulse_s
         self.clock = clock
         self.on_change = on_change
+        self.lease = lease
         self._cond = threading.Condition()       # guards _timer and _stopping
         self._timer = PulseTimer()
         self._stopping = False
@@ -58,12 +62,14 @@ class GateController:
 
     @classmethod
     def from_config(cls, config: KioskConfig, *, on_change: Optional[ChangeListener] = None) -> GateController:
-        """The controller for [gate] (relay not opened until start())."""
-        return cls(build_relay(config), config.gate.pulse_s, on_change=on_change)
+        """The controller for [gate] (relay not opened and supervisor not started until start())."""
+        lease = Lease(config) if config.gate.supervisor else None
+        return cls(build_relay(config), config.gate.pulse_s, on_change=on_change, lease=lease)
 
     # lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the relay (locked) in the worker thread; raises RelayError if it cannot."""
+        """Start the supervisor and open the relay (locked) in the worker thread; raises RelayError
+        or OSError if it cannot."""
         self._launch()
         await asyncio.get_running_loop().run_in_executor(None, self._wait_started)
 
@@ -140,8 +146,12 @@ class GateController:
     # worker ----------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
+            if self.lease is not None:
+                self.lease.start()
             self.relay.open()
         except BaseException as exc:  # reported to start()
+            if self.lease is not None:
+                self.lease.close()
             self._start_error = exc
             self._started.set()
             return
@@ -156,18 +166,29 @@ class GateController:
             self._close_relay()
 
     def _next_switch(self) -> Optional[bool]:
-        """Block until the timer says the relay should switch; return to which state (None: stopping)."""
-        with self._cond:
-            while not self._stopping:
+        """Block until the timer says the relay should switch; return to which state (None: stopping).
+        While unlocked, wake every lease.renew_s to renew the lease (outside the lock: commands never wait)."""
+        renew = False
+        while True:
+            if renew and self.lease is not None:
+                self.lease.unlocked()              # this thread is alive and will end the pulse
+            with self._cond:
+                if self._stopping:
+                    return None
                 now = self.clock()
                 change = self._timer.next_change(now)
                 if change is not None and change.at <= now:
                     self._timer.switching(change.unlocked)
                     return change.unlocked
-                self._cond.wait(None if change is None else change.at - now)
-            return None
+                wait = None if change is None else change.at - now
+                renew = self.lease is not None and self._timer.unlocked
+                if renew:
+                    wait = self.lease.renew_s if wait is None else min(wait, self.lease.renew_s)
+                self._cond.wait(wait)
 
     def _switch(self, unlocked: bool) -> None:
+        if unlocked and self.lease is not None:
+            self.lease.unlocked()                  # before the relay can be energised
         started = self.clock()
         try:
             self.relay.set_unlocked(unlocked)
@@ -175,20 +196,28 @@ class GateController:
             log.error("gate relay: %s", exc)
             with self._cond:
                 self._timer.failed(self.clock(), unlocked)
+            if unlocked and self.lease is not None:
+                self.lease.locked()                # the unlock did not happen (a release is retried)
             return
         with self._cond:
             self._timer.switched(started, unlocked)
+        if not unlocked and self.lease is not None:
+            self.lease.locked()
         log.info("gate %s", "unlocked" if unlocked else "locked")
         self._notify(unlocked, started)
 
     def _close_relay(self) -> None:
+        released = False
         for attempt in range(3):
             try:
                 self.relay.close()
+                released = True
                 break
             except Exception as exc:  # keep trying to lock whatever the driver raised
                 log.error("gate relay close (attempt %d): %s", attempt + 1, exc)
                 time.sleep(RETRY_LOCK_S)
+        if self.lease is not None:
+            self.lease.close(released)  # not released while unlocked: the supervisor kills us and locks
         closed_at = self.clock()
         with self._cond:
             was_unlocked = self._timer.unlocked

@@ -127,6 +127,12 @@ def route_native_stderr(logger: logging.Logger) -> TextIO:
     return original
 
 
+def original_stderr_fd() -> int:
+    """The standard error from before `route_native_stderr`, for child processes: their output must not
+    pass through this process's reader thread, which dies or stalls with this process."""
+    return _original_stderr if _original_stderr is not None else 2
+
+
 def restore_native_stderr() -> None:
     """Puts the original standard error back on file descriptor 2 (before exec: the reader thread
     does not survive it)."""

@@ -24,6 +24,11 @@ class GateConfig(Section):
     serial_baud: int = Field(9600, description="Baud of the relay board.")
     relay_channel: int = Field(1, ge=1, le=8, description="Channel on a multi-relay board.")
     pulse_s: float = Field(3.0, gt=0, le=60, description="How long the gate stays unlocked after a grant.")
+    supervisor: bool = Field(True, description="A separate watchdog process locks the gate when the daemon "
+                                               "dies or stalls while the gate is unlocked.")
+    lease_s: float = Field(2.0, ge=0.2, le=30, description="Supervisor: while the gate is unlocked the relay "
+                                                           "thread renews its lease; no renewal for this long "
+                                                           "and the daemon is killed and the gate locked.")
     door_contact_line: Optional[int] = Field(None, ge=0, le=1023,
                                              description="GPIO line of a door contact (closed = door shut).")
     exit_button_line: Optional[int] = Field(None, ge=0, le=1023,

@@ -8,49 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from holder_helpers import Target, start_holder
 
 from drivers.relay.mock import read_state_file
 
-HOLDER = Path(__file__).with_name("gate_holder.py")
 KIOSK = Path(sys.executable).with_name("kiosk")
-
-
-def start_holder(kind: str, target: str, end: str = "sigterm") -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(HOLDER), kind, target, "--end", end], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if line.strip() != "UNLOCKED":
-        proc.kill()
-        raise AssertionError(f"holder did not unlock: {line!r} {proc.stderr.read()}")
-    return proc
-
-
-def gpio_levels(log: Path, line: int = 17) -> list[int]:
-    return [int(level) for _, offset, level in (row.split() for row in log.read_text().splitlines())
-            if int(offset) == line]
-
-
-class Target:
-    """Where a relay of each kind ends up, seen from outside the process."""
-
-    def __init__(self, kind: str, tmp_path: Path, board) -> None:
-        self.kind = kind
-        self.board = board
-        self.path = {"serial": board.port if board else "", "gpio": str(tmp_path / "levels.log"),
-                     "mock": str(tmp_path / "state" / "relay-mock.json")}[kind]
-
-    def history(self) -> list[bool]:
-        """Every relay state so far, True = unlocked (the GPIO line is active-high here)."""
-        if self.kind == "serial":
-            return [on for _, on in self.board.states()]
-        if self.kind == "gpio":
-            return [bool(level) for level in gpio_levels(Path(self.path))]
-        state = read_state_file(Path(self.path))
-        return [] if state is None else [state]
-
-    def wait_for_states(self, count: int) -> None:
-        if self.kind == "serial":
-            self.board.wait_for(count)
 
 
 @pytest.fixture(params=["serial", "gpio", "mock"])
@@ -61,6 +23,7 @@ def target(request, tmp_path: Path) -> Target:
 
 def test_sigterm_releases_the_relay(target: Target) -> None:
     proc = start_holder(target.kind, target.path)
+    target.wait_for_states(2)             # the board's reader may not have seen the unlock yet
     assert target.history()[-1] is True
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=10)
