@@ -1,12 +1,16 @@
 """Remote commands: `<prefix>/<device>/cmd/<name>` in, `.../cmd/<name>/result` out.
 
-Every request is checked in this order, and the first failure is answered with an error
-result and one audit record (the daemon is never affected by a bad request):
-size, JSON, retained flag, command name, envelope schema, name/topic agreement, target device,
-params schema, authorisation (Ed25519 signature by a trusted key — required in `signed` mode,
-checked when present in `acl` mode), freshness of `issued_at`, nonce not seen before, a
-registered handler. Accepted requests run one at a time through the handler registry that the
-daemon fills in (`name -> async (params) -> result dict`).
+Every request is checked in this order, and the first failure refuses it (the daemon is never
+affected by a bad request): size, UTF-8 JSON text, retained flag, command name, envelope schema,
+name/topic agreement, target device, params schema, authorisation (Ed25519 signature by a trusted
+key — required in `signed` mode, checked when present in `acl` mode), freshness of `issued_at`,
+nonce not seen before, a registered handler. Accepted requests run one at a time through the
+handler registry that the daemon fills in (`name -> async (params) -> result dict`); each one that
+passed the checks is answered and leaves one audit record.
+
+Refusals by these checks can come from anyone who can publish, at any rate: they are answered at a
+bounded rate per client (`ratelimit`) and audited as one summary per window (`refusals`), so a
+flood costs the store thread one write a minute instead of one per request.
 """
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ from datetime import UTC, datetime
 from typing import Any, Optional
 
 from ..config.mqtt import CommandAuth
+from . import payload as text
+from .ratelimit import ReplyLimiter
+from .refusals import UNREAD, RefusalWindow, client_of
 from .schemas import COMMANDS, first_error
 from .signing import SignatureError, TrustedKeys, now_iso, parse_time, verify_envelope
 
@@ -70,6 +77,7 @@ class Request:
     payload: bytes
     retained: bool
     request_id: Optional[str] = None   # known once the payload parsed as a JSON object with a plausible id
+    client: str = UNREAD               # whom a refusal is counted against (refusals.client_of)
 
 
 class CommandProcessor:
@@ -87,7 +95,8 @@ class CommandProcessor:
         self._reply = reply
         self._audit = audit
         self._queue: asyncio.Queue[Request] = asyncio.Queue(QUEUE_MAX)
-        self._busy_tasks: set[asyncio.Task[None]] = set()
+        self.refusals = RefusalWindow()
+        self.replies = ReplyLimiter()
         self.accepted = 0
         self.refused = 0
 
@@ -96,20 +105,38 @@ class CommandProcessor:
         try:
             self._queue.put_nowait(Request(name, payload, retained))
         except asyncio.QueueFull:
-            task = asyncio.get_running_loop().create_task(
-                self._finish(Request(name, payload, retained), None,
-                             error=Refusal("busy", f"more than {QUEUE_MAX} commands are waiting; try again")))
-            self._busy_tasks.add(task)
-            task.add_done_callback(self._busy_tasks.discard)
+            self._refuse(Request(name, payload, retained),
+                         Refusal("busy", f"more than {QUEUE_MAX} commands are waiting; try again"))
 
     async def run(self) -> None:
-        """Process requests until cancelled."""
+        """Process requests until cancelled; the refusals of the open window are audited on the way out."""
+        summaries = asyncio.create_task(self._summarise(), name="mqtt-refusal-summaries")
+        try:
+            while True:
+                request = await self._queue.get()
+                try:
+                    await self.handle(request)
+                except Exception:  # last line of defence: a request must never stop the processor
+                    log.exception("mqtt command %s: unexpected error", text.clean(request.name))
+        finally:
+            summaries.cancel()
+            await self.flush_refusals()
+
+    async def _summarise(self) -> None:
         while True:
-            request = await self._queue.get()
-            try:
-                await self.handle(request)
-            except Exception:  # last line of defence: a request must never stop the processor
-                log.exception("mqtt command %s: unexpected error", request.name)
+            await asyncio.sleep(min(1.0, self.refusals.window_s / 4))
+            if self.refusals.due:
+                await self.flush_refusals()
+
+    async def flush_refusals(self) -> None:
+        """Audit the refusals counted so far as one summary record (nothing when there were none)."""
+        summary = self.refusals.take()
+        if summary is None:
+            return
+        log.warning("mqtt: %d commands refused since %s (%d answered): %s", summary["refused"], summary["from"],
+                    summary["answered"], ", ".join(f"{c['client']} {c['code']} x{c['count']}"
+                                                   for c in summary["counts"][:5]))
+        await self._audit(AUDIT_ACTION, {"auth": self.mode.value, **summary})
 
     async def handle(self, request: Request) -> None:
         key = None
@@ -119,7 +146,10 @@ class CommandProcessor:
             if handler is None:
                 raise Refusal("unsupported", f"this device has no handler for '{request.name}'")
         except Refusal as refusal:
-            await self._finish(request, key, error=refusal)
+            if refusal.code == "unsupported":     # signed, fresh, nonce used: audited like an executed one
+                await self._finish(request, key, error=refusal)
+            else:
+                self._refuse(request, refusal)
             return
         try:
             result = await asyncio.wait_for(handler(envelope["params"]), HANDLER_TIMEOUT_S)
@@ -140,14 +170,13 @@ class CommandProcessor:
     async def _check(self, request: Request) -> tuple[dict[str, Any], Optional[str]]:
         if len(request.payload) > MAX_COMMAND_BYTES:
             raise Refusal("too_large", f"{len(request.payload)} bytes; the limit is {MAX_COMMAND_BYTES}")
+        big = len(request.payload) > PARSE_OFF_LOOP_BYTES    # an enrolment image: do not stall the loop
         try:
-            if len(request.payload) > PARSE_OFF_LOOP_BYTES:  # an enrolment image: do not stall the loop
-                envelope = await asyncio.get_running_loop().run_in_executor(None, json.loads, request.payload)
-            else:
-                envelope = json.loads(request.payload)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise Refusal("bad_json", f"the payload is not JSON: {str(exc)[:200]}") from None
-        request.request_id = _request_id(envelope)
+            envelope = await _off_loop(text.parse, request.payload) if big else text.parse(request.payload)
+            request.request_id, request.client = _request_id(envelope), client_of(envelope, None)
+            await _off_loop(text.check_text, envelope) if big else text.check_text(envelope)
+        except text.PayloadError as exc:
+            raise Refusal("bad_json", f"the payload is {exc}") from None
         if request.retained:
             raise Refusal("retained", "retained commands are refused (they would replay on every reconnect)")
         if request.name not in COMMANDS:
@@ -163,6 +192,7 @@ class CommandProcessor:
         if problem:
             raise Refusal("bad_request", f"params: {problem}")
         key = await self._authorise(envelope)
+        request.client = client_of(envelope, key)
         try:
             issued = parse_time(envelope["issued_at"])
         except ValueError as exc:
@@ -190,24 +220,48 @@ class CommandProcessor:
         except SignatureError as exc:
             raise Refusal("unauthorised", str(exc)) from None
 
+    def _refuse(self, request: Request, error: Refusal) -> None:
+        """A request refused by the checks: answered while the client's reply budget lasts, counted for
+        the window's summary, logged one by one only for the first few of a window."""
+        self.refused += 1
+        answered = self.replies.allow(request.client)
+        if answered:
+            self._reply(request.name, self._result(request, None, error))
+        name, message = text.clean(request.name[:64]), text.clean(error.message)
+        sample = {"command": name, "request_id": request.request_id, "reason": message[:300]}
+        if self.refusals.add(request.client, error.code, answered, sample):
+            log.warning("mqtt command %s request=%s client=%s: %s: %s", name, request.request_id, request.client,
+                        error.code, message)
+
+    def _result(self, request: Request, result: Optional[dict[str, Any]], error: Optional[Refusal]) -> dict[str, Any]:
+        return {"request_id": request.request_id, "command": text.clean(request.name[:64]),
+                "device_id": self.device_id, "time": now_iso(), "ok": error is None,
+                "result": result if error is None else None,
+                "error": None if error is None else {"code": error.code, "message": text.clean(error.message)}}
+
     async def _finish(self, request: Request, key: Optional[str], *,
                       result: Optional[dict[str, Any]] = None, error: Optional[Refusal] = None) -> None:
-        name, request_id = request.name[:64], request.request_id
-        payload = {"request_id": request_id, "command": name, "device_id": self.device_id, "time": now_iso(),
-                   "ok": error is None, "result": result if error is None else None,
-                   "error": None if error is None else {"code": error.code, "message": error.message}}
+        """A request that passed every check: always answered, and audited on its own."""
+        name, request_id = text.clean(request.name[:64]), request.request_id
+        payload = self._result(request, result, error)
         if error is None:
             self.accepted += 1
             log.info("mqtt command %s request=%s key=%s: done", name, request_id, key)
         else:
             self.refused += 1
-            log.warning("mqtt command %s request=%s key=%s: %s: %s", name, request_id, key, error.code, error.message)
+            log.warning("mqtt command %s request=%s key=%s: %s: %s", name, request_id, key, error.code,
+                        payload["error"]["message"])
         self._reply(request.name, payload)
         await self._audit(AUDIT_ACTION, {
             "command": name, "request_id": request_id, "key_id": key, "auth": self.mode.value,
             "outcome": "executed" if error is None else ("failed" if error.code in ("failed", "timeout", "internal")
                                                          else "refused"),
-            "code": None if error is None else error.code, "reason": None if error is None else error.message[:300]})
+            "code": None if error is None else error.code,
+            "reason": None if error is None else payload["error"]["message"][:300]})
+
+
+async def _off_loop(fn: Callable[[Any], Any], arg: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, fn, arg)
 
 
 def _request_id(data: Any) -> Optional[str]:

@@ -1,4 +1,4 @@
-"""Command checks, one refusal reason at a time, without a broker (the fuzz test runs them through one)."""
+"""Command checks, one refusal reason at a time, without a broker (the fuzz and flood tests run them through one)."""
 from __future__ import annotations
 
 import asyncio
@@ -56,6 +56,15 @@ class Harness:
         asyncio.run(self.processor.handle(Request(name, data, retained)))
         return self.replies[-1][1]
 
+    def summary(self) -> dict[str, Any]:
+        """The refusal summary the processor writes when its window closes (or it stops)."""
+        before = len(self.audits)
+        asyncio.run(self.processor.flush_refusals())
+        assert len(self.audits) == before + 1
+        action, detail = self.audits[-1]
+        assert action == "command" and detail["outcome"] == "refused_summary"
+        return detail
+
 
 @pytest.fixture
 def operator(tmp_path: Path) -> Ed25519PrivateKey:
@@ -92,7 +101,9 @@ def operator_id(key: Ed25519PrivateKey) -> str:
     ("unknown command", "unknown_command"), ("no handler", "unsupported"), ("handler fails", "failed"),
     ("handler crashes", "internal"),
 ])
-def test_each_refusal_has_its_code_and_an_audit_record(tmp_path: Path, operator, case: str, code: str) -> None:
+def test_each_refusal_has_its_code_and_is_audited(tmp_path: Path, operator, case: str, code: str) -> None:
+    """Refused by the checks: answered, counted in the window's summary record. Past the checks (a
+    signed, fresh command with no handler or whose handler fails): a record of its own at once."""
     h = Harness(tmp_path / "trusted")
     name, retained = "open_gate", False
     payload: Any = signed(operator)
@@ -129,7 +140,13 @@ def test_each_refusal_has_its_code_and_an_audit_record(tmp_path: Path, operator,
     reply = h.send(name, payload, retained)
     assert reply["ok"] is False and reply["error"]["code"] == code, reply
     assert h.replies[-1][0] == name
-    assert len(h.audits) == 1 and h.audits[0][1]["code"] == code
+    if code in ("unsupported", "failed", "internal"):
+        assert len(h.audits) == 1 and h.audits[0][1]["code"] == code
+    else:
+        assert h.audits == []
+        summary = h.summary()
+        assert summary["refused"] == 1 and summary["answered"] == 1 and summary["counts"][0]["code"] == code
+        assert summary["samples"][0]["code"] == code and summary["samples"][0]["request_id"] == reply["request_id"]
     if code not in ("failed", "internal"):
         assert h.calls == []
     if isinstance(payload, dict) and case not in ("unknown command", "retained"):
@@ -210,3 +227,57 @@ def test_commands_issued_before_an_outbox_rebuild_are_refused(tmp_path: Path, op
     reply = h.send("open_gate", before)
     assert not reply["ok"] and reply["error"]["code"] == "stale" and "rebuilt" in reply["error"]["message"]
     assert h.send("open_gate", signed(operator))["ok"]
+
+
+def strict_json(value: Any) -> bytes:
+    """What a strict peer (or a signature over RFC 8785) needs: UTF-8 encodable text, no escaped surrogates."""
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"command": "open_gate", "request_id": "r-1", "params": {"reason": "\\ud800"}}',      # an escaped lone surrogate
+    b'{"command": "open_gate", "request_id": "r-1", "params": {"reason": "\xed\xa0\x80"}}',  # one encoded as UTF-8
+    b'{"command": "open_gate", "request_id": "r-1", "params": {"\\udfff": 1}}',            # in a key
+    b'{"command": "open_gate", "request_id": "r-1", "params": {"reason": "\xff"}}',          # not UTF-8 at all
+])
+def test_a_command_that_is_not_valid_unicode_text_is_answered_and_audited(tmp_path: Path, operator,
+                                                                           payload: bytes) -> None:
+    h = Harness(tmp_path / "trusted", CommandAuth.acl)    # acl: nothing else would refuse it
+    reply = h.send("open_gate", payload)
+    assert reply["error"]["code"] == "bad_json" and "not valid" in reply["error"]["message"]
+    readable = b"\xff" not in payload
+    assert reply["request_id"] == ("r-1" if readable else None) and h.calls == [] and strict_json(reply)
+    summary = h.summary()
+    assert summary["counts"] == [{"client": "unsigned" if readable else "unread", "code": "bad_json", "count": 1}]
+    assert summary["samples"][0]["request_id"] == reply["request_id"] and strict_json(summary)
+
+
+def test_a_topic_name_with_a_lone_surrogate_is_answered_with_valid_text(tmp_path: Path, operator) -> None:
+    h = Harness(tmp_path / "trusted")
+    reply = h.send("open\udc80gate", signed(operator))
+    assert reply["error"]["code"] == "unknown_command" and reply["command"] == "open\ufffdgate" and strict_json(reply)
+    assert h.summary()["samples"][0]["command"] == "open\ufffdgate"
+
+
+def test_refusals_are_answered_within_a_budget_per_client_and_all_counted(tmp_path: Path, operator) -> None:
+    from kiosk.mqtt.ratelimit import BURST
+
+    h = Harness(tmp_path / "trusted")
+    stranger = Ed25519PrivateKey.generate()
+
+    async def flood() -> None:
+        for _ in range(3 * BURST):
+            envelope = new_envelope("open_gate", "kiosk-1", {})
+            await h.processor.handle(Request("open_gate", json.dumps(envelope).encode(), False))
+        for _ in range(BURST):
+            await h.processor.handle(Request("open_gate", json.dumps(signed(stranger)).encode(), False))
+        await h.processor.handle(Request("open_gate", json.dumps(signed(operator)).encode(), False))
+    asyncio.run(flood())
+    refused = [p for _, p in h.replies if not p["ok"]]
+    assert len(refused) < 3 * BURST + BURST and h.replies[-1][1]["ok"]       # the signed one: always answered
+    assert len(h.audits) == 1 and h.audits[0][1]["outcome"] == "executed"     # no record per refusal
+    summary = h.summary()
+    assert summary["refused"] == 4 * BURST == h.processor.refused and summary["answered"] == len(refused)
+    assert {(c["client"], c["count"]) for c in summary["counts"]} == {
+        ("unsigned", 3 * BURST), (f"claims:{operator_id(stranger)}", BURST)}
+    assert len(summary["samples"]) == 5
