@@ -1,12 +1,13 @@
 """Remote commands: `<prefix>/<device>/cmd/<name>` in, `.../cmd/<name>/result` out.
 
 Every request is checked in this order, and the first failure refuses it (the daemon is never
-affected by a bad request): size, UTF-8 JSON text, retained flag, command name, envelope schema,
-name/topic agreement, target device, params schema, authorisation (Ed25519 signature by a trusted
-key — required in `signed` mode, checked when present in `acl` mode), freshness of `issued_at`,
-nonce not seen before, a registered handler. Accepted requests run one at a time through the
-handler registry that the daemon fills in (`name -> async (params) -> result dict`); each one that
-passed the checks is answered and leaves one audit record.
+affected by a bad request): size, UTF-8 JSON text, retained flag, command name, a signature at all
+(`signed` mode), envelope schema, name/topic agreement, target device, params schema,
+authorisation (Ed25519 signature by a trusted key — required in `signed` mode, checked when
+present in `acl` mode), freshness of `issued_at`, nonce not seen before, a registered handler.
+Accepted requests run one at a time through the handler registry that the daemon fills in
+(`name -> async (params) -> result dict`); each one that passed the checks is answered and leaves
+one audit record.
 
 Refusals by these checks can come from anyone who can publish, at any rate: they are answered at a
 bounded rate per client (`ratelimit`) and audited as one summary per window (`refusals`), so a
@@ -118,6 +119,7 @@ class CommandProcessor:
                     await self.handle(request)
                 except Exception:  # last line of defence: a request must never stop the processor
                     log.exception("mqtt command %s: unexpected error", text.clean(request.name))
+                await asyncio.sleep(0)   # a refusal may never suspend: let the event writer and the rest run
         finally:
             summaries.cancel()
             await self.flush_refusals()
@@ -181,6 +183,9 @@ class CommandProcessor:
             raise Refusal("retained", "retained commands are refused (they would replay on every reconnect)")
         if request.name not in COMMANDS:
             raise Refusal("unknown_command", f"'{request.name[:64]}' is not a command; commands are {', '.join(COMMANDS)}")
+        if self.mode == CommandAuth.signed and isinstance(envelope, dict) and "signature" not in envelope:
+            # before the schema checks: the cheapest refusal first, as floods are made of unsigned commands
+            raise Refusal("unauthorised", "the command is not signed (command_auth = signed)")
         problem = first_error("command", envelope)
         if problem:
             raise Refusal("bad_request", f"envelope: {problem}")
@@ -210,11 +215,10 @@ class CommandProcessor:
         return envelope, key
 
     async def _authorise(self, envelope: dict[str, Any]) -> Optional[str]:
-        if self.mode == CommandAuth.acl and "signature" not in envelope:
-            return None
-
         def verify() -> str:
             return verify_envelope(envelope, self._trusted.keys())
+        if self.mode == CommandAuth.acl and "signature" not in envelope:
+            return None
         try:
             return await asyncio.get_running_loop().run_in_executor(None, verify)
         except SignatureError as exc:

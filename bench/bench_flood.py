@@ -1,0 +1,184 @@
+"""MQTT flood: unauthenticated commands at network speed while the daemon records events at a steady pace.
+
+The daemon's own wiring (Daemon._start_mqtt): one store thread shared by the event writer
+(Daemon._event_writer: sign, local event log, durable outbox) and the MQTT service's audit
+callback (audit_to_store). A paho client in another process (bench.flood_client) publishes unsigned
+`open_gate` commands evenly over the flood (QoS 1, a local mosquitto); meanwhile events enter the
+writer's queue at a steady rate.
+Reported: per-event logging latency (queued -> committed to the local log and the outbox)
+p50/p95/max, events recorded, commands refused and answered, audit records added (by outcome).
+Target (issue 14): 5,000 in 10 s, every event under 100 ms, the ledger grows by summaries only.
+
+    python -m bench --only bench_flood      (or: python -m bench.bench_flood --commands 5000 --seconds 10)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .bench_mqtt import MOSQUITTO, Broker
+
+DEVICE = "bench-flood"
+
+
+class FloodRig:
+    """The daemon's event writer and the MQTT service on one store thread, as the daemon wires them."""
+
+    def __init__(self, config: Any, store: Any) -> None:
+        from kiosk.daemon import Daemon
+        from kiosk.mqtt import MqttService, audit_to_store
+
+        self.daemon = Daemon(config)
+        self.daemon.store = store
+        self.daemon._writing = False
+        self.service = MqttService(config, store, audit=audit_to_store(store), store_executor=self.daemon.store_thread)
+        self.daemon.mqtt = self.service
+        self.queued: dict[str, float] = {}
+        self.logged: dict[str, float] = {}
+        self._writer: asyncio.Task[None] | None = None
+
+    async def start(self, guard_s: float = 10.0) -> None:
+        await self.service.start()
+        publish = self.service.publish_event
+
+        async def timed(event: dict[str, Any]) -> bool:   # the writer's last step: the event is logged
+            held = await publish(event)
+            self.logged[event["event_id"]] = time.perf_counter()
+            return held
+        self.service.publish_event = timed  # type: ignore[method-assign]
+        self._writer = asyncio.create_task(self.daemon._event_writer(), name="events")
+        deadline = time.monotonic() + guard_s
+        while not self.service.connected:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the MQTT service did not connect")
+            await asyncio.sleep(0.01)
+
+    def put(self, number: int) -> None:
+        event = new_event(number)
+        self.queued[event["event_id"]] = time.perf_counter()
+        self.daemon.events.put_nowait(event)
+
+    async def stop(self, guard_s: float = 60.0) -> None:
+        """Once every queued event is logged (or the guard ran out): stop the writer and the service."""
+        deadline = time.monotonic() + guard_s
+        while len(self.logged) < len(self.queued) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert self._writer is not None
+        self._writer.cancel()
+        await asyncio.gather(self._writer, return_exceptions=True)
+        await self.service.stop()
+        self.daemon.store_thread.shutdown(wait=True)
+        self.daemon.infer.shutdown(wait=False)
+
+    def latencies_ms(self) -> list[float]:
+        return sorted((self.logged[k] - self.queued[k]) * 1000 for k in self.logged)
+
+
+def new_event(number: int) -> dict[str, Any]:
+    """An unsigned attendance event, as the decision stage hands it to the writer (which signs it)."""
+    return {"type": "attendance", "event_id": uuid.uuid4().hex, "device_id": DEVICE,
+            "device_time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "person": {"person_id": uuid.uuid4().hex, "employee_no": f"E{number:05d}", "name": f"Person {number}",
+                       "role": "staff"},
+            "temperature": {"body_c": 36.6, "skin_c": 35.2, "quality": 0.93, "fever": False},
+            "liveness": {"live": True, "score": 0.97, "reason": "warm skin"}, "mask": {"score": 0.03, "masked": False},
+            "decision": {"outcome": "granted", "reasons": ["recognised", "temperature normal"]},
+            "attendance": {"direction": "in"}, "match": {"distance": 0.31, "margin": 0.2}, "detail": {"n": number}}
+
+
+async def flood(port: int, device: str, count: int, seconds: float, first: Path | None = None) -> float:
+    """Run bench.flood_client in its own process; the seconds until all its commands were acked."""
+    args = [str(port), device, str(count), str(seconds), *([str(first)] if first else [])]
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.flood_client", *args,
+                                                   stdout=asyncio.subprocess.PIPE)
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"bench.flood_client exited with {process.returncode}")
+    return float(out.decode().strip())
+
+
+def config_for(state: Path, port: int) -> Any:
+    from kiosk.config import parse_config
+
+    return parse_config({"device": {"id": DEVICE, "state_dir": str(state)},
+                         "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port, "health_interval_s": 3600}})
+
+
+async def run(state: Path, port: int, commands: int, seconds: float, event_rate: float) -> dict[str, Any]:
+    from kiosk.store.keys import init_keys
+    from kiosk.store.store import Store
+
+    config = config_for(state, port)
+    init_keys(config.keys_dir)
+    store = Store.open(config)
+    try:
+        first_seq = store.audit_head()[0]
+        rig = FloodRig(config, store)
+        await rig.start()
+        flooding = asyncio.create_task(flood(port, DEVICE, commands, seconds))
+        number = 0
+        started = time.perf_counter()
+        while not flooding.done() or time.perf_counter() - started < seconds + 1.0:
+            rig.put(number)
+            number += 1
+            await asyncio.sleep(max(0.0, started + number / event_rate - time.perf_counter()))
+        flood_s = await flooding
+        processor = rig.service.processor
+        assert processor is not None
+        deadline = time.monotonic() + 120
+        while processor.refused < commands and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        counted = processor.refused
+        await rig.stop()
+        added = [r for r in store.audit_records() if r["seq"] > first_seq]
+        summaries = [json.loads(r["detail"]) for r in added if r["outcome"] == "refused_summary"]
+        latencies = rig.latencies_ms()
+        return {
+            "commands": commands, "flood_s": round(flood_s, 2), "refused_counted": counted,
+            "answered": sum(s["answered"] for s in summaries),
+            "busy": sum(c["count"] for s in summaries for c in s["counts"] if c["code"] == "busy"),
+            "events_queued": len(rig.queued), "events_logged": len(rig.logged),
+            "events_in_store": len(store.events(limit=100_000)),
+            "event_ms_p50": round(statistics.median(latencies), 1),
+            "event_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
+            "event_ms_max": round(latencies[-1], 1),
+            "audit_added": len(added), "audit_by_outcome": dict(Counter(str(r["outcome"]) for r in added)),
+            "summaries_refused": sum(s["refused"] for s in summaries),
+        }
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="bench_flood", description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, help="ignored (the runner passes it to every benchmark)")
+    parser.add_argument("--commands", type=int, default=5000, help="unsigned commands in the flood")
+    parser.add_argument("--seconds", type=float, default=10.0, help="spread evenly over this many seconds")
+    parser.add_argument("--event-rate", type=float, default=20.0, help="events per second into the writer")
+    args = parser.parse_args(argv)
+    if not Path(MOSQUITTO).exists():
+        print(f"bench_flood: {MOSQUITTO} not found (apt install mosquitto); skipped")
+        return {"skipped": "mosquitto not installed"}
+    with tempfile.TemporaryDirectory(prefix="bench-flood-") as tmp:
+        broker = Broker(Path(tmp))
+        try:
+            result = asyncio.run(run(Path(tmp) / "state", broker.port, args.commands, args.seconds, args.event_rate))
+        finally:
+            broker.stop()
+    for key, value in result.items():
+        print(f"{key:>20}  {value}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
