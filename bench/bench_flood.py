@@ -43,6 +43,7 @@ class FloodRig:
         self.daemon._writing = False
         self.service = MqttService(config, store, audit=audit_to_store(store), store_executor=self.daemon.store_thread)
         self.daemon.mqtt = self.service
+        self.device_id = config.device.id
         self.queued: dict[str, float] = {}
         self.logged: dict[str, float] = {}
         self._writer: asyncio.Task[None] | None = None
@@ -64,7 +65,7 @@ class FloodRig:
             await asyncio.sleep(0.01)
 
     def put(self, number: int) -> None:
-        event = new_event(number)
+        event = new_event(number, self.device_id)
         self.queued[event["event_id"]] = time.perf_counter()
         self.daemon.events.put_nowait(event)
 
@@ -84,9 +85,9 @@ class FloodRig:
         return sorted((self.logged[k] - self.queued[k]) * 1000 for k in self.logged)
 
 
-def new_event(number: int) -> dict[str, Any]:
+def new_event(number: int, device_id: str) -> dict[str, Any]:
     """An unsigned attendance event, as the decision stage hands it to the writer (which signs it)."""
-    return {"type": "attendance", "event_id": uuid.uuid4().hex, "device_id": DEVICE,
+    return {"type": "attendance", "event_id": uuid.uuid4().hex, "device_id": device_id,
             "device_time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "person": {"person_id": uuid.uuid4().hex, "employee_no": f"E{number:05d}", "name": f"Person {number}",
                        "role": "staff"},

@@ -2,6 +2,7 @@
 configurations and signed events. Also imported by the subprocess scripts in this folder."""
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
@@ -210,3 +211,13 @@ def event_signer(keys_dir: Path):
     from kiosk.store.signing import EventSigner
 
     return EventSigner(load_signing_key(keys_dir))
+
+
+async def until(condition: Callable[[], bool], guard_s: float) -> bool:
+    """Waits for `condition` on the event loop (a guard, not a timing assertion)."""
+    deadline = time.monotonic() + guard_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

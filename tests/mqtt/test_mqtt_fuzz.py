@@ -8,8 +8,6 @@ import base64
 import json
 import random
 import string
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from mqtt_support import Mosquitto, Recorder, kiosk_config, make_keys
+from mqtt_support import Mosquitto, Recorder, kiosk_config, make_keys, until
 
 from kiosk.mqtt import MqttService, audit_to_store
 from kiosk.mqtt.signing import new_envelope, sign_envelope
@@ -144,12 +142,3 @@ def test_a_thousand_bad_commands_are_each_refused_counted_and_audited(tmp_path: 
             "retained"} <= codes, codes
     assert verdict.ok, verdict.line()
 
-
-async def until(condition: Callable[[], bool], guard_s: float) -> bool:
-    """Waits for `condition` on the loop (a guard, not a timing assertion)."""
-    deadline = time.monotonic() + guard_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
