@@ -323,7 +323,7 @@ def test_a_command_sent_with_the_operator_tool_is_executed_and_answered(tmp_path
     assert json.loads(good.stdout)["result"] == {"opened": True}
     assert opened == [{"duration_s": 2, "reason": "delivery"}]
     assert unsigned.returncode == 1 and json.loads(unsigned.stdout)["error"]["code"] == "unauthorised"
-    assert [d["outcome"] for _, d in audits] == ["executed", "refused"]
+    assert [d["outcome"] for _, d in audits] == ["executed", "refused_summary"]   # at stop
 
 
 def test_stop_is_quick_connected_or_not(tmp_path: Path, broker: Mosquitto) -> None:
