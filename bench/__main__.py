@@ -12,7 +12,8 @@ import platform
 import time
 from pathlib import Path
 
-BENCHMARKS: list[str] = ["bench_face", "bench_gate", "bench_matching", "bench_thermal", "bench_mqtt", "bench_mlx90640"]
+BENCHMARKS: list[str] = ["bench_face", "bench_gate", "bench_matching", "bench_thermal", "bench_mqtt", "bench_flood",
+                         "bench_mlx90640"]
 
 
 def main() -> int:

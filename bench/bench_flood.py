@@ -2,11 +2,11 @@
 
 The daemon's own wiring (Daemon._start_mqtt): one store thread shared by the event writer
 (Daemon._event_writer: sign, local event log, durable outbox) and the MQTT service's audit
-callback (audit_to_store). A paho client in another process (bench.flood_client) publishes unsigned
-`open_gate` commands evenly over the flood (QoS 1, a local mosquitto); meanwhile events enter the
-writer's queue at a steady rate.
-Reported: per-event logging latency (queued -> committed to the local log and the outbox)
-p50/p95/max, events recorded, commands refused and answered, audit records added (by outcome).
+callback (audit_to_store). A paho client in another process (bench.flood_client) publishes
+unsigned `open_gate` commands evenly over the flood (QoS 1, a local mosquitto); meanwhile events
+enter the writer's queue at a steady rate. Reported: the logging latency (queued -> committed to
+the local log and the outbox) of the events queued between the first and the last refusal,
+p50/p95/max; events recorded, commands refused and answered, audit records added (by outcome).
 Target (issue 14): 5,000 in 10 s, every event under 100 ms, the ledger grows by summaries only.
 
     python -m bench --only bench_flood      (or: python -m bench.bench_flood --commands 5000 --seconds 10)
@@ -64,10 +64,11 @@ class FloodRig:
                 raise RuntimeError("the MQTT service did not connect")
             await asyncio.sleep(0.01)
 
-    def put(self, number: int) -> None:
+    def put(self, number: int) -> str:
         event = new_event(number, self.device_id)
         self.queued[event["event_id"]] = time.perf_counter()
         self.daemon.events.put_nowait(event)
+        return event["event_id"]
 
     async def stop(self, guard_s: float = 60.0) -> None:
         """Once every queued event is logged (or the guard ran out): stop the writer and the service."""
@@ -81,8 +82,8 @@ class FloodRig:
         self.daemon.store_thread.shutdown(wait=True)
         self.daemon.infer.shutdown(wait=False)
 
-    def latencies_ms(self) -> list[float]:
-        return sorted((self.logged[k] - self.queued[k]) * 1000 for k in self.logged)
+    def latencies_ms(self, events: set[str]) -> list[float]:
+        return sorted((self.logged[k] - self.queued[k]) * 1000 for k in events if k in self.logged)
 
 
 def new_event(number: int, device_id: str) -> dict[str, Any]:
@@ -126,16 +127,19 @@ async def run(state: Path, port: int, commands: int, seconds: float, event_rate:
         first_seq = store.audit_head()[0]
         rig = FloodRig(config, store)
         await rig.start()
+        processor = rig.service.processor
+        assert processor is not None
         flooding = asyncio.create_task(flood(port, DEVICE, commands, seconds))
+        during: set[str] = set()          # events queued after the first refusal and before the last one
         number = 0
         started = time.perf_counter()
         while not flooding.done() or time.perf_counter() - started < seconds + 1.0:
-            rig.put(number)
+            event_id = rig.put(number)
+            if 0 < processor.refused < commands or commands == 0:   # 0: a baseline without a flood
+                during.add(event_id)
             number += 1
             await asyncio.sleep(max(0.0, started + number / event_rate - time.perf_counter()))
         flood_s = await flooding
-        processor = rig.service.processor
-        assert processor is not None
         deadline = time.monotonic() + 120
         while processor.refused < commands and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -143,13 +147,13 @@ async def run(state: Path, port: int, commands: int, seconds: float, event_rate:
         await rig.stop()
         added = [r for r in store.audit_records() if r["seq"] > first_seq]
         summaries = [json.loads(r["detail"]) for r in added if r["outcome"] == "refused_summary"]
-        latencies = rig.latencies_ms()
+        latencies = rig.latencies_ms(during)
         return {
             "commands": commands, "flood_s": round(flood_s, 2), "refused_counted": counted,
             "answered": sum(s["answered"] for s in summaries),
             "busy": sum(c["count"] for s in summaries for c in s["counts"] if c["code"] == "busy"),
             "events_queued": len(rig.queued), "events_logged": len(rig.logged),
-            "events_in_store": len(store.events(limit=100_000)),
+            "events_in_store": len(store.events(limit=100_000)), "events_during_flood": len(latencies),
             "event_ms_p50": round(statistics.median(latencies), 1),
             "event_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
             "event_ms_max": round(latencies[-1], 1),
