@@ -113,7 +113,8 @@ def config_for(state: Path, port: int) -> Any:
     from kiosk.config import parse_config
 
     return parse_config({"device": {"id": DEVICE, "state_dir": str(state)},
-                         "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port, "health_interval_s": 3600}})
+                         "mqtt": {"enabled": True, "host": "127.0.0.1", "port": port, "health_interval_s": 3600,
+                                  "allow_insecure_commands": True}})   # a plain local broker, no login
 
 
 async def run(state: Path, port: int, commands: int, seconds: float, event_rate: float) -> dict[str, Any]:
