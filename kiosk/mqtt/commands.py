@@ -128,7 +128,7 @@ class CommandProcessor:
         while True:
             await asyncio.sleep(min(1.0, self.refusals.window_s / 4))
             if self.refusals.due:
-                await self.flush_refusals()
+                await asyncio.shield(self.flush_refusals())   # a stop meanwhile must not lose the taken window
 
     async def flush_refusals(self) -> None:
         """Audit the refusals counted so far as one summary record (nothing when there were none)."""
