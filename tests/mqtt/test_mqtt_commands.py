@@ -281,3 +281,25 @@ def test_refusals_are_answered_within_a_budget_per_client_and_all_counted(tmp_pa
     assert {(c["client"], c["count"]) for c in summary["counts"]} == {
         ("unsigned", 3 * BURST), (f"claims:{operator_id(stranger)}", BURST)}
     assert len(summary["samples"]) == 5
+
+
+def test_a_window_is_audited_when_it_ends_and_the_open_one_when_the_processor_stops(tmp_path: Path) -> None:
+    from kiosk.mqtt.refusals import RefusalWindow
+
+    h = Harness(tmp_path / "trusted")
+    h.processor.refusals = RefusalWindow(window_s=0.2)
+
+    async def main() -> None:
+        runner = asyncio.create_task(h.processor.run())
+        h.processor.submit("open_gate", b"not json", False)
+        for _ in range(500):                      # a guard, not a timing assertion
+            if h.audits:
+                break
+            await asyncio.sleep(0.01)
+        h.processor.submit("open_gate", b"[]", False)
+        await asyncio.sleep(0.01)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    asyncio.run(main())
+    assert [(d["outcome"], d["refused"], d["counts"][0]["code"]) for _, d in h.audits] == [
+        ("refused_summary", 1, "bad_json"), ("refused_summary", 1, "bad_request")]
