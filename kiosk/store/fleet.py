@@ -13,7 +13,7 @@ from .clock import normalise_iso
 from .errors import RecordError
 
 _HEX32 = r"^[0-9a-f]{32}$"
-MAX_COUNTER = 2 ** 53   # exact in every JSON parser and far from SQLite's 2^63 - 1: a forged counter cannot overflow
+MAX_COUNTER = 2 ** 53 - 1   # exact in every JSON parser, signable (RFC 8785), far below SQLite's 2^63 - 1
 
 
 class _Strict(BaseModel):

@@ -97,7 +97,7 @@ def test_a_counter_beyond_the_bound_is_refused_and_local_changes_keep_working(ki
     a, b = kiosks
     person, _ = _enroll(a, rng)
     record = a.export_person_record(person.person_id)
-    for counter in (2 ** 63 - 1, 2 ** 53 + 1):
+    for counter in (2 ** 63 - 1, 2 ** 53):
         record["version"]["counter"] = counter
         with pytest.raises(RecordError, match="version.counter"):
             b.apply_person_record(record)
