@@ -147,7 +147,8 @@ def test_newer_records_apply_older_ones_trigger_a_republish(tmp_path: Path) -> N
     assert fleet.applied == 1 and fleet.ignored == 2 and fleet.errors == 0 and not fleet.alarms
     assert [topic for topic, _ in published] == [person_topic(pid)]
     mine = CIPHER.open(pid, published[0][1])
-    assert mine["version"] == {"counter": 5, "device": "a"} and FleetSigning(OWN, tmp_path / "none").verify(mine)   # signed by this kiosk
+    assert mine["version"] == {"counter": 5, "device": "a"}
+    assert FleetSigning(OWN, tmp_path / "none").verify(mine)   # signed by this kiosk
 
 
 def test_a_record_under_another_fleet_key_raises_an_alarm(tmp_path: Path) -> None:
