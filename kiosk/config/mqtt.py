@@ -64,8 +64,8 @@ class MqttConfig(Section):
     trusted_keys_dir: Optional[Path] = Field(None, description="Ed25519 public keys (PEM) trusted to sign commands; "
                                                                "unset = <keys_dir>/trusted.")
     device_keys_dir: Optional[Path] = Field(None, description="Pinned public keys of kiosks (<device id>.pub) that "
-                                                              "verify their command results and status; "
-                                                              "unset = <keys_dir>/devices.")
+                                                              "verify their command results, status and fleet "
+                                                              "records; unset = <keys_dir>/devices.")
     fleet_sync: bool = Field(True, description="Share persons and templates with the other kiosks of the fleet.")
     ha_discovery: bool = Field(False, description="Publish Home Assistant MQTT discovery messages.")
     ha_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix.")

@@ -1,9 +1,16 @@
 """Fleet sync: person records shared between the kiosks of a site over the broker (docs/contracts.md section 2).
 
 Transport only; the store owns content and the conflict rule. Each person is one retained QoS 1
-message on `<fleet_topic>/persons/<person_id>`, encrypted with AES-256-GCM under the site's
-fleet key (associated data: the person_id). A device that (re)connects receives every retained
-record and applies them through `Store.apply_person_record`, so an offline device catches up.
+message on `<fleet_topic>/persons/<person_id>`, signed by the publishing kiosk's device key
+(fleet_signing.py) and encrypted with AES-256-GCM under the site's fleet key (associated data: the
+person_id). Erasures are also retained on `<fleet_topic>/tombstones/<person_id>`, subscribed first,
+so a device that (re)connects learns every erasure before it applies the persons' records, and a
+replayed pre-erasure record on the person's topic is older than what the store already holds.
+
+Repairs: an empty message (a cleared retained topic), a record that cannot be opened or verified,
+or an older record on either topic makes the device republish its own record of that person (its
+tombstone on both topics). Bad records are counted and raise an alarm that clears after
+GOOD_TO_CLEAR good records or ALARM_QUIET_S without a bad one.
 
 Local changes go through the durable outbox, so a change made while offline is published on
 reconnect. The store's change hook only fires in this process, so every RECONCILE_PERIOD_S the
@@ -32,8 +39,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .durable import DurableQueue
+from .fleet_signing import FleetSigning
 from .outbox import Message
 from .schemas import first_error
+from .signing import SignatureError
 from .topics import Topics
 
 log = logging.getLogger("kiosk.mqtt")
@@ -44,6 +53,9 @@ Version = tuple[int, str]
 RECONCILE_PERIOD_S = 10.0
 ALARM_NO_KEY = "fleet_key_missing"
 ALARM_UNDECRYPTABLE = "fleet_undecryptable"
+ALARM_BAD_RECORDS = "fleet_bad_records"
+GOOD_TO_CLEAR = 3          # good records after the last bad one that clear the alarms
+ALARM_QUIET_S = 600.0      # or this long without a bad record
 
 
 class FleetError(Exception):
@@ -111,16 +123,17 @@ def shareable(record: dict[str, Any]) -> bool:
 
 
 class FleetSync:
-    def __init__(self, store: Any, cipher: FleetCipher, topics: Topics, queue: DurableQueue,
+    def __init__(self, store: Any, cipher: FleetCipher, signing: FleetSigning, topics: Topics, queue: DurableQueue,
                  run_in_store: RunInStore, on_alarm: Optional[Callable[[], None]] = None) -> None:
         self._store = store
         self._cipher = cipher
+        self._signing = signing
         self._topics = topics
         self._queue = queue
         self._run = run_in_store
         self._known: dict[str, Version] = {}   # newest version published or applied, per person
         self._unsaved: dict[str, Version] = {}
-        self._incoming: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._incoming: asyncio.Queue[tuple[str, str, bytes]] = asyncio.Queue()   # (topic, person_id, payload)
         self._loop = asyncio.get_running_loop()
         self._outgoing: asyncio.Queue[str] = asyncio.Queue()
         self._changed_pending: set[str] = set()
@@ -129,6 +142,8 @@ class FleetSync:
         self.errors = 0
         self.alarms: set[str] = set()
         self._on_alarm = on_alarm
+        self._good_since_bad = 0
+        self._last_bad = 0.0
 
     # -- outgoing ---------------------------------------------------------------------------------------
     def person_changed(self, person_id: str) -> None:
@@ -172,6 +187,8 @@ class FleetSync:
                 except Exception as exc:   # only an optimisation: at worst a record is published again
                     log.warning("fleet: cannot save published versions: %s", exc)
             now = self._loop.time()
+            if self.alarms and now - self._last_bad >= ALARM_QUIET_S:
+                self._clear_alarms()
             if now >= next_reconcile:
                 next_reconcile = now + reconcile_period_s
                 try:
@@ -224,8 +241,12 @@ class FleetSync:
         if not force and known is not None and version <= known:
             return False
         self._note(person_id, version)
-        await self._queue.put(Message(self._topics.fleet_person(person_id), self._cipher.seal(record), 1, True,
-                                      "fleet", person_id, time.time()))
+        payload = self._cipher.seal(self._signing.sign(record))
+        topics = [self._topics.fleet_person(person_id)]
+        if record["deleted"]:
+            topics.append(self._topics.fleet_tombstone(person_id))
+        for topic in topics:
+            await self._queue.put(Message(topic, payload, 1, True, "fleet", person_id, time.time()))
         return True
 
     async def republish_all(self) -> int:
@@ -240,32 +261,36 @@ class FleetSync:
     # -- incoming ---------------------------------------------------------------------------------------
     def received(self, topic: str, payload: bytes) -> None:
         """From the MQTT message callback (loop thread): queue for the worker, in arrival order."""
-        person_id = self._topics.fleet_person_id(topic)
-        if person_id is None or not payload:   # an empty retained message clears a topic: nothing to apply
-            return
-        self._incoming.put_nowait((person_id, payload))
+        person_id = self._topics.fleet_person_id(topic) or self._topics.fleet_tombstone_id(topic)
+        if person_id is not None:
+            self._incoming.put_nowait((topic, person_id, payload))
 
     async def run_incoming(self) -> None:
         """Apply received records one at a time, in arrival order."""
         while True:
-            person_id, payload = await self._incoming.get()
+            topic, person_id, payload = await self._incoming.get()
             try:
-                await self._apply(person_id, payload)
+                await self._apply(topic, person_id, payload)
             except Exception:
                 self.errors += 1
                 log.exception("fleet: error while applying the record of %s", person_id)
 
-    async def _apply(self, person_id: str, payload: bytes) -> None:
-        try:
-            record = self._cipher.open(person_id, payload)
-        except FleetError as exc:
-            self.errors += 1
-            if exc.undecryptable and ALARM_UNDECRYPTABLE not in self.alarms:
-                self.alarms.add(ALARM_UNDECRYPTABLE)
-                if self._on_alarm is not None:
-                    self._on_alarm()
-            log.error("fleet: ignored the record on %s: %s", self._topics.fleet_person(person_id), exc)
+    async def _apply(self, topic: str, person_id: str, payload: bytes) -> None:
+        on_tombstones = self._topics.fleet_tombstone_id(topic) is not None
+        if not payload:   # the retained copy was cleared: put this device's back
+            await self._repair(person_id, on_tombstones, "cleared")
             return
+        try:
+            signed = self._cipher.open(person_id, payload)
+            signer, record = await self._loop.run_in_executor(None, self._signing.verify, signed)
+            if on_tombstones and not record["deleted"]:
+                raise FleetError("a live record on a tombstone topic")
+        except (FleetError, SignatureError) as exc:
+            self._bad(isinstance(exc, FleetError) and exc.undecryptable)
+            log.error("fleet: refused the record on %s: %s", topic, exc)
+            await self._repair(person_id, on_tombstones, "replaced by a bad record")
+            return
+        self._good()
         incoming = version_of(record)
         known = self._known.get(person_id)
         if known is not None and incoming == known:
@@ -273,7 +298,7 @@ class FleetSync:
             return
         if known is not None and incoming < known:
             self.ignored += 1
-            await self._republish_if_newer(person_id, incoming)
+            await self._republish_if_newer(person_id, incoming, on_tombstones)
             return
         try:
             applied = await self._run(self._store.apply_person_record, record)
@@ -284,22 +309,60 @@ class FleetSync:
         if applied:
             self.applied += 1
             self._note(person_id, incoming)
-            log.info("fleet: applied %s of person %s version %s", "erasure" if record["deleted"] else "record",
-                     person_id, incoming)
+            log.info("fleet: applied %s of person %s version %s (signed by %s)",
+                     "erasure" if record["deleted"] else "record", person_id, incoming, signer)
         else:
             self.ignored += 1
-            await self._republish_if_newer(person_id, incoming)
+            await self._republish_if_newer(person_id, incoming, on_tombstones)
 
-    async def _republish_if_newer(self, person_id: str, incoming: Version) -> None:
+    def _bad(self, undecryptable: bool) -> None:
+        self.errors += 1
+        self._good_since_bad = 0
+        self._last_bad = self._loop.time()
+        alarm = ALARM_UNDECRYPTABLE if undecryptable else ALARM_BAD_RECORDS
+        if alarm not in self.alarms:
+            self.alarms.add(alarm)
+            if self._on_alarm is not None:
+                self._on_alarm()
+
+    def _good(self) -> None:
+        self._good_since_bad += 1
+        if self.alarms and self._good_since_bad >= GOOD_TO_CLEAR:
+            self._clear_alarms()
+
+    def _clear_alarms(self) -> None:
+        log.info("fleet: good records flow again: alarms %s cleared", ", ".join(sorted(self.alarms)))
+        self.alarms.clear()
+        if self._on_alarm is not None:
+            self._on_alarm()
+
+    async def _local_record(self, person_id: str) -> Optional[dict[str, Any]]:
         try:
-            local = await self._run(self._store.export_person_record, person_id)
-        except Exception as exc:
-            log.error("fleet: cannot export person %s: %s", person_id, exc)
+            return await self._run(self._store.export_person_record, person_id)
+        except Exception as exc:   # PersonNotFound: nothing of this person here
+            log.debug("fleet: no local record of person %s: %s", person_id, exc)
+            return None
+
+    async def _repair(self, person_id: str, on_tombstones: bool, what: str) -> None:
+        """Republish this device's record when the retained copy was cleared or replaced by garbage (on the
+        tombstone topic: only a tombstone)."""
+        local = await self._local_record(person_id)
+        if not local or not shareable(local) or (on_tombstones and not local["deleted"]):
             return
+        log.warning("fleet: the retained record of person %s was %s: republishing version %s", person_id, what,
+                    version_of(local))
+        await self._queue_record(local, force=True)
+
+    async def _republish_if_newer(self, person_id: str, incoming: Version, on_tombstones: bool) -> None:
+        """Convergence: the fleet holds an older version than this device. An old tombstone of a person whose
+        newer record is live is normal (the tombstone topic is never cleared) and needs nothing."""
+        local = await self._local_record(person_id)
         if not local:
             return
         mine = version_of(local)
         self._note(person_id, mine)
+        if on_tombstones and not local["deleted"]:
+            return
         if mine > incoming and shareable(local):
             log.info("fleet: the fleet holds %s of person %s, this device %s: republishing", incoming, person_id, mine)
             await self._queue_record(local, force=True)

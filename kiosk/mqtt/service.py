@@ -35,6 +35,7 @@ from .connection import ConnectError, Connection, Will, backoff_delay
 from .device_signing import sign_message
 from .durable import DurableQueue
 from .fleet import ALARM_NO_KEY, FleetCipher, FleetSync
+from .fleet_signing import FleetSigning
 from .ha import HaState, discovery_messages, removal_messages
 from .outbox_rebuild import event_message, from_event_log
 from .publisher import Publisher
@@ -262,7 +263,8 @@ class MqttService:
             self._fleet_alarm = ALARM_NO_KEY
             log.error("mqtt: fleet sync is off: %s", exc)
             return
-        self.fleet = FleetSync(self._store, FleetCipher(key), self.topics, self.queue, self._in_store,
+        signing = FleetSigning(self._device_key, self.config.device_keys_dir)
+        self.fleet = FleetSync(self._store, FleetCipher(key), signing, self.topics, self.queue, self._in_store,
                                on_alarm=self._alarms_changed)
         await self.fleet.load_versions()
         self._tasks.append(asyncio.create_task(self.fleet.run_maintenance(), name="mqtt-fleet-maintenance"))
@@ -350,6 +352,9 @@ class MqttService:
     async def _session(self, conn: Connection) -> None:
         filters = [(self.topics.command_filter, 1)] if self.processor is not None else []
         if self.fleet is not None:
+            # Two SUBSCRIBEs in this order: the broker queues every retained tombstone before any retained
+            # person record, so a replayed pre-erasure record arrives after the erasure it predates.
+            conn.subscribe([(self.topics.fleet_tombstone_filter, 1)])
             filters.append((self.topics.fleet_filter, 1))
         if filters:
             conn.subscribe(filters)
@@ -413,7 +418,7 @@ class MqttService:
             if self.processor is not None:
                 self.processor.submit(name, message.payload, bool(message.retain))
             return
-        if self.fleet is not None and self.topics.fleet_person_id(topic) is not None:
+        if self.fleet is not None:
             self.fleet.received(topic, message.payload)
 
     def _reply(self, name: str, payload: dict[str, Any]) -> None:

@@ -60,5 +60,19 @@ class Topics:
         return None
 
     @property
+    def fleet_tombstone_filter(self) -> str:
+        return f"{self.fleet}/tombstones/+"
+
+    def fleet_tombstone(self, person_id: str) -> str:
+        """A second retained copy of each erasure, which a replayed record on the person's topic cannot replace."""
+        return f"{self.fleet}/tombstones/{person_id}"
+
+    def fleet_tombstone_id(self, topic: str) -> str | None:
+        head = f"{self.fleet}/tombstones/"
+        if topic.startswith(head) and "/" not in topic[len(head):]:
+            return topic[len(head):]
+        return None
+
+    @property
     def ha_state(self) -> str:
         return f"{self.base}/ha/state"

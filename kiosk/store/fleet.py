@@ -13,6 +13,7 @@ from .clock import normalise_iso
 from .errors import RecordError
 
 _HEX32 = r"^[0-9a-f]{32}$"
+MAX_COUNTER = 2 ** 53 - 1   # exact in every JSON parser, signable (RFC 8785), far below SQLite's 2^63 - 1
 
 
 class _Strict(BaseModel):
@@ -20,7 +21,7 @@ class _Strict(BaseModel):
 
 
 class RecordVersion(_Strict):
-    counter: int = Field(ge=0)
+    counter: int = Field(ge=0, le=MAX_COUNTER)
     device: str = Field(min_length=1, max_length=64)
 
     def key(self) -> tuple[int, str]:

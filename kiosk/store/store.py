@@ -28,7 +28,7 @@ from .clock import normalise_iso, to_utc_iso, utc_now
 from .consent import Consent, parse_consent
 from .database import Database
 from .errors import ConsentError, PersonNotFound, RecordError, StoreError, TemplateKeyError
-from .fleet import decode_embedding, encode_embedding, parse_record
+from .fleet import MAX_COUNTER, decode_embedding, encode_embedding, parse_record
 from .keys import TEMPLATE_KEY, check_key_pair, load_signing_key, read_secret, secret_path
 from .persons import ROLES, STATUSES, Person, TemplateInfo
 from .signing import EventSigner, verify_event
@@ -200,7 +200,12 @@ class Store:
         return ledger.append(db, self._key, action, actor, **fields)
 
     def _next_version(self, db: Any) -> tuple[int, str]:
-        highest = db.execute("SELECT COALESCE(MAX(version_counter), 0) FROM persons").fetchone()[0]
+        """One above the highest counter within the bound; counters beyond it (applied before the bound existed)
+        are ignored, so they cannot make every local change overflow SQLite's INTEGER."""
+        highest = db.execute("SELECT COALESCE(MAX(version_counter), 0) FROM persons WHERE version_counter <= ?",
+                             [MAX_COUNTER]).fetchone()[0]
+        if highest >= MAX_COUNTER:
+            raise StoreError(f"the fleet version counter reached its bound {MAX_COUNTER}")
         return int(highest) + 1, self.device_id
 
     def _bump_version(self, db: Any, person_id: str) -> None:
@@ -232,7 +237,8 @@ class Store:
 
     def version_high_water(self) -> int:
         """The highest person version counter: every change, by any process, raises it."""
-        return int(self._db.db().execute("SELECT COALESCE(MAX(version_counter), 0) FROM persons").fetchone()[0])
+        return int(self._db.db().execute("SELECT COALESCE(MAX(version_counter), 0) FROM persons WHERE "
+                                         "version_counter <= ?", [MAX_COUNTER]).fetchone()[0])
 
     def persons_changed_since(self, counter: int) -> list[Person]:
         """Persons, erased ones included, changed after `version_high_water()` returned `counter` (by this

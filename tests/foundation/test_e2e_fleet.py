@@ -35,8 +35,11 @@ def test_enrolled_on_one_kiosk_recognised_by_the_other_and_erased_from_both(tmp_
         state = tmp_path / device
         configs[device] = write_config(state, device, walkup, models_dir, sim_dir, broker.port)
         shutil.copy(operator / "operator.pub", state / "keys" / "trusted" / "operator.pub")
-    # Provisioning: every kiosk of a site holds the same fleet key.
+    # Provisioning: every kiosk of a site holds the same fleet key and has the others' device keys pinned.
     shutil.copy(tmp_path / "door-a" / "keys" / "fleet.key", tmp_path / "door-b" / "keys" / "fleet.key")
+    for device, other in (("door-a", "door-b"), ("door-b", "door-a")):
+        (tmp_path / device / "keys" / "devices").mkdir(exist_ok=True)
+        shutil.copy(tmp_path / other / "keys" / "signing.pub", tmp_path / device / "keys" / "devices" / f"{other}.pub")
 
     listener = Listener(broker.port, "door-b")
     daemons = [subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(configs[d])],

@@ -1,6 +1,8 @@
 """Acceptance: two kiosk processes (real Store, live Matcher, MqttService) share a broker. A person enrolled on
 one is recognised by the other within 5 s; a deletion on one removes the person from both; a kiosk that was
-offline catches up; concurrent edits converge on the higher (counter, device) version everywhere."""
+offline catches up; concurrent edits converge on the higher (counter, device) version everywhere. Attacks on the
+retained records: a replayed pre-erasure record does not bring a person back to a fresh kiosk, and a cleared
+retained tombstone is put back."""
 from __future__ import annotations
 
 import base64
@@ -115,19 +117,32 @@ def enroll_params(employee_no: str, embedding: np.ndarray) -> dict[str, Any]:
                                               "embedding_b64": base64.b64encode(embedding.astype("<f4")).decode()}}
 
 
-@pytest.fixture
-def fleet(tmp_path: Path, broker: Mosquitto):
-    operator = Ed25519PrivateKey.generate()
+def provision(tmp_path: Path, port: int, operator: Ed25519PrivateKey, devices: tuple[str, ...]) -> list[Kiosk]:
+    """Kiosks of one site: one fleet key, the operator's key trusted, every kiosk's signing.pub pinned on the others."""
     kiosks = []
-    for device in ("kiosk-a", "kiosk-b"):
+    for device in devices:
         state = tmp_path / device
         keys = make_keys(state)
         (keys / "trusted" / "ops.pem").write_bytes(operator.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-        kiosks.append(Kiosk(state, broker.port, device))
-    b_fleet_key = kiosks[1].state / "keys" / "fleet.key"        # provisioning: one fleet key per site
-    b_fleet_key.unlink()
-    shutil.copy2(kiosks[0].state / "keys" / "fleet.key", b_fleet_key)
+        kiosks.append(Kiosk(state, port, device))
+    for kiosk in kiosks[1:]:
+        fleet_key = kiosk.state / "keys" / "fleet.key"
+        fleet_key.unlink()
+        shutil.copy2(kiosks[0].state / "keys" / "fleet.key", fleet_key)
+    for kiosk in kiosks:
+        pinned = kiosk.config.device_keys_dir
+        pinned.mkdir(exist_ok=True)
+        for other in kiosks:
+            if other is not kiosk:
+                shutil.copy2(other.state / "keys" / "signing.pub", pinned / f"{other.device}.pub")
+    return kiosks
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, broker: Mosquitto):
+    operator = Ed25519PrivateKey.generate()
+    kiosks = provision(tmp_path, broker.port, operator, ("kiosk-a", "kiosk-b"))
     for kiosk in kiosks:
         kiosk.start()
     sender = Recorder(broker.port, ["kiosk/+/cmd/+/result"], persistent=False)
@@ -216,3 +231,76 @@ def test_withdrawing_fleet_consent_outside_the_daemon_erases_the_person_on_the_o
     record = FleetCipher((a.state / "keys" / "fleet.key").read_bytes()).open(person_id, retained.messages[-1].payload)
     retained.close()
     assert record["deleted"] is True and record["version"]["device"] == "kiosk-a"
+
+
+def retained_record(port: int, topic: str, person_id: str, key: bytes, predicate, timeout: float = 15.0) -> dict:
+    """The first retained (or live) record on `topic` that satisfies `predicate`, within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reader = Recorder(port, [topic], persistent=False)
+        reader.wait_for(lambda ms: bool(ms), 1.0)
+        found = [FleetCipher(key).open(person_id, m.payload) for m in reader.messages if m.payload]
+        reader.close()
+        if found and predicate(found[-1]):
+            return found[-1]
+        assert time.monotonic() < deadline, f"no matching record on {topic}: {found[-1:]}"
+        time.sleep(0.2)
+
+
+def wait_online(port: int, kiosk: Kiosk) -> None:
+    """Until the kiosk's retained status says online (published after its subscriptions, on the same connection)."""
+    status = Recorder(port, [f"kiosk/{kiosk.device}/status"], persistent=False)
+    try:
+        assert status.wait_for(lambda ms: any(m.payload and json.loads(m.payload)["state"] == "online" for m in ms),
+                               20)
+    finally:
+        status.close()
+
+
+def test_a_replayed_pre_erasure_record_does_not_bring_the_person_back(tmp_path: Path, broker: Mosquitto) -> None:
+    operator = Ed25519PrivateKey.generate()
+    a, b, c = provision(tmp_path, broker.port, operator, ("kiosk-a", "kiosk-b", "kiosk-c"))
+    sender = Recorder(broker.port, ["kiosk/+/cmd/+/result"], persistent=False)
+    key = (a.state / "keys" / "fleet.key").read_bytes()
+    try:
+        a.start()
+        wait_online(broker.port, a)
+        face = np.random.default_rng(17).normal(size=128).astype(np.float32) * 0.05
+        person_id = command(sender, operator, "kiosk-a", "enroll", enroll_params("E400", face))["person_id"]
+        topic = f"kiosk/fleet/persons/{person_id}"
+        capture = Recorder(broker.port, [topic], persistent=False)             # the attacker records the person...
+        assert capture.wait_for(lambda ms: any(m.payload for m in ms), 10)
+        captured = next(m.payload for m in capture.messages if m.payload)
+        capture.close()
+        command(sender, operator, "kiosk-a", "delete_person", {"person_id": person_id, "reason": "left"})
+        retained_record(broker.port, f"kiosk/fleet/tombstones/{person_id}", person_id, key, lambda r: r["deleted"])
+        a.stop()                                                               # ...waits until no kiosk is online...
+        sender.publish(topic, captured, retain=True)                          # ...and replays the record retained
+        c.start()                                                              # a kiosk that never saw the person
+        record = retained_record(broker.port, topic, person_id, key, lambda r: r["deleted"])   # C put the erasure back
+        assert record["version"]["device"] == "kiosk-a"
+        with c.store() as store:
+            assert store.person_by_id(person_id).deleted and store.templates(person_id) == []
+            applied = [r["outcome"] for r in store.audit_records()
+                       if r["action"] == "fleet_apply" and r.get("person_id") == person_id]
+        assert applied == ["erased"]                                           # never applied the live record
+        assert matches(c, face) is None and c.gallery() in (None, 0)
+    finally:
+        sender.close()
+        for kiosk in (a, b, c):
+            kiosk.stop()
+
+
+def test_a_cleared_retained_tombstone_is_put_back(fleet, broker: Mosquitto) -> None:
+    a, b, sender, operator = fleet
+    face = np.random.default_rng(19).normal(size=128).astype(np.float32) * 0.05
+    person_id = command(sender, operator, "kiosk-a", "enroll", enroll_params("E500", face))["person_id"]
+    until(lambda: b.gallery() == 1, 5.0)
+    command(sender, operator, "kiosk-a", "delete_person", {"person_id": person_id, "reason": "left"})
+    until(lambda: b.gallery() == 0, 5.0)
+    key = (a.state / "keys" / "fleet.key").read_bytes()
+    for topic in (f"kiosk/fleet/tombstones/{person_id}", f"kiosk/fleet/persons/{person_id}"):
+        retained_record(broker.port, topic, person_id, key, lambda r: r["deleted"])
+        sender.publish(topic, b"", retain=True)                               # the attacker clears the erasure
+        record = retained_record(broker.port, topic, person_id, key, lambda r: r["deleted"])
+        assert record["version"]["device"] == "kiosk-a"

@@ -93,6 +93,30 @@ def test_local_change_goes_past_the_highest_counter_seen(kiosks, rng):
     assert a.apply_person_record(mine) is True and a.person("E1").name == "Edited on B"
 
 
+def test_a_counter_beyond_the_bound_is_refused_and_local_changes_keep_working(kiosks, rng):
+    a, b = kiosks
+    person, _ = _enroll(a, rng)
+    record = a.export_person_record(person.person_id)
+    for counter in (2 ** 63 - 1, 2 ** 53):
+        record["version"]["counter"] = counter
+        with pytest.raises(RecordError, match="version.counter"):
+            b.apply_person_record(record)
+    record["version"]["counter"] = 7
+    assert b.apply_person_record(record) is True
+    b.update_person("E1", actor="test", name="Edited on B")
+    assert b.export_person_record(person.person_id)["version"] == {"counter": 8, "device": "kiosk-b"}
+
+
+def test_a_counter_applied_before_the_bound_existed_does_not_break_local_changes(kiosks, rng):
+    a, _ = kiosks
+    person, _ = _enroll(a, rng)
+    other, _ = _enroll(a, rng, employee_no="E2")
+    with a._write() as db:     # what an unbounded fleet once wrote
+        db.execute("UPDATE persons SET version_counter = ? WHERE person_id = ?", [2 ** 63 - 1, other.person_id])
+    a.update_person("E1", actor="test", name="Still editable")
+    assert a.export_person_record(person.person_id)["version"]["counter"] < 2 ** 53
+
+
 def test_tombstone_erases_at_once_and_an_older_record_cannot_resurrect(kiosks, rng):
     a, b = kiosks
     person, vectors = _enroll(a, rng)
