@@ -40,7 +40,7 @@ def observations(draw: st.DrawFn) -> Observation:
         match=match(person, distance=distance) if has_match else None,
         person=person if has_match else None,
         liveness=liveness,
-        temperatures=tuple(reading(b, q) for b, q in zip(bodies, qualities)),
+        temperatures=tuple(reading(b, q) for b, q in zip(bodies, qualities, strict=True)),
         mask_score=draw(st.one_of(st.none(), st.floats(0.0, 1.0))),
         final=near_grant or draw(st.booleans()))
 
