@@ -1,0 +1,1 @@
+"""The web tests import their helpers (web_support) from this directory."""
