@@ -19,7 +19,10 @@ def split_listen(value: str) -> tuple[str, int]:
         raise ValueError("give HOST:PORT, e.g. '127.0.0.1:8080' or '[::1]:8080'")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-        ipaddress.IPv6Address(host)          # ValueError names the bad address
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"'{host}' in brackets is not an IPv6 address") from None
     elif ":" in host:
         raise ValueError("write an IPv6 address in brackets, e.g. '[::1]:8080'")
     number = int(port)

@@ -82,6 +82,9 @@ async def _sse(updates: AsyncIterator[Optional[dict[str, Any]]]) -> AsyncIterato
 
 
 async def _mjpeg(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """multipart/x-mixed-replace. Each JPEG is followed at once by the next part's boundary and headers:
+    Chromium shows a part only when the next one has begun (with the boundary alone it waits a frame)."""
+    head = f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode()
+    yield head
     async for jpeg in frames:
-        yield (f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-               + jpeg + b"\r\n")
+        yield jpeg + b"\r\n" + head

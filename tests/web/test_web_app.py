@@ -3,9 +3,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from starlette.testclient import TestClient
 from web_support import WAIT_S, LiveServer, SseReader, fake_health, web_config, welcome
 
@@ -146,3 +152,29 @@ def test_health_over_the_real_server() -> None:
     with LiveServer(web_config()) as server:
         response = httpx.get(f"{server.url}api/health", timeout=WAIT_S)
         assert response.status_code == 200 and json.loads(response.text)["uptime_s"] == 12.5
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kiosk.test")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_tls_beyond_localhost(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    with LiveServer(web_config(listen="0.0.0.0:0", tls_cert=str(cert), tls_key=str(key))) as server:
+        assert server.url.startswith("https://0.0.0.0:")
+        url = server.url.replace("0.0.0.0", "127.0.0.1")
+        response = httpx.get(f"{url}api/health", verify=False, timeout=WAIT_S, headers={"host": "kiosk.test"})
+        assert response.status_code == 200 and response.json()["pipeline_alive"] is True
+        assert response.headers["strict-transport-security"] == "max-age=31536000"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{url.replace('https', 'http')}api/health", timeout=WAIT_S)

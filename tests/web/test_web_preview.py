@@ -45,11 +45,14 @@ class MjpegReader:
             buffer = b""
             for chunk in response.iter_bytes():
                 buffer += chunk
-                while (start := buffer.find(b"\xff\xd8")) >= 0 and (end := buffer.find(b"\xff\xd9", start)) >= 0:
-                    with self.changed:
-                        self.parts.append(buffer[start:end + 2])
-                        self.changed.notify_all()
-                    buffer = buffer[end + 2:]
+                *complete, buffer = buffer.split(b"--frame\r\n")     # a part is whole once the next has begun
+                for part in complete:
+                    if part:
+                        headers, _, body = part.partition(b"\r\n\r\n")
+                        assert headers == b"Content-Type: image/jpeg" and body.endswith(b"\r\n"), part[:80]
+                        with self.changed:
+                            self.parts.append(body[:-2])
+                            self.changed.notify_all()
 
     def wait(self, count: int) -> bool:
         with self.changed:

@@ -58,7 +58,7 @@ class LiveServer:
     def __enter__(self) -> LiveServer:
         self.url = self.web.bind()
         self.thread.start()
-        self.serving = asyncio.run_coroutine_threadsafe(self.web.serve(), self.loop)
+        self.serving: asyncio.Task = self.call(lambda: asyncio.ensure_future(self.web.serve()))
         return self
 
     def call(self, function: Callable[..., Any], *args: Any) -> Any:
@@ -68,14 +68,14 @@ class LiveServer:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(WAIT_S)
 
     def stop(self) -> None:
+        """Cancel the stage as the daemon does at shutdown, and wait until it has ended."""
+        async def cancel() -> None:
+            self.serving.cancel()
+            await asyncio.gather(self.serving, return_exceptions=True)
         if self.serving.done():
             return
         started = time.monotonic()
-        self.loop.call_soon_threadsafe(self.serving.cancel)
-        try:
-            self.serving.result(WAIT_S)
-        except BaseException:   # cancelled: how the stage ends
-            pass
+        asyncio.run_coroutine_threadsafe(cancel(), self.loop).result(WAIT_S)
         self.stopped_in = time.monotonic() - started
 
     def __exit__(self, *exc: object) -> None:
