@@ -219,6 +219,8 @@ class Daemon:
     def _on_frame(self, frame: Frame) -> None:
         self.health.tick("camera")
         self.frames.put(frame)
+        if self.web is not None:
+            self.web.offer_frame(frame)
 
     def _on_thermal(self, frame: ThermalFrame) -> None:
         self.health.tick("thermal")
@@ -243,7 +245,7 @@ class Daemon:
             for stage, seconds in result.latencies.items():
                 self.health.latency(stage, seconds)
             if self.web is not None:
-                self.web.offer_frame(frame, result.samples)
+                self.web.offer_faces(result.timestamp, result.samples)
             await self.results.put(result)
 
     async def _decisions(self) -> None:

@@ -1,8 +1,10 @@
 """The camera preview on the kiosk screen: downscaled JPEG frames with the face boxes, as MJPEG.
 
-The recognition stage offers each frame with its faces (`offer`, O(1): a reference is kept, nothing
-is copied) and only while a page watches; a frame is encoded once however many pages watch, in an
-executor, at most `fps` times a second per page.
+Camera frames come at the camera's rate (`offer_frame`), the faces of the recognition stage at its
+own (`offer_faces`): a slow pipeline does not make the preview jerky, and a box is drawn on the
+frames that follow its own by at most MAX_BOX_AGE_S. Both are O(1) (references, no copies) and
+kept only while a page watches; a frame is encoded once however many pages watch, in an executor,
+at most `fps` times a second per page.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .screen import TooManyClients
 
 Box = tuple[float, float, float, float]
 JPEG_QUALITY = 70
+MAX_BOX_AGE_S = 0.5       # a face box found on a frame older than this (than the frame shown) is not drawn
 BOX_BGR = (80, 220, 80)
 
 
@@ -50,19 +53,25 @@ class PreviewHub:
         self.executor = executor
         self.max_clients = max_clients
         self.clients = 0
-        self._latest: Optional[tuple[Frame, list[FaceSample]]] = None
+        self._latest: Optional[Frame] = None
+        self._faces: tuple[float, list[FaceSample]] = (-float("inf"), [])   # (capture time, faces) of the newest result
         self._fresh = asyncio.Event()
         self._encoded: tuple[int, bytes] = (-1, b"")     # (frame seq, JPEG) of the last frame encoded
         self._encoding = asyncio.Lock()
         self._closed = False
 
-    def offer(self, frame: Frame, samples: list[FaceSample]) -> None:
-        """The newest frame and its faces (loop thread, every frame): kept only while a page watches."""
+    def offer_frame(self, frame: Frame) -> None:
+        """The newest camera frame (loop thread, every frame): kept only while a page watches."""
         if not self.clients:
             return
-        self._latest = (frame, samples)
+        self._latest = frame
         fresh, self._fresh = self._fresh, asyncio.Event()
         fresh.set()
+
+    def offer_faces(self, timestamp: float, samples: list[FaceSample]) -> None:
+        """The faces found on the frame captured at `timestamp` (loop thread, every recognised frame)."""
+        if self.clients:
+            self._faces = (timestamp, samples)
 
     def close(self) -> None:
         """End every page's stream."""
@@ -80,7 +89,7 @@ class PreviewHub:
         sent = -1
         try:
             while not self._closed:
-                if self._latest is None or self._latest[0].seq == sent:
+                if self._latest is None or self._latest.seq == sent:
                     await self._fresh.wait()
                     continue
                 started = time.monotonic()
@@ -89,15 +98,17 @@ class PreviewHub:
                 await asyncio.sleep(max(0.0, self.interval - (time.monotonic() - started)))
         finally:
             self.clients -= 1
-            if not self.clients:
-                self._latest, self._encoded = None, (-1, b"")   # no page: hold on to no frame
+            if not self.clients:   # no page: hold on to no frame
+                self._latest, self._faces, self._encoded = None, (-float("inf"), []), (-1, b"")
 
     async def _jpeg(self) -> tuple[int, bytes]:
         async with self._encoding:
-            assert self._latest is not None
-            frame, samples = self._latest
+            frame = self._latest
+            assert frame is not None
             if self._encoded[0] != frame.seq:
-                boxes = [sample.face.box for sample in samples]
+                found_at, samples = self._faces
+                recent = abs(frame.timestamp - found_at) <= MAX_BOX_AGE_S
+                boxes = [sample.face.box for sample in samples] if recent else []
                 jpeg = await asyncio.get_running_loop().run_in_executor(self.executor, encode, frame.image, boxes,
                                                                         self.width)
                 self._encoded = (frame.seq, jpeg)

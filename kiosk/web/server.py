@@ -55,10 +55,15 @@ class WebServer:
         self._socket: Optional[socket.socket] = None
         self._server: Optional[_Server] = None
 
-    def offer_frame(self, frame: Frame, samples: list[FaceSample]) -> None:
-        """Each recognised frame (loop thread): kept for the preview only while a page watches it."""
+    def offer_frame(self, frame: Frame) -> None:
+        """Each camera frame (loop thread): kept for the preview only while a page watches it."""
         if self.preview is not None:
-            self.preview.offer(frame, samples)
+            self.preview.offer_frame(frame)
+
+    def offer_faces(self, timestamp: float, samples: list[FaceSample]) -> None:
+        """The faces of each recognised frame (loop thread), for the boxes on the preview."""
+        if self.preview is not None:
+            self.preview.offer_faces(timestamp, samples)
 
     def status(self) -> dict[str, Any]:
         """For the health report."""

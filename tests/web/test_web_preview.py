@@ -59,6 +59,13 @@ class MjpegReader:
             return self.changed.wait_for(lambda: len(self.parts) >= count, WAIT_S)
 
 
+def has_box(jpeg: bytes) -> bool:
+    """The box (100, 100, 300, 300) of a 640-wide frame, drawn on the 240-wide preview: its left edge."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    edge = image[45:105, 38].astype(int)
+    return bool(np.abs(edge - BOX_BGR).max(axis=1).mean() < 40)
+
+
 def test_frames_are_kept_only_while_watched_and_encoded_once_for_every_watcher(monkeypatch) -> None:
     encoded: list[int] = []
 
@@ -68,22 +75,25 @@ def test_frames_are_kept_only_while_watched_and_encoded_once_for_every_watcher(m
     monkeypatch.setattr(preview_module, "encode", counting)
     with LiveServer(web_config(preview_width=240)) as server:
         hub = server.web.preview
-        server.call(hub.offer, scene(1), [face((100, 100, 300, 300))])
-        assert server.call(lambda: hub._latest) is None, "nobody watches: no frame kept"
+        server.call(hub.offer_faces, 1.0, [face((100, 100, 300, 300))])
+        server.call(hub.offer_frame, scene(1))
+        assert server.call(lambda: (hub._latest, hub._faces[1])) == (None, []), "nobody watches: nothing kept"
         readers = [MjpegReader(f"{server.url}preview.mjpg") for _ in range(2)]
         for _ in range(200):                           # until both streams are open
             if server.call(lambda: hub.clients) == 2:
                 break
             threading.Event().wait(0.05)
         assert server.call(lambda: hub.clients) == 2
-        server.call(hub.offer, scene(2), [face((100, 100, 300, 300))])
+        server.call(hub.offer_faces, 2.0, [face((100, 100, 300, 300))])
+        server.call(hub.offer_frame, scene(2))
         assert all(reader.wait(1) for reader in readers)
         assert readers[0].parts[0] == readers[1].parts[0] and encoded == [240], "one encoding for both"
         assert readers[0].content_type == "multipart/x-mixed-replace; boundary=frame"
         image = cv2.imdecode(np.frombuffer(readers[0].parts[0], np.uint8), cv2.IMREAD_COLOR)
-        assert image.shape == (180, 240, 3)
-        server.call(hub.offer, scene(3), [])
+        assert image.shape == (180, 240, 3) and has_box(readers[0].parts[0])
+        server.call(hub.offer_frame, scene(5))        # 3 s after the faces were found: their box is stale
         assert all(reader.wait(2) for reader in readers), "the next frame follows"
+        assert not has_box(readers[0].parts[1])
         server.stop()
         for reader in readers:
             reader.thread.join(WAIT_S)
