@@ -24,7 +24,7 @@ from .screen import TooManyClients
 
 Box = tuple[float, float, float, float]
 JPEG_QUALITY = 70
-MAX_BOX_AGE_S = 0.5       # a face box found on a frame older than this (than the frame shown) is not drawn
+MAX_BOX_AGE_S = 2.0       # a face box found on a frame this much older than the frame shown is not drawn
 BOX_BGR = (80, 220, 80)
 
 
