@@ -1,1 +1,0 @@
-"""The web tests import their helpers (web_support) from this directory."""
