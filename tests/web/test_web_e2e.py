@@ -164,7 +164,8 @@ def test_the_welcome_is_pushed_and_every_verdict_reaches_the_screen_quickly(sim_
                            and any(v["message"] == f"Welcome, {NAME}" for v in views), WALKUPS_S), \
         ([v["text"] for _, v in reader.views], sim_screen.log_path.read_text()[-3000:])
     verdicts = [(arrived, view) for arrived, view in reader.views if view["verdict"]]
-    hello = next(view for _, view in verdicts if view["state"] == "welcome")
+    # (Under heavy load a walk-up may be decided otherwise than planned: look for this welcome, not the first.)
+    hello = next(view for _, view in verdicts if view["message"] == f"Welcome, {NAME}")
     assert hello["tone"] == "granted" and hello["text"].startswith(f"Welcome, {NAME} — 3")
     assert hello["temperature"].endswith(" °C")
     assert {view["tone"] for _, view in verdicts} == {"granted", "denied"}
