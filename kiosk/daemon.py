@@ -8,6 +8,7 @@
                  v  events (never dropped)
     event writer: sign + local event log (store thread) --> MQTT durable outbox --> broker
     health (log, MQTT, systemd watchdog fed only while results flow), retention, door inputs
+    web server ([web] enabled): the kiosk screen, pushed each change of the feedback screen (not each frame)
 
 Blocking work never runs on the loop: devices have their own reader threads, inference runs in
 one dedicated thread, SQLite in one store thread. SIGTERM/SIGINT lock the gate at once, then
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from drivers.camera.base import Camera, Frame
 from drivers.gpio_inputs import InputError
@@ -48,6 +49,9 @@ from .sdnotify import Notifier
 from .store import RecordError, Store
 from .thermal import calibration_for_config
 from .tracker import Step, Tracker
+
+if TYPE_CHECKING:
+    from .web.server import WebServer
 
 log = logging.getLogger("kiosk.daemon")
 decisions_log = logging.getLogger("kiosk.decision")
@@ -110,6 +114,7 @@ class Daemon:
         self.store: Optional[Store] = None
         self.mqtt: Any = None
         self.world: Any = None
+        self.web: Optional[WebServer] = None     # [web] enabled
 
     # ---- start-up ------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -214,6 +219,8 @@ class Daemon:
     def _on_frame(self, frame: Frame) -> None:
         self.health.tick("camera")
         self.frames.put(frame)
+        if self.web is not None:
+            self.web.offer_frame(frame)
 
     def _on_thermal(self, frame: ThermalFrame) -> None:
         self.health.tick("thermal")
@@ -237,6 +244,8 @@ class Daemon:
             self.health.latency("recognition", time.monotonic() - started)
             for stage, seconds in result.latencies.items():
                 self.health.latency(stage, seconds)
+            if self.web is not None:
+                self.web.offer_faces(result.timestamp, result.samples)
             await self.results.put(result)
 
     async def _decisions(self) -> None:
@@ -467,6 +476,16 @@ class Daemon:
             self.mqtt = None
             raise StartupError(f"mqtt: {exc}") from None
 
+    # ---- web -----------------------------------------------------------------------------------
+    def _bind_web(self) -> None:
+        """Listen: the last start-up step that can fail, so that no later one leaves the socket open."""
+        from .web.server import WebError
+        try:
+            self.web.bind()
+        except WebError as exc:
+            raise StartupError(f"web: {exc}") from None
+        self.health.gauge("web", self.web.status)
+
     # ---- run -----------------------------------------------------------------------------------
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -484,6 +503,10 @@ class Daemon:
             await loop.run_in_executor(None, self.feedback.start)   # an OpenCV window may take seconds
         except FeedbackError as exc:
             raise StartupError(str(exc)) from None
+        if self.config.web.enabled:
+            from .web.server import WebServer
+            self.web = WebServer(self.config, self.health.report)
+            self.feedback.subscribe(self.web.screen.show)
         self.gate = GateController.from_config(self.config)
         try:
             await self.gate.start()
@@ -533,6 +556,8 @@ class Daemon:
                                              "results": self.results.qsize(), "events": self.events.qsize()})
         if config.mqtt.enabled:
             await self._start_mqtt()
+        if self.web is not None:
+            self._bind_web()
         stages = {"recognition": self._recognition(), "decisions": self._decisions(),
                   "events": self._event_writer(), "health": self._health(),
                   "attendance": self._attendance_saver(), "retention": self._retention(),
@@ -542,6 +567,8 @@ class Daemon:
             stages["watchdog"] = self._watchdog(watchdog)
         if inputs is not None:
             stages["doors"] = DoorWatcher(inputs, self.gate, config, self._door_alarm, on_door=self._door_state).run()
+        if self.web is not None:
+            stages["web"] = self.web.serve()
         self.tasks = [asyncio.create_task(coro, name=name) for name, coro in stages.items()]
         self.notifier.ready(f"deciding; device {config.device.id}")
         self._announce()

@@ -9,6 +9,7 @@ denial, and a buzzer (one short beep on a welcome, three on a denial).
 
 A verdict stays up for `display.hold_s`; prompts ("please come closer") arriving meanwhile do
 not replace it. `show()` never blocks: drawing and the LED/buzzer patterns run in threads.
+Listeners (the web kiosk screen, kiosk.web) get every change of screen, with the same hold.
 """
 from __future__ import annotations
 
@@ -18,19 +19,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Optional
 
 import numpy as np
 
+from . import catalogue
 from .config import KioskConfig
 from .config.gate import DisplayBackend
-from .policy import Decision, Notice
+from .policy import NO_MASK, Decision, Notice, Observation
 from .signal_patterns import PATTERNS, PatternPlayer
 from .tracker import Step
 
 log = logging.getLogger("kiosk.feedback")
 
-IDLE_TEXT = "Please step up to the kiosk"
+IDLE_TEXT = catalogue.text("idle")
 
 
 class FeedbackError(Exception):
@@ -40,8 +43,15 @@ class FeedbackError(Exception):
 @dataclass(frozen=True)
 class Screen:
     notice: Optional[Notice]   # None = idle
-    text: str
+    text: str                  # in English (the log, the OpenCV window); the web screen renders its own language
     verdict: bool = False      # a final decision (held for hold_s)
+    name: Optional[str] = None            # a welcome: the person's name as enrolled
+    body_c: Optional[float] = None        # a verdict's measured temperature
+    mask_reminder: bool = False           # a welcome that asks to wear a mask (mask.policy = "warn")
+    decided_at: Optional[datetime] = None  # a verdict's decision time: a new verdict is a new screen
+
+
+ScreenListener = Callable[[Screen], None]
 
 
 # BGR colours per state: green welcome, amber prompts, red denials.
@@ -69,6 +79,12 @@ class Feedback:
         self._display: Optional[_OpenCvWindow] = None
         self._outputs: Optional[SignalOutputs] = None
         self._request_lines = request_lines
+        self._listeners: list[ScreenListener] = []
+
+    def subscribe(self, listener: ScreenListener) -> None:
+        """Call `listener` with every new screen (on the thread that presents: the daemon's loop)."""
+        self._listeners.append(listener)
+        listener(self.current)
 
     def start(self) -> None:
         """Open the display and outputs; raises FeedbackError with the reason. Blocking: an OpenCV window
@@ -94,14 +110,23 @@ class Feedback:
     def present(self, step: Step) -> None:
         """Show what a tracker step calls for: its verdict, its prompt, or idle when nobody is there."""
         if step.verdict is not None:
-            self.show_decision(step.verdict.decision)
+            self.show_decision(step.verdict.decision, step.verdict.observation)
         elif step.prompt is not None:
             self.show_decision(step.prompt)
         elif step.track_id is None:
             self.show(Screen(None, IDLE_TEXT))
 
-    def show_decision(self, decision: Decision) -> None:
-        self.show(Screen(decision.notice, decision.message, verdict=decision.final))
+    def show_decision(self, decision: Decision, observation: Optional[Observation] = None) -> None:
+        """A prompt, or a verdict with what the person is shown of it (`observation`: who, when)."""
+        if not decision.final:
+            self.show(Screen(decision.notice, decision.message))
+            return
+        reading = decision.temperature
+        person = observation.person if observation is not None and decision.granted else None
+        self.show(Screen(decision.notice, decision.message, verdict=True, name=person.name if person else None,
+                         body_c=reading.body_c if reading is not None else None,
+                         mask_reminder=decision.granted and NO_MASK in decision.reasons,
+                         decided_at=observation.at if observation is not None else None))
 
     def show(self, screen: Screen) -> None:
         now = self.clock()
@@ -120,6 +145,11 @@ class Feedback:
         log.info("display: [%s] %s", screen.notice.value if screen.notice else "idle", screen.text)
         if self._display is not None:
             self._display.show(screen)
+        for listener in self._listeners:
+            try:
+                listener(screen)
+            except Exception:   # a broken screen must not stop the decisions
+                log.exception("screen listener failed")
 
 
 def render(screen: Screen, size: tuple[int, int] = (480, 800)) -> np.ndarray:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
+from . import catalogue
 from .config import KioskConfig
 from .config.temperature import FeverMode, MaskPolicy, ScreeningOrder
 from .config.thermal import ThermalBackend
@@ -45,17 +46,8 @@ class Notice(StrEnum):
     see_staff = "see_staff"
 
 
-MESSAGES: dict[Notice, str] = {
-    Notice.welcome: "Welcome",
-    Notice.come_closer: "Please come closer",
-    Notice.stand_still: "Please stand still",
-    Notice.look_at_camera: "Please look at the camera",
-    Notice.wear_mask: "Please wear your mask",
-    Notice.remove_mask: "Please remove your mask",
-    Notice.denied: "Access denied",
-    Notice.fever: "Temperature too high - please see staff",
-    Notice.see_staff: "Please see staff",
-}
+# English, for logs, events and the OpenCV window; the web screen speaks display.language (kiosk.catalogue).
+MESSAGES: dict[Notice, str] = {notice: catalogue.text(notice.value) for notice in Notice}
 
 
 # Reasons (stable strings: they go into events and logs).
@@ -393,11 +385,12 @@ def _verdict(outcome: Outcome, found: _Findings, obs: Observation, *, fever: Opt
         reasons = (RECOGNISED, *found.warn)
         notice = Notice.welcome
         name = obs.person.name.split()[0] if obs.person and obs.person.name.strip() else ""
-        message = f"Welcome{', ' + name if name else ''}"
+        parts = [catalogue.welcome("en", name)]
         if reading is not None and reading.body_c is not None:
-            message += f" - {reading.body_c:.1f} °C"
+            parts.append(catalogue.temperature("en", reading.body_c))
         if NO_MASK in found.warn:
-            message += " - " + MESSAGES[Notice.wear_mask].lower()
+            parts.append(catalogue.text("mask_reminder"))
+        message = " - ".join(parts)
     else:
         reasons = tuple(found.deny)
         if FEVER in reasons:

@@ -26,6 +26,7 @@ from .runtime import HealthConfig, SimConfig
 from .store import StoreConfig
 from .temperature import LivenessConfig, MaskConfig, TemperatureConfig
 from .thermal import ThermalConfig
+from .web import WebConfig
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 
@@ -51,6 +52,7 @@ class KioskConfig(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     sim: SimConfig = Field(default_factory=SimConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @model_validator(mode="after")
     def _client_id_names_the_device(self) -> KioskConfig:

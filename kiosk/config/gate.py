@@ -61,6 +61,11 @@ class DisplayBackend(StrEnum):
     opencv = "opencv"      # a window on a local screen
 
 
+class Language(StrEnum):
+    en = "en"              # English
+    zh_Hans = "zh-Hans"    # Simplified Chinese
+
+
 class DisplayConfig(Section):
     backend: DisplayBackend = Field(DisplayBackend.headless, description="headless or opencv.")
     buzzer_line: Optional[int] = Field(None, ge=0, le=1023, description="GPIO line of a buzzer.")
@@ -68,3 +73,5 @@ class DisplayConfig(Section):
     led_red_line: Optional[int] = Field(None, ge=0, le=1023, description="GPIO line of a red LED.")
     hold_s: float = Field(3.0, ge=0, le=60, description="A verdict stays on screen (and LED) this long.")
     fullscreen: bool = Field(True, description="opencv: show the message window full screen.")
+    language: Language = Field(Language.en, description="Language of the web kiosk screen: en or zh-Hans (the "
+                                                        "OpenCV window, logs and events stay in English).")
