@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .dates import DATE_HELP, time_range
 from .store_common import actor, one_line_errors, open_store, print_json, write_output
 
 
@@ -14,8 +15,9 @@ def register(subparsers, common) -> None:
     actions = events.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, help_text in (("list", "show stored events, newest last"), ("export", "write events as JSON lines")):
         sub = actions.add_parser(name, parents=[common], help=help_text)
-        sub.add_argument("--from", dest="since", help="first device time included (ISO with offset)")
-        sub.add_argument("--to", dest="until", help="first device time excluded (ISO with offset)")
+        sub.add_argument("--from", dest="since", help=f"first device time included ({DATE_HELP})")
+        sub.add_argument("--to", dest="until",
+                         help=f"first device time excluded ({DATE_HELP}; a plain date includes that day)")
         sub.add_argument("--type", action="append", dest="types", help="event type (repeatable)")
         sub.add_argument("--person", help="person id or employee number")
         if name == "list":
@@ -35,8 +37,9 @@ def register(subparsers, common) -> None:
 
 
 def _select(args: argparse.Namespace, store: Any, limit: int | None) -> list[dict[str, Any]]:
+    since, until = time_range(args)
     person_id = store.person(args.person).person_id if args.person else None
-    return store.events(since=args.since, until=args.until, types=args.types, person_id=person_id, limit=limit)
+    return store.events(since=since, until=until, types=args.types, person_id=person_id, limit=limit)
 
 
 @one_line_errors
