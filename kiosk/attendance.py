@@ -105,9 +105,7 @@ class Attendance:
         return direction
 
     def attendance_day(self, at: datetime) -> date:
-        """The attendance day `at` falls in (days begin at attendance.day_starts_at, local time)."""
-        hours, minutes = (int(part) for part in self.config.attendance.day_starts_at.split(":"))
-        return (_local(at, self.config.device.timezone) - timedelta(hours=hours, minutes=minutes)).date()
+        return attendance_day(at, self.config)
 
     # Ledger ------------------------------------------------------------------------------------
     def save(self, path: Optional[Path] = None) -> None:
@@ -171,6 +169,12 @@ def open_ledger(config: KioskConfig, store: Any) -> Attendance:
         log.warning("%s; set aside as %s, ledger rebuilt from %d attendance events of the signed event log",
                     exc, aside.name, used)
         return attendance
+
+
+def attendance_day(at: datetime, config: KioskConfig) -> date:
+    """The attendance day `at` falls in (days begin at attendance.day_starts_at, local time)."""
+    hours, minutes = (int(part) for part in config.attendance.day_starts_at.split(":"))
+    return (_local(at, config.device.timezone) - timedelta(hours=hours, minutes=minutes)).date()
 
 
 # Event dicts -----------------------------------------------------------------------------------------
