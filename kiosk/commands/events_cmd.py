@@ -58,13 +58,19 @@ def _list(args: argparse.Namespace) -> int:
         print_json(events)
         return 0
     for e in events:
-        person = e.get("person") or {}
-        who = f"{person.get('name')} ({person.get('employee_no')})" if person else "-"
         outcome = (e.get("decision") or {}).get("outcome", "")
         reasons = ", ".join((e.get("decision") or {}).get("reasons", []))
-        print(f"{e['device_time']}  {e['type']:<16} {who:<32} {outcome:<8} {reasons}")
+        print(f"{e.get('seq', '-'):>7}  {e['device_time']}  {e['type']:<16} {_who(e):<32} {outcome:<8} {reasons}")
     print(f"{len(events)} event(s)")
     return 0
+
+
+def _who(event: dict[str, Any]) -> str:
+    """The identified person, or "candidate E001" for a face that was not identified, or "-"."""
+    person, candidate = event.get("person") or {}, event.get("candidate") or {}
+    if person:
+        return f"{person['name']} ({person.get('employee_no')})" if person.get("name") else str(person.get("employee_no"))
+    return f"candidate {candidate.get('employee_no')}" if candidate else "-"
 
 
 @one_line_errors
