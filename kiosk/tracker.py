@@ -88,6 +88,7 @@ class _Track:
 
     def reset_identity(self, candidate: object) -> None:
         self.candidate, self.streak, self.retry_since = candidate, 0, None
+        self.walkup_id = uuid.uuid4().hex      # another identity confirmed: another person's walk-up
         self.temperatures.clear()
         self.liveness.clear()
         self.masks.clear()
