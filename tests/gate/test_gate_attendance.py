@@ -116,12 +116,13 @@ def test_verify_mode_names_what_the_grant_relied_on() -> None:
     assert mode(config(), liveness=PHOTO) == "face+liveness"                        # denied at liveness
 
 
-@pytest.mark.parametrize("case", ["photo", "unknown", "ambiguous"])
+@pytest.mark.parametrize("case", ["photo", "unknown", "ambiguous", "no liveness"])
 def test_an_unproven_face_names_its_best_match_as_candidate_not_person(case: str) -> None:
     cfg = config()
     kw: dict[str, Any] = {"photo": {"liveness": PHOTO},
                           "unknown": {"match": match(STAFF, distance=0.9)},
-                          "ambiguous": {"match": match(STAFF, margin=0.0)}}[case]
+                          "ambiguous": {"match": match(STAFF, margin=0.0)},
+                          "no liveness": {"liveness": None, "final": True}}[case]
     events = Attendance(cfg).events_for(verdict(cfg, **kw))
     assert events[0]["type"] == "access_denied"
     for event in events:
