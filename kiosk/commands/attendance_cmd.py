@@ -31,7 +31,7 @@ def _report(args: argparse.Namespace) -> int:
     config = load(args)
     try:
         first, last = parse_date(args.since, "--from"), parse_date(args.until, "--to")
-    except ValueError as exc:
+    except ValueError as exc:   # a time is not a day: the report is by attendance day
         raise CommandError(str(exc)) from None
     if last < first:
         raise CommandError(f"--to {last} is before --from {first}")

@@ -22,7 +22,7 @@ def register(subparsers, common) -> None:
     verify.set_defaults(handler=_verify)
     export = actions.add_parser("export", parents=[common], help="write the records of a time range as CSV or JSON")
     export.add_argument("--from", dest="since", help=f"first time included ({DATE_HELP})")
-    export.add_argument("--to", dest="until", help=f"first time excluded ({DATE_HELP}; a plain date includes that day)")
+    export.add_argument("--to", dest="until", help=f"first time excluded ({DATE_HELP}; a date includes that day)")
     export.add_argument("--format", choices=["csv", "json"], default="json")
     export.add_argument("--out", type=Path, help="output file (default stdout)")
     export.set_defaults(handler=_export)

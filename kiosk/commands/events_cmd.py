@@ -15,9 +15,8 @@ def register(subparsers, common) -> None:
     actions = events.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, help_text in (("list", "show stored events, newest last"), ("export", "write events as JSON lines")):
         sub = actions.add_parser(name, parents=[common], help=help_text)
-        sub.add_argument("--from", dest="since", help=f"first device time included ({DATE_HELP})")
-        sub.add_argument("--to", dest="until",
-                         help=f"first device time excluded ({DATE_HELP}; a plain date includes that day)")
+        sub.add_argument("--from", dest="since", help=f"first time included ({DATE_HELP})")
+        sub.add_argument("--to", dest="until", help=f"first time excluded ({DATE_HELP}; a date includes that day)")
         sub.add_argument("--type", action="append", dest="types", help="event type (repeatable)")
         sub.add_argument("--person", help="person id or employee number")
         if name == "list":

@@ -84,7 +84,7 @@ def test_report_command_csv_and_xlsx(capsys, config, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (("--from", "2026-03-02T08:00", "--to", "2026-03-02"), "--from '2026-03-02T08:00' is not a date; write e.g. 2026-01-31"),
+    (("--from", "2026-03-02T08:00", "--to", "2026-03-02"), "--from: '2026-03-02T08:00' is not a date (e.g. 2026-12-31)"),
     (("--from", "2026-03-02", "--to", "2026-03-01"), "--to 2026-03-01 is before --from 2026-03-02"),
     (("--from", "2026-03-02", "--to", "2026-03-02", "--format", "xlsx"), "--format xlsx needs --out FILE"),
 ])

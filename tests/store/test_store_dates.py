@@ -1,28 +1,40 @@
 """Command-line dates: a plain date or a time without offset is device local time, errors show the forms."""
 from __future__ import annotations
 
+import argparse
+from datetime import date, time
+
 import pytest
 
-from kiosk.commands.dates import parse_bound, parse_date
+from kiosk.cli import CommandError
+from kiosk.commands.dates import day_start, parse_date, time_range
 from kiosk.store.clock import parse_iso
 
 
-def test_a_plain_date_is_the_device_day() -> None:
-    assert parse_bound("2026-01-01", "Europe/Berlin", "--from") == "2026-01-01T00:00:00+01:00"
-    assert parse_bound("2026-07-01", "Europe/Berlin", "--to", end=True) == "2026-07-02T00:00:00+02:00"
-    assert parse_bound("2026-01-01T08:30", "America/New_York", "--from") == "2026-01-01T08:30:00-05:00"
-    assert parse_bound("2026-01-01T08:30+00:00", "Europe/Berlin", "--to", end=True) == "2026-01-01T08:30:00+00:00"
-    assert parse_bound("2026-01-01T08:30Z", "UTC", "--from") == "2026-01-01T08:30:00+00:00"
-    assert parse_bound(None, "UTC", "--from") is None
+def _range(tmp_path, since, until, timezone="Europe/Berlin"):
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[device]\ntimezone = "{timezone}"\nstate_dir = "{tmp_path}"\n')
+    return time_range(argparse.Namespace(config=config, since=since, until=until))
 
 
-@pytest.mark.parametrize("text", ["monday", "2026-13-01", "01.02.2026", ""])
-def test_bad_dates_name_the_option_and_the_forms(text: str) -> None:
-    with pytest.raises(ValueError, match=r"^--from '.*' is not a date or time; write e\.g\. 2026-01-31, "
-                                         r"2026-01-31T08:00 \(device time, UTC\) or 2026-01-31T08:00\+01:00$"):
-        parse_bound(text, "UTC", "--from")
-    with pytest.raises(ValueError, match="--to .* is not a date; write e.g. 2026-01-31"):
+def test_a_plain_date_is_the_device_day(tmp_path) -> None:
+    assert _range(tmp_path, "2026-01-01", "2026-07-01") == ("2025-12-31T23:00:00.000000+00:00",
+                                                            "2026-07-01T22:00:00.000000+00:00")
+    assert _range(tmp_path, "2026-01-01T08:30", None, "America/New_York") == ("2026-01-01T13:30:00.000000+00:00", None)
+    assert _range(tmp_path, None, "2026-01-01T08:30+00:00") == (None, "2026-01-01T08:30:00.000000+00:00")
+
+
+@pytest.mark.parametrize("text", ["monday", "2026-13-01", "01.02.2026"])
+def test_bad_dates_name_the_option_and_the_forms(tmp_path, text: str) -> None:
+    with pytest.raises(CommandError, match=rf"^--from: '{text}' is not a date or an ISO time \(e\.g\. 2026-12-31 or "):
+        _range(tmp_path, text, None)
+    with pytest.raises(ValueError, match=rf"^--to: '{text}' is not a date \(e\.g\. 2026-12-31\)$"):
         parse_date(text, "--to")
+
+
+def test_attendance_days_begin_at_day_starts_at() -> None:
+    assert parse_date("2026-03-29", "--from") == date(2026, 3, 29)
+    assert day_start(date(2026, 3, 29), "Europe/Berlin", time(4, 0)).isoformat() == "2026-03-29T04:00:00+02:00"
 
 
 def test_the_store_hint_for_a_plain_date_is_valid_iso() -> None:
