@@ -6,7 +6,6 @@ it is stored, and waits for every acknowledgement. Subscribers de-duplicate by e
 """
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterable
@@ -14,6 +13,7 @@ from typing import Any
 
 from ..config import KioskConfig
 from .connection import ConnectError, build_client
+from .outbox_rebuild import event_message
 from .topics import Topics
 
 
@@ -48,8 +48,8 @@ def publish_events(config: KioskConfig, events: Iterable[dict[str, Any]], timeou
         if not connected.wait(timeout_s) or "error" in outcome:
             raise ReplayError(f"{where}: {outcome.get('error', 'no answer')}")
         for event in events:
-            payload = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-            info = client.publish(topics.event(event["type"]), payload, qos=1, retain=False)
+            message = event_message(topics, event)        # topic and bytes as the daemon's outbox sends them
+            info = client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
             try:
                 info.wait_for_publish(timeout_s)
             except RuntimeError as exc:
