@@ -70,10 +70,9 @@ def first_seq(db: sqlite_utils.Database) -> Optional[int]:
     return int(row[0]) if row and row[0] is not None else None
 
 
-def insert(db: sqlite_utils.Database, event: Mapping[str, Any], seq: int) -> bool:
-    """Store a signed event as row `seq`; False when an event with this id is already stored (idempotent).
-
-    `person_id` indexes the identified person only, never a denied event's candidate."""
+def insert(db: sqlite_utils.Database, event: Mapping[str, Any], seq: Optional[int] = None) -> bool:
+    """Store a signed event as row `seq` (None: the next row number); False when an event with this id is
+    already stored (idempotent). `person_id` indexes the identified person only, never a candidate."""
     person = event.get("person") or {}
     cursor = db.execute(
         "INSERT OR IGNORE INTO events (seq, event_id, type, device_time, time_utc, person_id, stored_at, body) "
