@@ -21,7 +21,8 @@ def _event(n: int) -> dict:
 def _config(tmp_path: Path, port: int, enabled: bool = True) -> Path:
     path = tmp_path / "kiosk.toml"
     path.write_text(f'[device]\nid = "door-1"\nstate_dir = "{tmp_path / "state"}"\n'
-                    f'[mqtt]\nenabled = {"true" if enabled else "false"}\nhost = "127.0.0.1"\nport = {port}\n')
+                    f'[mqtt]\nenabled = {"true" if enabled else "false"}\nhost = "127.0.0.1"\nport = {port}\n'
+                    'accept_commands = false\n')          # the test broker is plain: publish only
     return path
 
 
