@@ -61,15 +61,17 @@ class Attendance:
         parts = observation_parts(decision, obs)
         kind = "access_granted" if decision.granted else "access_denied"
         detail = {"track_id": verdict.track_id, "message": decision.message}
-        events = [make_event(kind, self.config, at, **parts, detail=detail)]
+        walkup = {"walkup_id": verdict.walkup_id, "verify_mode": decision.verify_mode}
+        events = [make_event(kind, self.config, at, **parts, **walkup, detail=detail)]
         for alert in decision.alerts:
-            events.append(make_event(alert, self.config, at, **parts, detail=detail))
+            events.append(make_event(alert, self.config, at, **parts, **walkup, detail=detail))
         direction = self.clock(decision, obs, at)
         if direction is not None:
-            events.append(self.attendance_event(parts, direction, at))
+            events.append(self.attendance_event(parts, direction, at, **walkup))
         return events
 
-    def attendance_event(self, parts: dict[str, Optional[dict]], direction: str, at: datetime) -> dict[str, Any]:
+    def attendance_event(self, parts: dict[str, Optional[dict]], direction: str, at: datetime, *,
+                         walkup_id: Optional[str] = None, verify_mode: Optional[str] = None) -> dict[str, Any]:
         """The HR feed's event: who, which way, and only the parts `mqtt.attendance_fields` names."""
         fields = set(self.config.mqtt.attendance_fields)
         person = parts["person"] or {}
@@ -77,7 +79,8 @@ class Attendance:
                if key in ("person_id", "employee_no") or AttendanceField(key) in fields}
         extra = {part: parts[part] for part in ("temperature", "mask", "decision", "match")
                  if AttendanceField(part) in fields}
-        return make_event("attendance", self.config, at, person=who, attendance={"direction": direction}, **extra)
+        return make_event("attendance", self.config, at, person=who, attendance={"direction": direction},
+                          walkup_id=walkup_id, verify_mode=verify_mode, **extra)
 
     def clock(self, decision: Decision, obs: Observation, at: datetime) -> Optional[str]:
         """"in", "out" or None (no attendance event) for a verdict; updates the ledger."""
@@ -102,9 +105,7 @@ class Attendance:
         return direction
 
     def attendance_day(self, at: datetime) -> date:
-        """The attendance day `at` falls in (days begin at attendance.day_starts_at, local time)."""
-        hours, minutes = (int(part) for part in self.config.attendance.day_starts_at.split(":"))
-        return (_local(at, self.config.device.timezone) - timedelta(hours=hours, minutes=minutes)).date()
+        return attendance_day(at, self.config)
 
     # Ledger ------------------------------------------------------------------------------------
     def save(self, path: Optional[Path] = None) -> None:
@@ -170,12 +171,20 @@ def open_ledger(config: KioskConfig, store: Any) -> Attendance:
         return attendance
 
 
+def attendance_day(at: datetime, config: KioskConfig) -> date:
+    """The attendance day `at` falls in (days begin at attendance.day_starts_at, local time)."""
+    hours, minutes = (int(part) for part in config.attendance.day_starts_at.split(":"))
+    return (_local(at, config.device.timezone) - timedelta(hours=hours, minutes=minutes)).date()
+
+
 # Event dicts -----------------------------------------------------------------------------------------
 def make_event(kind: str, config: KioskConfig, at: datetime, *, person: Optional[dict] = None,
                temperature: Optional[dict] = None, liveness: Optional[dict] = None, mask: Optional[dict] = None,
                decision: Optional[dict] = None, attendance: Optional[dict] = None, match: Optional[dict] = None,
-               detail: Optional[dict] = None) -> dict[str, Any]:
-    """An unsigned event (docs/contracts.md section 1) stamped with the device id and time."""
+               detail: Optional[dict] = None, candidate: Optional[dict] = None, walkup_id: Optional[str] = None,
+               verify_mode: Optional[str] = None) -> dict[str, Any]:
+    """An unsigned event (docs/contracts.md section 1) stamped with the device id and time (the store adds
+    `seq` when it records it)."""
     if at.tzinfo is None:
         raise ValueError("event time must be timezone-aware")
     return {
@@ -183,7 +192,10 @@ def make_event(kind: str, config: KioskConfig, at: datetime, *, person: Optional
         "event_id": uuid.uuid4().hex,
         "device_id": config.device.id,
         "device_time": _local(at, config.device.timezone).isoformat(timespec="milliseconds"),
+        "walkup_id": walkup_id,
         "person": person,
+        "candidate": candidate,
+        "verify_mode": verify_mode,
         "temperature": temperature,
         "liveness": liveness,
         "mask": mask,
@@ -195,7 +207,11 @@ def make_event(kind: str, config: KioskConfig, at: datetime, *, person: Optional
 
 
 def observation_parts(decision: Decision, obs: Observation) -> dict[str, Optional[dict]]:
-    """The event parts describing a verdict. No face data: no embedding, no image."""
+    """The event parts describing a verdict. No face data: no embedding, no image.
+
+    `person` only when the verdict identified the person (a grant, or a denial for a policy reason such
+    as schedule or fever); for a spoof, an unknown, ambiguous or unverified face the best match goes to
+    `candidate`, with its id and employee number only (never the name)."""
     reading = decision.temperature
     if reading is None and obs.temperatures:
         reading = obs.temperatures[-1]
@@ -214,7 +230,12 @@ def observation_parts(decision: Decision, obs: Observation) -> dict[str, Optiona
     if obs.match is not None and math.isfinite(obs.match.distance):
         # margin is null when there is no runner-up (a gallery of one person).
         match = {"distance": _num(obs.match.distance, 4), "margin": _num(obs.match.margin, 4)}
-    return {"person": obs.person.as_event() if obs.person else None, "temperature": temperature,
+    person = candidate = None
+    if obs.person is not None and decision.identified:
+        person = obs.person.as_event()
+    elif obs.person is not None:
+        candidate = {"person_id": obs.person.person_id, "employee_no": obs.person.employee_no}
+    return {"person": person, "candidate": candidate, "temperature": temperature,
             "liveness": liveness, "mask": mask, "match": match,
             "decision": decision.as_event() if decision.final else None}
 

@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "kiosk.commands.consent_cmd",
     "kiosk.commands.audit_cmd",
     "kiosk.commands.events_cmd",
+    "kiosk.commands.attendance_cmd",
     "kiosk.commands.mqtt_cmd",
     "kiosk.commands.calibrate_cmd",
     "kiosk.commands.backup_cmd",

@@ -281,8 +281,10 @@ class Daemon:
         fields = {
             "outcome": decision.outcome.value,
             "reasons": ",".join(decision.reasons) or "-",
-            "person": person.name if person else "unknown",
-            "employee_no": person.employee_no if person else None,
+            # As in the events: a face not proven to be the person is only a candidate (no name).
+            "person": person.name if person and decision.identified else "unknown",
+            "employee_no": person.employee_no if person and decision.identified else None,
+            "candidate": person.employee_no if person and not decision.identified else None,
             "body_c": round(temperature.body_c, 2) if temperature and temperature.body_c is not None else None,
             "live": obs.liveness.live if obs.liveness else None,
             "masked": decision.masked,

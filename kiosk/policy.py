@@ -75,6 +75,13 @@ MASK_ON = "mask_on"                                    # forbid: retry then deny
 MASK_NOT_CHECKED = "mask_not_checked"                  # require, but the pipeline gave no mask score
 RECOGNISED = "recognised"
 
+# Denial reasons that leave the identity unproven: the best match is only a candidate (events put it in
+# `candidate`, not `person`; a photo of an employee must not read as that employee).
+UNIDENTIFIED = frozenset({NOT_LIVE, LIVENESS_UNAVAILABLE, UNKNOWN_FACE, AMBIGUOUS_MATCH, FACE_QUALITY})
+
+# What a verdict was verified by (`Decision.checks`, the events' `verify_mode`), in this order.
+CHECK_ORDER = ("face", "liveness", "temperature", "mask")
+
 # Alerts: extra events of these docs/contracts.md types go out with the decision.
 FEVER_ALERT = "fever_alert"
 SPOOF_ATTEMPT = "spoof_attempt"
@@ -132,10 +139,21 @@ class Decision:
     fever: Optional[bool] = None    # None = not screened
     temperature: Optional[TemperatureReading] = None  # the reading the verdict used
     masked: Optional[bool] = None
+    checks: tuple[str, ...] = ()    # the factors checked for a verdict (CHECK_ORDER); a grant passed them all
 
     @property
     def granted(self) -> bool:
         return self.outcome == Outcome.granted
+
+    @property
+    def identified(self) -> bool:
+        """Whether the verdict proves who the person is (a grant, or a denial for a policy reason)."""
+        return self.final and not UNIDENTIFIED.intersection(self.reasons)
+
+    @property
+    def verify_mode(self) -> Optional[str]:
+        """"face", "face+liveness+temperature" ...: the checks joined by "+" (None when nothing was checked)."""
+        return "+".join(self.checks) or None
 
     @property
     def final(self) -> bool:
@@ -167,7 +185,8 @@ def decide(obs: Observation, config: KioskConfig) -> Decision:
     identity_ok = _check_identity(obs, config, found)
     if live is False:
         # A photo or a screen: refuse now; screening it or asking it to fix its mask makes no sense.
-        return _verdict(Outcome.denied, found, obs, fever=None, reading=None, masked=None)
+        return _verdict(Outcome.denied, found, obs, fever=None, reading=None, masked=None,
+                        checks=_checks(obs, config, live, None, None))
     if UNKNOWN_FACE in found.deny:
         found.alerts.append(UNKNOWN_FACE_ALERT)
     fever, reading = _check_temperature(obs, config, found, identity_ok)
@@ -180,7 +199,18 @@ def decide(obs: Observation, config: KioskConfig) -> Decision:
     if found.retry:   # final: every open question counts against the person
         _settle_retries(found, config)
     outcome = Outcome.denied if found.deny else Outcome.granted
-    return _verdict(outcome, found, obs, fever=fever, reading=reading, masked=masked)
+    return _verdict(outcome, found, obs, fever=fever, reading=reading, masked=masked,
+                    checks=_checks(obs, config, live, fever, masked))
+
+
+def _checks(obs: Observation, config: KioskConfig, live: Optional[bool], fever: Optional[bool],
+            masked: Optional[bool]) -> tuple[str, ...]:
+    """The factors this verdict rests on: a face compared, a liveness result, a screening temperature (not in
+    temperature.mode = off: measured only), a mask state the policy requires or forbids (not 'warn')."""
+    done = {"face": obs.match is not None, "liveness": live is not None,
+            "temperature": fever is not None and config.temperature.mode != FeverMode.off,
+            "mask": masked is not None and config.mask.policy in (MaskPolicy.require, MaskPolicy.forbid)}
+    return tuple(name for name in CHECK_ORDER if done[name])
 
 
 # Liveness ------------------------------------------------------------------------------------------
@@ -380,7 +410,7 @@ def _settle_retries(found: _Findings, config: KioskConfig) -> None:
 
 
 def _verdict(outcome: Outcome, found: _Findings, obs: Observation, *, fever: Optional[bool],
-             reading: Optional[TemperatureReading], masked: Optional[bool]) -> Decision:
+             reading: Optional[TemperatureReading], masked: Optional[bool], checks: tuple[str, ...]) -> Decision:
     if outcome == Outcome.granted:
         reasons = (RECOGNISED, *found.warn)
         notice = Notice.welcome
@@ -401,7 +431,7 @@ def _verdict(outcome: Outcome, found: _Findings, obs: Observation, *, fever: Opt
             notice = Notice.denied
         message = MESSAGES[notice]
     return Decision(outcome, reasons, notice, message, alerts=tuple(dict.fromkeys(found.alerts)), fever=fever,
-                    temperature=reading, masked=masked)
+                    temperature=reading, masked=masked, checks=checks)
 
 
 # Helpers -------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The daemon's answers to remote MQTT commands (validated and authorised by kiosk.mqtt first).
 
 open_gate, enroll (an image, or an embedding with its model id, plus a consent record),
-delete_person, reload_config and selftest. Store work runs on the daemon's store thread;
-face work on its inference thread (the face pipeline is single-threaded).
+delete_person, reload_config, selftest and events_since (HR's pull of a gap in the event sequence).
+Store work runs on the daemon's store thread; face work on its inference thread (the face pipeline
+is single-threaded).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kiosk.remote")
 
 # Sections that can change while running; the others need a restart.
+EVENTS_PAGE = 100       # events_since's default page size (the schema allows up to 500)
 LIVE_SECTIONS = ("recognition", "temperature", "liveness", "mask", "access", "attendance")
 
 
@@ -31,7 +33,7 @@ class RemoteCommands:
         self.daemon = daemon
 
     def register(self, registry: Any) -> None:
-        for name in ("open_gate", "enroll", "delete_person", "reload_config", "selftest"):
+        for name in ("open_gate", "enroll", "delete_person", "reload_config", "selftest", "events_since"):
             registry.register(name, getattr(self, name))
 
     async def _run(self, executor: Any, fn: Callable[[], Any]) -> Any:
@@ -117,6 +119,13 @@ class RemoteCommands:
         health = self.daemon.health
         report = health.report()
         return {"ok": bool(report["pipeline_alive"]) and not health.failing_alarms(), "health": report}
+
+    async def events_since(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A page of the signed local log from params.seq on (cmd-events_since.schema.json), for HR to fill a gap."""
+        daemon = self.daemon
+        limit = params.get("limit", EVENTS_PAGE)
+        page = await self._run(daemon.store_thread, lambda: daemon.store.events_from(params["seq"], limit))
+        return {**page, "more": page["next_seq"] <= page["last_seq"]}
 
 
 def _image_bytes(text: str) -> bytes:

@@ -14,6 +14,7 @@ monotonic `t` for durations and an aware `at` for schedules), so tests drive it 
 """
 from __future__ import annotations
 
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class Verdict:
     track_id: int
     decision: Decision
     observation: Observation
+    walkup_id: str = field(default_factory=lambda: uuid.uuid4().hex)   # links the events of one walk-up
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,11 @@ class _Track:
     temperatures: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
     liveness: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
     masks: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    walkup_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def reset_identity(self, candidate: object) -> None:
         self.candidate, self.streak, self.retry_since = candidate, 0, None
+        self.walkup_id = uuid.uuid4().hex      # another identity confirmed: another person's walk-up
         self.temperatures.clear()
         self.liveness.clear()
         self.masks.clear()
@@ -170,7 +174,7 @@ class Tracker:
         if isinstance(identity, str):
             self._last_decided = {pid: when for pid, when in self._last_decided.items() if t - when < rec.cooldown_s}
             self._last_decided[identity] = t
-        return Step(track.id, verdict=Verdict(track.id, decision, obs), ended_track=ended)
+        return Step(track.id, verdict=Verdict(track.id, decision, obs, track.walkup_id), ended_track=ended)
 
     def _observation(self, track: _Track, at: datetime, final: bool) -> Observation:
         window = self.config.recognition.confirm_frames

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .dates import DATE_HELP, time_range
 from .store_common import actor, one_line_errors, open_store, write_output
 
 
@@ -20,8 +21,8 @@ def register(subparsers, common) -> None:
                         help="also require this head hash (kept off-device earlier) to be in the chain")
     verify.set_defaults(handler=_verify)
     export = actions.add_parser("export", parents=[common], help="write the records of a time range as CSV or JSON")
-    export.add_argument("--from", dest="since", help="first time included (ISO with offset)")
-    export.add_argument("--to", dest="until", help="first time excluded (ISO with offset)")
+    export.add_argument("--from", dest="since", help=f"first time included ({DATE_HELP})")
+    export.add_argument("--to", dest="until", help=f"first time excluded ({DATE_HELP}; a date includes that day)")
     export.add_argument("--format", choices=["csv", "json"], default="json")
     export.add_argument("--out", type=Path, help="output file (default stdout)")
     export.set_defaults(handler=_export)
@@ -63,6 +64,7 @@ def _verify(args: argparse.Namespace) -> int:
 @one_line_errors
 def _export(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        text = store.export_audit(since=args.since, until=args.until, fmt=args.format, actor=actor())
+        since, until = time_range(args)
+        text = store.export_audit(since=since, until=until, fmt=args.format, actor=actor())
     write_output(text, args.out)
     return 0

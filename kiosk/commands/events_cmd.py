@@ -1,4 +1,4 @@
-"""`kiosk events list/export/verify`: the signed local event log."""
+"""`kiosk events list/export/verify/replay`: the signed local event log."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .dates import DATE_HELP, time_range
 from .store_common import actor, one_line_errors, open_store, print_json, write_output
 
 
@@ -14,8 +15,8 @@ def register(subparsers, common) -> None:
     actions = events.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, help_text in (("list", "show stored events, newest last"), ("export", "write events as JSON lines")):
         sub = actions.add_parser(name, parents=[common], help=help_text)
-        sub.add_argument("--from", dest="since", help="first device time included (ISO with offset)")
-        sub.add_argument("--to", dest="until", help="first device time excluded (ISO with offset)")
+        sub.add_argument("--from", dest="since", help=f"first time included ({DATE_HELP})")
+        sub.add_argument("--to", dest="until", help=f"first time excluded ({DATE_HELP}; a date includes that day)")
         sub.add_argument("--type", action="append", dest="types", help="event type (repeatable)")
         sub.add_argument("--person", help="person id or employee number")
         if name == "list":
@@ -26,6 +27,14 @@ def register(subparsers, common) -> None:
             sub.add_argument("--format", choices=["jsonl", "json"], default="jsonl")
             sub.add_argument("--out", type=Path, help="output file (default stdout)")
             sub.set_defaults(handler=_export)
+    replay = actions.add_parser("replay", parents=[common],
+                                help="re-publish events from sequence number SEQ on to the [mqtt] broker (HR gaps)")
+    replay.add_argument("--since", type=int, required=True, metavar="SEQ", help="first sequence number (included)")
+    replay.add_argument("--limit", type=int, default=0, help="at most N events (default 0 = all from SEQ on)")
+    replay.add_argument("--print", action="store_true", dest="print_only",
+                        help="write them as JSON lines to stdout instead of publishing")
+    replay.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the broker (default 10)")
+    replay.set_defaults(handler=_replay)
     verify = actions.add_parser("verify", parents=[common],
                                 help="check the signatures of a file of events (exit 1 if any fails)")
     verify.add_argument("file", type=Path, help="JSON lines, or a JSON array, of signed events")
@@ -35,8 +44,9 @@ def register(subparsers, common) -> None:
 
 
 def _select(args: argparse.Namespace, store: Any, limit: int | None) -> list[dict[str, Any]]:
+    since, until = time_range(args)
     person_id = store.person(args.person).person_id if args.person else None
-    return store.events(since=args.since, until=args.until, types=args.types, person_id=person_id, limit=limit)
+    return store.events(since=since, until=until, types=args.types, person_id=person_id, limit=limit)
 
 
 @one_line_errors
@@ -47,13 +57,19 @@ def _list(args: argparse.Namespace) -> int:
         print_json(events)
         return 0
     for e in events:
-        person = e.get("person") or {}
-        who = f"{person.get('name')} ({person.get('employee_no')})" if person else "-"
         outcome = (e.get("decision") or {}).get("outcome", "")
         reasons = ", ".join((e.get("decision") or {}).get("reasons", []))
-        print(f"{e['device_time']}  {e['type']:<16} {who:<32} {outcome:<8} {reasons}")
+        print(f"{e.get('seq', '-'):>7}  {e['device_time']}  {e['type']:<16} {_who(e):<32} {outcome:<8} {reasons}")
     print(f"{len(events)} event(s)")
     return 0
+
+
+def _who(event: dict[str, Any]) -> str:
+    """The identified person, or "candidate E001" for a face that was not identified, or "-"."""
+    person, candidate = event.get("person") or {}, event.get("candidate") or {}
+    if person:
+        return f"{person['name']} ({person.get('employee_no')})" if person.get("name") else str(person.get("employee_no"))
+    return f"candidate {candidate.get('employee_no')}" if candidate else "-"
 
 
 @one_line_errors
@@ -67,6 +83,43 @@ def _export(args: argparse.Namespace) -> int:
     else:
         text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
     write_output(text, args.out)
+    return 0
+
+
+REPLAY_PAGE = 500
+
+
+@one_line_errors
+def _replay(args: argparse.Namespace) -> int:
+    from ..cli import CommandError, load
+    from ..mqtt.replay import ReplayError, publish_events
+    from ..store import Store
+
+    config = load(args)
+    if args.since < 1 or args.limit < 0:
+        raise CommandError("--since must be at least 1 and --limit not negative")
+    if not args.print_only and not config.mqtt.enabled:
+        raise CommandError("mqtt.enabled is false in the configuration: nothing to publish to (use --print)")
+    with Store.open(config) as store:
+        events, seq = [], args.since
+        while not args.limit or len(events) < args.limit:
+            page = store.events_from(seq, min(REPLAY_PAGE, args.limit - len(events)) if args.limit else REPLAY_PAGE)
+            events.extend(page["events"])
+            seq = page["next_seq"]
+            if not page["events"] or seq > page["last_seq"]:
+                break
+        store.audit("export", actor=actor(), detail={"what": "events replay", "since_seq": args.since,
+                                                     "events": len(events), "publish": not args.print_only})
+    if args.print_only:
+        write_output("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events), None)
+        return 0
+    try:
+        published = publish_events(config, events, args.timeout)
+    except ReplayError as exc:
+        raise CommandError(f"replay stopped: {exc}") from None
+    seqs = [e["seq"] for e in events if "seq" in e]
+    span = f", seq {seqs[0]}..{seqs[-1]}" if seqs else ""
+    print(f"replayed {published} event(s){span} to {config.mqtt.topic_prefix}/{config.device.id}/events/#")
     return 0
 
 

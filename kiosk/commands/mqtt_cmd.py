@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-COMMAND_NAMES = ("open_gate", "enroll", "delete_person", "sync", "reload_config", "selftest")
+COMMAND_NAMES = ("open_gate", "enroll", "delete_person", "sync", "reload_config", "selftest", "events_since")
 
 
 def register(subparsers, common) -> None:

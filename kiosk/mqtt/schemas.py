@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-COMMANDS = ("open_gate", "enroll", "delete_person", "sync", "reload_config", "selftest")
+COMMANDS = ("open_gate", "enroll", "delete_person", "sync", "reload_config", "selftest", "events_since")
 
 
 def schema_names() -> list[str]:

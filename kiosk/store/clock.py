@@ -22,7 +22,8 @@ def parse_iso(text: str) -> datetime:
     except (ValueError, AttributeError):
         raise ValueError(f"'{text}' is not an ISO 8601 time") from None
     if moment.tzinfo is None:
-        raise ValueError(f"'{text}' has no UTC offset (write e.g. {text}+00:00)")
+        example = text.strip() + ("T00:00+00:00" if len(text.strip()) == 10 else "+00:00")
+        raise ValueError(f"'{text}' has no UTC offset (write e.g. {example})")
     return moment
 
 

@@ -27,18 +27,57 @@ def check_event(event: Mapping[str, Any]) -> None:
         normalise_iso(str(event.get("device_time")))
     except ValueError as exc:
         raise RecordError(f"event device_time: {exc}") from None
-    person = event.get("person")
-    if person is not None and not (isinstance(person, Mapping) and isinstance(person.get("person_id"), str)):
-        raise RecordError("event person must be null or an object with a person_id")
+    for part in ("person", "candidate"):
+        value = event.get(part)
+        if value is not None and not (isinstance(value, Mapping) and isinstance(value.get("person_id"), str)):
+            raise RecordError(f"event {part} must be null or an object with a person_id")
+    seq = event.get("seq")
+    if "seq" in event and not (type(seq) is int and seq > 0):
+        raise RecordError(f"event seq {seq!r} is not a positive integer")
 
 
-def insert(db: sqlite_utils.Database, event: Mapping[str, Any]) -> bool:
-    """Store a signed event; False when an event with this id is already stored (idempotent)."""
+def stored(db: sqlite_utils.Database, event_id: str) -> Optional[dict[str, Any]]:
+    """The stored event with this id, or None."""
+    row = db.execute("SELECT body FROM events WHERE event_id = ?", [event_id]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def next_seq(db: sqlite_utils.Database) -> int:
+    """Claim the next per-device sequence number (call inside the write transaction that stores the event).
+
+    Numbers are never reused: the last one is kept in `meta`, which no purge touches."""
+    seq = last_seq(db) + 1
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('event_seq', ?)", [seq])
+    return seq
+
+
+def last_seq(db: sqlite_utils.Database) -> int:
+    """The last sequence number assigned (0 before the first event)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'event_seq'").fetchone()
+    highest = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+    return max(int(row[0]) if row else 0, int(highest))
+
+
+def from_seq(db: sqlite_utils.Database, seq: int, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    """(seq, signed event) of up to `limit` stored events with a sequence number >= `seq`, in sequence order."""
+    rows = db.execute("SELECT seq, body FROM events WHERE seq >= ? ORDER BY seq LIMIT ?", [seq, limit]).fetchall()
+    return [(int(s), json.loads(body)) for s, body in rows]
+
+
+def first_seq(db: sqlite_utils.Database) -> Optional[int]:
+    """The lowest sequence number still in the log (older ones were purged by retention), or None when empty."""
+    row = db.execute("SELECT MIN(seq) FROM events").fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def insert(db: sqlite_utils.Database, event: Mapping[str, Any], seq: Optional[int] = None) -> bool:
+    """Store a signed event as row `seq` (None: the next row number); False when an event with this id is
+    already stored (idempotent). `person_id` indexes the identified person only, never a candidate."""
     person = event.get("person") or {}
     cursor = db.execute(
-        "INSERT OR IGNORE INTO events (event_id, type, device_time, time_utc, person_id, stored_at, body) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [event["event_id"], event["type"], event["device_time"], normalise_iso(event["device_time"]),
+        "INSERT OR IGNORE INTO events (seq, event_id, type, device_time, time_utc, person_id, stored_at, body) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [seq, event["event_id"], event["type"], event["device_time"], normalise_iso(event["device_time"]),
          person.get("person_id"), to_utc_iso(utc_now()), json.dumps(event, ensure_ascii=False)])
     return cursor.rowcount == 1
 

@@ -68,10 +68,19 @@ def _v3_audit_signature(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE audit ADD COLUMN signature TEXT")
 
 
+def _v4_event_seq(db: sqlite_utils.Database) -> None:
+    # The per-device event sequence number (docs/contracts.md section 1, `seq`): the last one assigned, kept in
+    # `meta` so that a purge of the newest events never lets a number be used twice. Events stored before keep
+    # their row numbers (`events.seq`); new events carry theirs inside the signed body too.
+    last = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('event_seq', ?)", [int(last)])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "persons, consents, encrypted templates and images, signed events, audit ledger", _v1_initial),
     (2, "templates.kind: photo or synthetic-mask template", _v2_template_kind),
     (3, "audit.signature: audit records signed with the device key", _v3_audit_signature),
+    (4, "meta.event_seq: per-device event sequence numbers, never reused", _v4_event_seq),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -544,15 +544,27 @@ class Store:
         return self.signer.sign(event)
 
     def record_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Sign (unless already validly signed by this device) and store an event; returns the signed dict.
-        Storing the same event_id twice keeps the first copy."""
-        signed = dict(event)
-        if verify_event(signed, [self.signer.public_key]) is not None:
-            signed = self.sign_event(event)
-        else:
-            eventlog.check_event(signed)
+        """Number, sign and store an event; returns the signed dict as stored.
+
+        The store assigns the per-device `seq` (docs/contracts.md section 1) in the transaction that stores
+        the event, before signing, so it is part of the signed content. An event already validly signed by
+        this device is stored as it is (with its own `seq` when it has one). Recording an event_id that is
+        already stored returns the stored copy and claims no number."""
+        given = dict(event)
+        presigned = verify_event(given, [self.signer.public_key]) is None
+        eventlog.check_event(given)
         with self._db.write() as db:
-            eventlog.insert(db, signed)
+            existing = eventlog.stored(db, given["event_id"])
+            if existing is not None:
+                return existing
+            if presigned:
+                signed = given
+                seq = given["seq"] if "seq" in given else eventlog.next_seq(db)
+            else:
+                seq = eventlog.next_seq(db)
+                signed = self.sign_event({**{k: v for k, v in given.items() if k != "signature"}, "seq": seq})
+            if not eventlog.insert(db, signed, seq):
+                raise RecordError(f"event seq {seq} is already taken by another event")
         return signed
 
     def signed_events(self, *, since: Optional[str] = None, types: Optional[list[str]] = None,
@@ -565,6 +577,18 @@ class Store:
             log.warning("%s: %d stored events do not verify under the device key and were not used",
                         self.path, len(events) - len(good))
         return good
+
+    def events_from(self, seq: int, limit: int) -> dict[str, Any]:
+        """One page of the local log by sequence number, for HR's gap pull (`events_since`, `events replay`):
+        `events` (signed, seq >= `seq`, at most `limit`), `next_seq` (ask for this next), `last_seq` (the
+        newest number assigned), `first_seq` (the oldest still kept: lower ones were purged by retention)."""
+        if seq < 1 or limit < 1:
+            raise StoreError("seq and limit must be at least 1")
+        db = self._db.db()
+        page = eventlog.from_seq(db, seq, limit)
+        last = eventlog.last_seq(db)
+        return {"events": [e for _, e in page], "next_seq": page[-1][0] + 1 if page else max(seq, last + 1),
+                "last_seq": last, "first_seq": eventlog.first_seq(db)}
 
     def events(self, *, since: Optional[str] = None, until: Optional[str] = None,
                types: Optional[list[str]] = None, person_id: Optional[str] = None,

@@ -1,4 +1,5 @@
-"""The running daemon answers signed MQTT commands: open_gate, reload_config, selftest; unsigned ones are refused."""
+"""The running daemon answers signed MQTT commands: open_gate, events_since, reload_config, selftest; unsigned ones
+are refused."""
 from __future__ import annotations
 
 import json
@@ -59,6 +60,13 @@ def test_remote_commands_reach_the_daemon(tmp_path, models_dir, sim_dir, broker,
         assert until(lambda: "gate unlocked" in (tmp_path / "daemon.log").read_text())
         assert until(lambda: relay_state(state) is False)     # the pulse ended by itself
 
+        def pulled() -> list[dict]:
+            answer = send(config, operator, "events_since", {"seq": 1, "limit": 500})
+            return json.loads(answer.stdout)["result"]["events"] if answer.returncode == 0 else []
+        assert until(lambda: any(e["type"] == "gate_opened" for e in pulled())), "events_since: no gate_opened"
+        page = pulled()
+        assert [e["seq"] for e in page] == list(range(1, len(page) + 1))   # HR's gap pull, straight from the log
+
         data = tomllib.loads(config.read_text())
         data["recognition"] = {"security_level": "high"}
         data["camera"]["fps"] = 10
@@ -81,7 +89,7 @@ def test_remote_commands_reach_the_daemon(tmp_path, models_dir, sim_dir, broker,
         daemon.wait(10)
     audit = kiosk("audit", "export", "--config", str(client), "--format", "json")
     actions = [record["action"] for record in json.loads(audit.stdout)["records"]]
-    assert "config_change" in actions and actions.count("command") >= 5
+    assert "config_change" in actions and actions.count("command") >= 6
     exported = kiosk("events", "export", "--config", str(client), "--type", "gate_opened", "--format", "json")
     opened = json.loads(exported.stdout)
     assert [event["detail"] for event in opened] == [{"source": "remote_command", "reason": "delivery",

@@ -74,6 +74,13 @@ def test_five_walkups_are_decided_and_reach_the_broker(tmp_path, models_dir, sim
     assert [e["person"]["employee_no"] for e in attendance] == ["E1001"]
     assert attendance[0]["attendance"]["direction"] == "in"
 
+    # The HR contract: numbered without gaps, one walk-up id per walk-up, a photo names nobody.
+    seqs = {e["seq"] for e in listener.events}
+    assert seqs == set(range(1, max(seqs) + 1)), sorted(seqs)
+    assert attendance[0]["walkup_id"] == staff["walkup_id"] != visitor["walkup_id"]
+    assert staff["verify_mode"] == "face+liveness+temperature+mask"                         # mask policy "forbid"
+    assert photo["person"] is None and all(e["person"] is None for e in listener.of_type("spoof_attempt"))
+
     public_key = load_public_key(state / "keys" / "signing.pub")
     assert [verify_event(event, [public_key]) for event in listener.events] == [None] * len(listener.events)
 

@@ -19,7 +19,7 @@ from kiosk.types import MatchResult
 
 SIGNATURE = {"alg": "Ed25519", "key_id": "0123456789abcdef", "canon": "jcs", "value": "A" * 88}
 EVENT_KEYS = {"type", "event_id", "device_id", "device_time", "person", "temperature", "liveness", "mask", "decision",
-              "attendance", "match", "detail"}
+              "attendance", "match", "detail", "walkup_id", "candidate", "verify_mode"}
 
 
 def verdict(cfg: KioskConfig, who: Optional[PersonInfo] = STAFF, at: datetime = AT, **kw: Any) -> Verdict:
@@ -93,6 +93,49 @@ def test_fever_and_spoof_alerts() -> None:
     spoof = Attendance(cfg).events_for(verdict(cfg, liveness=PHOTO))
     assert kinds(spoof) == ["access_denied", "spoof_attempt"]
     assert spoof[1]["liveness"] == {"live": False, "score": 0.05, "reason": "no heat where the face is"}
+
+
+def test_events_of_one_walkup_share_its_id_and_verify_mode() -> None:
+    cfg = config({"device": {"role": "entry"}})
+    walkup = verdict(cfg)
+    events = Attendance(cfg).events_for(walkup)
+    assert kinds(events) == ["access_granted", "attendance"]
+    assert {e["walkup_id"] for e in events} == {walkup.walkup_id}
+    assert re.fullmatch(r"[0-9a-f]{32}", walkup.walkup_id)
+    assert {e["verify_mode"] for e in events} == {"face+liveness+temperature"}
+    assert all(first_error("event", {**e, "signature": SIGNATURE}) is None for e in events)
+    assert verdict(cfg).walkup_id != walkup.walkup_id
+
+
+def test_verify_mode_names_what_the_grant_relied_on() -> None:
+    mode = lambda cfg, **kw: Attendance(cfg).events_for(verdict(cfg, **kw))[0]["verify_mode"]  # noqa: E731
+    assert mode(config({"temperature": {"mode": "off"}})) == "face+liveness"       # measured, not screened
+    assert mode(config({"liveness": {"enabled": False}})) == "face+temperature"
+    assert mode(config({"mask": {"policy": "require"}}), mask_score=0.9) == "face+liveness+temperature+mask"
+    assert mode(config({"mask": {"policy": "warn"}}), mask_score=0.9) == "face+liveness+temperature"
+    assert mode(config(), liveness=PHOTO) == "face+liveness"                        # denied at liveness
+
+
+@pytest.mark.parametrize("case", ["photo", "unknown", "ambiguous", "no liveness"])
+def test_an_unproven_face_names_its_best_match_as_candidate_not_person(case: str) -> None:
+    cfg = config()
+    kw: dict[str, Any] = {"photo": {"liveness": PHOTO},
+                          "unknown": {"match": match(STAFF, distance=0.9)},
+                          "ambiguous": {"match": match(STAFF, margin=0.0)},
+                          "no liveness": {"liveness": None, "final": True}}[case]
+    events = Attendance(cfg).events_for(verdict(cfg, **kw))
+    assert events[0]["type"] == "access_denied"
+    for event in events:
+        assert event["person"] is None
+        assert event["candidate"] == {"person_id": "p-ada", "employee_no": "E001"}   # no name
+        assert first_error("event", {**event, "signature": SIGNATURE}) is None
+
+
+def test_a_person_denied_for_a_policy_reason_is_named() -> None:
+    cfg = config()
+    events = Attendance(cfg).events_for(verdict(cfg, temperatures=(reading(38.0), reading(38.2))))
+    assert events[0]["decision"]["reasons"] == ["fever"]
+    assert all(e["person"]["employee_no"] == "E001" and e["candidate"] is None for e in events)
 
 
 def test_soft_fever_grant_still_clocks_in_and_alerts() -> None:

@@ -65,6 +65,17 @@ def test_second_person_right_after_is_decided_separately() -> None:
     second = walk.play(5, lambda: sample(STAFF_2))   # same spot, no gap
     assert [v.observation.person.person_id for v in walk.verdicts(first)] == [STAFF.person_id]
     assert [v.observation.person.person_id for v in walk.verdicts(second)] == [STAFF_2.person_id]
+    assert walk.verdicts(first)[0].walkup_id != walk.verdicts(second)[0].walkup_id   # two people, two walk-ups
+
+
+def test_a_walkup_keeps_its_id_through_a_one_frame_flicker() -> None:
+    tracker = Tracker(config({"recognition": {"confirm_frames": 3}}))
+    tracker.update(0.0, AT, [sample(STAFF)])
+    started = tracker._track.walkup_id                   # noqa: SLF001  the id the walk-up started with
+    sequence = [STAFF] + [None] + [STAFF] * 3           # a one-frame flicker to "unknown" is not a new person
+    steps = [tracker.update((i + 1) / FPS, AT, [sample(who)]) for i, who in enumerate(sequence)]
+    decided = [step.verdict for step in steps if step.verdict]
+    assert len(decided) == 1 and decided[0].walkup_id == started
 
 
 def test_unknown_face_right_after_a_known_one_is_denied() -> None:

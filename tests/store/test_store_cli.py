@@ -158,7 +158,13 @@ def test_events_list_export_verify(capsys, config, tmp_path):
     code, out, _ = run(capsys, "events", "list", *C, "--from", "2026-11-28T08:00:00+00:00")
     assert code == 0 and out.strip().endswith("2 event(s)")
     code, _, err = run(capsys, "events", "list", *C, "--from", "monday")
-    assert code == 1 and "'monday' is not an ISO 8601 time" in err
+    assert code == 1 and err.count("\n") == 1 and "--from: 'monday' is not a date or an ISO time (e.g. 2026-12-31" in err
+    code, out, _ = run(capsys, "events", "list", *C, "--from", "2026-11-28", "--to", "2026-11-28")   # device tz: UTC
+    assert code == 0 and out.strip().endswith("3 event(s)")
+    code, out, _ = run(capsys, "events", "list", *C, "--from", "2026-11-28T08:30", "--to", "2026-11-29")
+    assert code == 0 and out.strip().endswith("1 event(s)")
+    code, out, _ = run(capsys, "events", "list", *C, "--to", "2026-11-27")
+    assert code == 0 and out.strip().endswith("0 event(s)")
     exported = tmp_path / "events.jsonl"
     assert run(capsys, "events", "export", *C, "--out", str(exported))[0] == 0
     code, out, _ = run(capsys, "events", "verify", *C, str(exported))
