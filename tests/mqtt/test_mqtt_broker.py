@@ -187,7 +187,9 @@ def test_messages_the_broker_refuses_are_kept_aside_with_an_alarm(tmp_path: Path
     finally:
         broker.stop()
     assert service.queue is not None and service.queue.rejected == 3 and service.queue.depth == 0
-    assert ALARM_REJECTED in service.alarms and alarms and ALARM_REJECTED in alarms[0]
+    # The rejection alarm is raised (and reported to the callback); under load the connection on this ACL-
+    # restricted broker is sometimes dropped and re-made, which may raise the takeover alarm first.
+    assert ALARM_REJECTED in service.alarms and any(ALARM_REJECTED in raised for raised in alarms)
     assert service.health()["status"] == "degraded"
     import sqlite3
     with sqlite3.connect(tmp_path / "outbox.db") as db:
