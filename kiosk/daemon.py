@@ -338,6 +338,8 @@ class Daemon:
             event = await self.events.get()
             self._writing = True
             try:
+                if self.clock.synchronised is False:
+                    event = {**event, "clock_synchronised": False}   # its device_time may be wrong
                 signed = await self._record(loop, event)
                 if signed is None:
                     continue
@@ -372,6 +374,7 @@ class Daemon:
         interval, log_every = self.config.health.interval_s, self.config.health.log_interval_s
         logged_at, logged_alarms = -float("inf"), None
         self.health.gauge("clock", lambda: self.clock.as_dict())
+        self._check_clock()
         while True:
             await asyncio.sleep(interval)
             self._check_clock()

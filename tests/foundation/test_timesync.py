@@ -58,3 +58,43 @@ def test_daemon_raises_and_clears_the_clock_alarm(monkeypatch):
     monkeypatch.setattr("kiosk.timesync.clock_state", lambda: ClockState(True, "kernel"))
     daemon._check_clock()
     assert "clock" not in daemon.health.alarms
+
+
+class RecordingStore:
+    def __init__(self) -> None:
+        self.recorded: list[dict] = []
+
+    def record_event(self, event: dict) -> dict:
+        self.recorded.append(event)
+        return {**event, "signature": {}}
+
+
+@pytest.mark.parametrize("synchronised", [True, None, False])
+def test_events_recorded_while_the_clock_is_not_synchronised_say_so(synchronised):
+    import asyncio
+
+    from kiosk.config import KioskConfig
+    from kiosk.daemon import Daemon
+
+    daemon = Daemon(KioskConfig())
+    daemon.store, daemon.mqtt = RecordingStore(), None
+    daemon.clock = ClockState(synchronised, "kernel")
+
+    async def scenario() -> None:
+        task = asyncio.create_task(daemon._event_writer())
+        await daemon.events.put({"type": "access_granted", "event_id": "e1"})
+        async with asyncio.timeout(10):                       # a guard only
+            while not daemon.store.recorded and not task.done():
+                await asyncio.sleep(0.01)
+        task.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        daemon.infer.shutdown()
+        daemon.store_thread.shutdown()
+    (event,) = daemon.store.recorded
+    if synchronised is False:
+        assert event["clock_synchronised"] is False
+    else:
+        assert "clock_synchronised" not in event           # synchronised, or nobody can tell
