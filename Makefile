@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 KIOSK := $(BIN)/kiosk
 SIM_CONFIG ?= etc/kiosk-sim.toml
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist); the suite is written to pass on a loaded machine.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install models run test bench lint install-service uninstall-service clean
 
@@ -38,7 +40,7 @@ test: install
 	if [ -d $(SHARED_MODELS) ]; then $(KIOSK) models install --dir $(TEST_MODELS) --from $(SHARED_MODELS); \
 	  else $(KIOSK) models install --dir $(TEST_MODELS); fi
 	KIOSK_MODELS_DIR=$(CURDIR)/$(TEST_MODELS) KIOSK_SIM_DIR=$(CURDIR)/$(STATE)/sim \
-	  $(BIN)/pytest -q $(PYTEST_ARGS)
+	  $(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[test,bench]'
