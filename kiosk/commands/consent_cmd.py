@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .store_common import actor, one_line_errors, open_store, print_json
+from .store_common import actor, erase_person, one_line_errors, open_store, print_json
 
 SHOWN = (("given_by", "given by"), ("given_at", "given at"), ("notice_version", "notice version"),
          ("method", "how"), ("guardian", "guardian"), ("minor", "minor"), ("recorded_at", "recorded at"))
@@ -81,13 +81,9 @@ def _withdraw(args: argparse.Namespace) -> int:
             if not args.yes:
                 raise CommandError(f"withdrawing all consent erases '{args.person}' and cannot be undone; "
                                    "add --yes to confirm (or --scope fleet to stop fleet sharing only)")
-            templates = len(store.templates(person.person_id))
             reason = f"consent withdrawn: {args.reason}" if args.reason else "consent withdrawn"
-            store.delete_person(person.person_id, actor=actor(), reason=reason)
-    if args.scope == "all":
-        print(f"erased {label}: consent withdrawn; {templates} template(s), kept images and consent removed; "
-              f"person {person.person_id} is now a tombstone (shared with the fleet)")
-        return 0
+            print(erase_person(store, person, reason, note="consent withdrawn; "))
+            return 0
     where = ("a running daemon publishes a fleet tombstone within 10 s and the other kiosks erase the person"
              if config.mqtt.enabled and config.mqtt.fleet_sync else
              "fleet sync is off in this configuration: the tombstone goes out once it is on")

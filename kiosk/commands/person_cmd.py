@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from . import person_change_cmd
 from .person_options import EXAMPLE, check_schedule, parse_when
-from .store_common import actor, one_line_errors, open_store, print_json
+from .store_common import actor, erase_person, one_line_errors, open_store, print_json
 
 
 def register(subparsers, common) -> None:
@@ -127,11 +127,7 @@ def _delete(args: argparse.Namespace) -> int:
     if not args.yes:
         raise CommandError(f"erasing '{args.person}' cannot be undone; add --yes to confirm")
     with open_store(args) as store:
-        before = store.person(args.person)
-        templates = len(store.templates(before.person_id))
-        store.delete_person(before.person_id, actor=actor(), reason=args.reason)
-    print(f"erased {before.name} ({before.employee_no}): {templates} template(s), kept images and consent removed; "
-          f"person {before.person_id} is now a tombstone (shared with the fleet)")
+        print(erase_person(store, store.person(args.person), args.reason))
     return 0
 
 

@@ -49,6 +49,15 @@ class BrokenAttendance:
         raise ZoneInfoNotFoundError("No time zone found with key Europe/Berln")
 
 
+def run_then_shut_down(daemon: Daemon, scenario: Any) -> None:
+    """Runs an asyncio scenario against `daemon`, then stops its executors."""
+    try:
+        asyncio.run(scenario)
+    finally:
+        daemon.infer.shutdown()
+        daemon.store_thread.shutdown()
+
+
 async def until(condition: Callable[[], Any], timeout_s: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not condition():
@@ -82,11 +91,7 @@ def test_an_error_building_the_events_leaves_the_gate_locked_and_is_alarmed(tmp_
         assert daemon.events.get_nowait()["type"] == "access_granted"
         task.cancel()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        daemon.infer.shutdown()
-        daemon.store_thread.shutdown()
+    run_then_shut_down(daemon, scenario())
     assert "decision failed; gate locked" in caplog.text
 
 
@@ -117,9 +122,5 @@ def test_a_malformed_event_is_refused_alarmed_and_does_not_hold_back_the_next(ca
         assert "face data" in daemon.health.alarms["event_refused"]
         task.cancel()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        daemon.infer.shutdown()
-        daemon.store_thread.shutdown()
+    run_then_shut_down(daemon, scenario())
     assert "event refused by the event log" in caplog.text
