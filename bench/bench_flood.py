@@ -1,7 +1,7 @@
 """MQTT flood: unauthenticated commands at network speed while the daemon records events at a steady pace.
 
 The daemon's own wiring (Daemon._start_mqtt): one store thread shared by the event writer
-(Daemon._event_writer: sign, local event log, durable outbox) and the MQTT service's audit
+(the EventWriter stage: sign, local event log, durable outbox) and the MQTT service's audit
 callback (audit_to_store). A paho client in another process (bench.flood_client) publishes
 unsigned `open_gate` commands evenly over the flood (QoS 1, a local mosquitto); meanwhile events
 enter the writer's queue at a steady rate. Reported: the logging latency (queued -> committed to
@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,14 +36,14 @@ class FloodRig:
     """The daemon's event writer and the MQTT service on one store thread, as the daemon wires them."""
 
     def __init__(self, config: Any, store: Any) -> None:
-        from kiosk.daemon import Daemon
+        from kiosk.event_writer import EventWriter
+        from kiosk.health import HealthMonitor
         from kiosk.mqtt import MqttService, audit_to_store
 
-        self.daemon = Daemon(config)
-        self.daemon.store = store
-        self.daemon._writing = False
-        self.service = MqttService(config, store, audit=audit_to_store(store), store_executor=self.daemon.store_thread)
-        self.daemon.mqtt = self.service
+        self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="store")
+        self.writer = EventWriter(store, self.store_thread, HealthMonitor(30.0))
+        self.service = MqttService(config, store, audit=audit_to_store(store), store_executor=self.store_thread)
+        self.writer.sink = self.service
         self.device_id = config.device.id
         self.queued: dict[str, float] = {}
         self.logged: dict[str, float] = {}
@@ -57,7 +58,7 @@ class FloodRig:
             self.logged[event["event_id"]] = time.perf_counter()
             return held
         self.service.publish_event = timed  # type: ignore[method-assign]
-        self._writer = asyncio.create_task(self.daemon._event_writer(), name="events")
+        self._writer = asyncio.create_task(self.writer.run(), name="events")
         deadline = time.monotonic() + guard_s
         while not self.service.connected:
             if time.monotonic() > deadline:
@@ -67,7 +68,7 @@ class FloodRig:
     def put(self, number: int) -> str:
         event = new_event(number, self.device_id)
         self.queued[event["event_id"]] = time.perf_counter()
-        self.daemon.events.put_nowait(event)
+        self.writer.submit(event)
         return event["event_id"]
 
     async def stop(self, guard_s: float = 60.0) -> None:
@@ -79,8 +80,7 @@ class FloodRig:
         self._writer.cancel()
         await asyncio.gather(self._writer, return_exceptions=True)
         await self.service.stop()
-        self.daemon.store_thread.shutdown(wait=True)
-        self.daemon.infer.shutdown(wait=False)
+        self.store_thread.shutdown(wait=True)
 
     def latencies_ms(self, events: set[str]) -> list[float]:
         return sorted((self.logged[k] - self.queued[k]) * 1000 for k in events if k in self.logged)

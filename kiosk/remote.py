@@ -47,13 +47,25 @@ class RemoteCommands:
             raise CommandFailed(str(exc)) from None
 
     async def open_gate(self, params: dict[str, Any]) -> dict[str, Any]:
+        """As for a face grant, the gate opens once its `gate_opened` event is in the local log."""
+        from .mqtt import CommandFailed
+
+        daemon = self.daemon
         duration = params.get("duration_s")
-        self.daemon.gate.grant(duration)
-        opened_for = duration or self.daemon.config.gate.pulse_s
+        opened_for = duration or daemon.config.gate.pulse_s
+        recorded = daemon.writer.submit(make_event("gate_opened", daemon.config, datetime.now(UTC), detail={
+            "source": "remote_command", "reason": params.get("reason"), "duration_s": opened_for}))
+        if not daemon.config.gate.open_before_recorded:
+            try:
+                ok = await asyncio.wait_for(asyncio.shield(recorded), daemon.config.gate.record_wait_s)
+            except TimeoutError:
+                ok = False
+            if not ok:
+                raise CommandFailed("gate kept locked: its gate_opened event could not be recorded "
+                                    "(see the health alarm event_log)")
+        daemon.gate.grant(duration)
         log.info("gate opened by remote command", extra={"fields": {"reason": params.get("reason"),
                                                                        "duration_s": duration}})
-        self.daemon.events.put_nowait(make_event("gate_opened", self.daemon.config, datetime.now(UTC), detail={
-            "source": "remote_command", "reason": params.get("reason"), "duration_s": opened_for}))
         return {"opened": True, "duration_s": opened_for}
 
     async def enroll(self, params: dict[str, Any]) -> dict[str, Any]:
