@@ -122,6 +122,7 @@ class Outbox:
             for m in messages:
                 cur.execute("INSERT INTO outbox (topic, payload, qos, retain, kind, ref, created) VALUES (?,?,?,?,?,?,?)",
                             (m.topic, m.payload, m.qos, int(m.retain), m.kind, m.ref, m.created))
+                assert cur.lastrowid is not None  # always set by an INSERT
                 seqs.append(cur.lastrowid)
             cur.execute("COMMIT")
         except BaseException:
