@@ -109,7 +109,7 @@ class Daemon:
         self.frames: LatestQueue[Frame] = LatestQueue(config.health.frame_queue)
         self.thermal_latest: Optional[ThermalFrame] = None   # newest thermal frame; older ones are of no use
         self.results: asyncio.Queue[FrameResult] = asyncio.Queue(maxsize=4)
-        self.writer: Optional[EventWriter] = None       # once the store is open
+        self._writer: Optional[EventWriter] = None      # once the store is open
         self._grants: set[asyncio.Task[None]] = set()   # grants waiting for their events to be recorded
         self.readers: list[DeviceReader] = []
         self.devices: list[OpenOnRead] = []
@@ -118,6 +118,25 @@ class Daemon:
         self.mqtt: Any = None
         self.world: Any = None
         self.web: Optional[WebServer] = None     # [web] enabled
+        self._last_prompt: Optional[str] = None
+
+    @property
+    def opened_store(self) -> Store:
+        """The store, from start-up (`_load`) on."""
+        if self.store is None:
+            raise RuntimeError("the store is not open yet")
+        return self.store
+
+    @property
+    def writer(self) -> EventWriter:
+        """The event writer stage, from start-up (once the store is open) on."""
+        if self._writer is None:
+            raise RuntimeError("the event writer is not set up yet")
+        return self._writer
+
+    @writer.setter
+    def writer(self, writer: EventWriter) -> None:
+        self._writer = writer
 
     # ---- start-up ------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -175,7 +194,7 @@ class Daemon:
     def _warn_people_of_another_model(self) -> None:
         """After a model change (e.g. `face.embedder = "auto"` taking a newly installed model) enrolled
         people have no templates of the active model and are not recognised until re-embedded."""
-        people = len(self.store.persons())
+        people = len(self.opened_store.persons())
         missing = people - self.matcher.person_count
         if missing > 0:
             log.warning("%d of %d enrolled people have no templates of the active model %s and will not be "
@@ -184,7 +203,7 @@ class Daemon:
     def _alarm_unknown_schedules(self) -> None:
         """Persons whose schedule is not in access.schedules (renamed or removed) are denied 'invalid_schedule';
         not a reason to stay down (a fleet record may name a schedule this kiosk lacks), but an alarm."""
-        unknown = unknown_schedules(self.store.persons(), self.config)
+        unknown = unknown_schedules(self.opened_store.persons(), self.config)
         if unknown:
             detail = "; ".join(f"'{name}': {', '.join(who)}" for name, who in sorted(unknown.items()))
             self.health.raise_alarm("schedules", f"no such schedule in access.schedules for {detail}")
@@ -199,7 +218,8 @@ class Daemon:
             self.world = SimWorld.from_config(self.config, self.pipeline.detector)
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
-        enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.duplicate_threshold, matcher=self.matcher,
+        enroller = Enroller(self.opened_store, self.pipeline, threshold=self.recognizer.duplicate_threshold,
+                            matcher=self.matcher,
                             recognition=self.config.recognition, allow_duplicates=self.config.store.allow_duplicate_faces,
                             masked_templates=self.config.mask.masked_templates,
                             upper_face=self.config.mask.upper_face, actor="sim")
@@ -355,7 +375,7 @@ class Daemon:
     def _audit_match(self, match: MatchAttempt) -> None:
         """A match attempt that produced no event (its audit otherwise goes with the event's transaction)."""
         try:
-            self.store.record_match_attempt(match.result, granted=match.granted, model_id=match.model_id,
+            self.opened_store.record_match_attempt(match.result, granted=match.granted, model_id=match.model_id,
                                             reasons=match.reasons, actor=match.actor)
         except Exception:
             log.exception("audit of a match attempt failed")
@@ -422,7 +442,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                report = await loop.run_in_executor(self.store_thread, self.store.purge_expired)
+                report = await loop.run_in_executor(self.store_thread, self.opened_store.purge_expired)
                 if any(report.as_dict().values()):
                     log.info("retention purge", extra={"fields": report.as_dict()})
             except Exception:
@@ -434,13 +454,14 @@ class Daemon:
         CLI writes the same database). Changes made here or applied from the fleet arrive through the
         store's change hook at once; these are picked up within STORE_POLL_S."""
         loop = asyncio.get_running_loop()
-        seen = await loop.run_in_executor(self.store_thread, self.store.version_high_water)
+        store = self.opened_store
+        seen = await loop.run_in_executor(self.store_thread, store.version_high_water)
         while True:
             await asyncio.sleep(STORE_POLL_S)
-            changed = await loop.run_in_executor(self.store_thread, self.store.persons_changed_since, seen)
+            changed = await loop.run_in_executor(self.store_thread, store.persons_changed_since, seen)
             for person in changed:
                 for matcher in (self.matcher, self.upper_matcher):
-                    await loop.run_in_executor(self.store_thread, matcher.refresh_person, self.store,
+                    await loop.run_in_executor(self.store_thread, matcher.refresh_person, store,
                                                person.person_id)
                 if person.deleted:
                     self.attendance.forget(person.person_id)
@@ -473,14 +494,14 @@ class Daemon:
         self.writer.sink = self.mqtt
 
     # ---- web -----------------------------------------------------------------------------------
-    def _bind_web(self) -> None:
+    def _bind_web(self, web: WebServer) -> None:
         """Listen: the last start-up step that can fail, so that no later one leaves the socket open."""
         from .web.server import WebError
         try:
-            self.web.bind()
+            web.bind()
         except WebError as exc:
             raise StartupError(f"web: {exc}") from None
-        self.health.gauge("web", self.web.status)
+        self.health.gauge("web", web.status)
 
     # ---- run -----------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -489,16 +510,16 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload, stop)
-        self._last_prompt: Optional[str] = None
+        self._last_prompt = None
         self._attendance_dirty = False
         await loop.run_in_executor(self.infer, self._load)
-        self.writer = EventWriter(self.store, self.store_thread, self.health,
+        self.writer = EventWriter(self.opened_store, self.store_thread, self.health,
                                   clock_synchronised=lambda: self.clock.synchronised)
         if self.config.gate.open_before_recorded:
             log.warning("gate.open_before_recorded = true: a grant opens the gate before its event is recorded; a "
                         "crash or a failing disk can leave an opening unrecorded")
-        self.tracker = Tracker(self.config)
-        self.feedback = Feedback(self.config)
+        self.tracker: Tracker = Tracker(self.config)
+        self.feedback: Feedback = Feedback(self.config)
         try:
             await loop.run_in_executor(None, self.feedback.start)   # an OpenCV window may take seconds
         except FeedbackError as exc:
@@ -507,7 +528,7 @@ class Daemon:
             from .web.server import WebServer
             self.web = WebServer(self.config, self.health.report)
             self.feedback.subscribe(self.web.screen.show)
-        self.gate = GateController.from_config(self.config)
+        self.gate: GateController = GateController.from_config(self.config)
         try:
             await self.gate.start()
         except (RelayError, OSError) as exc:
@@ -557,7 +578,7 @@ class Daemon:
         if config.mqtt.enabled:
             await self._start_mqtt()
         if self.web is not None:
-            self._bind_web()
+            self._bind_web(self.web)
         stages = {"recognition": self._recognition(), "decisions": self._decisions(),
                   "events": self.writer.run(), "health": self._health(),
                   "attendance": self._attendance_saver(), "retention": self._retention(),
@@ -575,12 +596,12 @@ class Daemon:
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *self.tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task is not stopped and task.exception() is not None:
+            failure = None if task is stopped else task.exception()
+            if failure is not None:
                 # A stage died: fail secure (the caller locks the gate) and exit non-zero for systemd.
-                exc = task.exception()
-                if isinstance(exc, InputError):   # the door lines cannot be requested: a set-up error
-                    raise StartupError(f"door inputs: {exc}") from None
-                raise exc
+                if isinstance(failure, InputError):   # the door lines cannot be requested: a set-up error
+                    raise StartupError(f"door inputs: {failure}") from None
+                raise failure
         log.info("stopping (signal received)")
         stopped.cancel()
 

@@ -1,7 +1,7 @@
 """Build the configured devices: real drivers, or mocks fed by the scene simulator."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from drivers.camera.base import Camera
 from drivers.thermal.base import ThermalSensor
@@ -10,6 +10,9 @@ from .config import KioskConfig
 from .config.camera import CameraBackend
 from .config.thermal import ThermalBackend
 from .sim.world import SimWorld
+
+if TYPE_CHECKING:
+    from drivers.mlx90640.i2c import I2cBus
 
 
 def needs_simulator(config: KioskConfig) -> bool:
@@ -44,7 +47,7 @@ def build_thermal(config: KioskConfig, world: Optional[SimWorld]) -> Optional[Th
 
         assert world is not None, "the mock thermopile needs the simulator"
         # The simulated sensor sees the same emissivity as the driver assumes (a real face's is ~0.98).
-        bus: object = MockMlx90640Bus(world.thermal, emissivity=t.emissivity, reflected_c=t.reflected_c)
+        bus: int | I2cBus = MockMlx90640Bus(world.thermal, emissivity=t.emissivity, reflected_c=t.reflected_c)
     else:
         bus = t.i2c_bus
     return Mlx90640I2CSensor(bus, t.i2c_address, refresh_hz=t.refresh_hz, adc_resolution=t.adc_resolution,

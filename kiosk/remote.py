@@ -80,7 +80,7 @@ class RemoteCommands:
         if "embedding" in params:
             embedding = params["embedding"]
             report = await self._run(daemon.store_thread, lambda: enroll_remote(
-                daemon.store, person, [decode_embedding(embedding["embedding_b64"])], model_id=embedding["model_id"],
+                daemon.opened_store, person, [decode_embedding(embedding["embedding_b64"])], model_id=embedding["model_id"],
                 consent=params["consent"], active_model_id=daemon.pipeline.model_id, matcher=daemon.matcher,
                 threshold=threshold, refusal_threshold=daemon.recognizer.security_now().threshold,
                 allow_duplicates=daemon.config.store.allow_duplicate_faces))
@@ -90,7 +90,7 @@ class RemoteCommands:
                 log.info(note, extra={"fields": {"person_id": report.person.person_id}})
                 return {"person_id": report.person.person_id, "duplicates": len(report.duplicates), "note": note}
         else:
-            enroller = Enroller(daemon.store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
+            enroller = Enroller(daemon.opened_store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
                                 recognition=daemon.config.recognition,
                                 allow_duplicates=daemon.config.store.allow_duplicate_faces,
                                 masked_templates=daemon.config.mask.masked_templates,
@@ -102,7 +102,7 @@ class RemoteCommands:
     async def delete_person(self, params: dict[str, Any]) -> dict[str, Any]:
         daemon = self.daemon
         ref = params.get("person_id") or params["employee_no"]
-        person = await self._run(daemon.store_thread, lambda: daemon.store.delete_person(
+        person = await self._run(daemon.store_thread, lambda: daemon.opened_store.delete_person(
             ref, actor="mqtt", reason=params.get("reason", "request")))
         daemon.attendance.forget(person.person_id)
         return {"person_id": person.person_id, "erased": True}
@@ -122,7 +122,7 @@ class RemoteCommands:
             setattr(current, name, getattr(fresh, name))
         restart = [name for name in changed if name not in LIVE_SECTIONS]
         await asyncio.get_running_loop().run_in_executor(daemon.infer, daemon.recognizer.reconfigure)
-        await self._run(daemon.store_thread, lambda: daemon.store.audit(
+        await self._run(daemon.store_thread, lambda: daemon.opened_store.audit(
             "config_change", actor="mqtt", detail={"applied": applied, "needs_restart": restart}))
         log.info("configuration reloaded", extra={"fields": {"applied": applied, "needs_restart": restart}})
         return {"applied": applied, "needs_restart": restart}
@@ -136,7 +136,7 @@ class RemoteCommands:
         """A page of the signed local log from params.seq on (cmd-events_since.schema.json), for HR to fill a gap."""
         daemon = self.daemon
         limit = params.get("limit", EVENTS_PAGE)
-        page = await self._run(daemon.store_thread, lambda: daemon.store.events_from(params["seq"], limit))
+        page = await self._run(daemon.store_thread, lambda: daemon.opened_store.events_from(params["seq"], limit))
         return {**page, "more": page["next_seq"] <= page["last_seq"]}
 
 

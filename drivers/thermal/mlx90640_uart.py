@@ -5,6 +5,7 @@ import itertools
 import time
 
 import numpy as np
+import serial
 
 from ..health import DeviceHealth, HealthState
 from ..mlx90640.uart import GyMcu90640, UartError, UartPortError
@@ -25,7 +26,8 @@ class Mlx90640UartSensor(ThermalSensor):
     within the read timeout or the port fails (the next `read` reopens the port), ok again once frames are clean.
     """
 
-    def __init__(self, port: object = "/dev/ttyUSB0", baud: int = 115200, *, emissivity: float | None = 0.98) -> None:
+    def __init__(self, port: str | serial.Serial = "/dev/ttyUSB0", baud: int = 115200, *,
+                 emissivity: float | None = 0.98) -> None:
         self.module = GyMcu90640(port, baud, emissivity=emissivity)
         self.health = DeviceHealth()
         self._seq = itertools.count(1)

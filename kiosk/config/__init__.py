@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import tomli_w
 from pydantic import Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from .access import AccessConfig
 from .base import Section
@@ -102,7 +103,7 @@ class KioskConfig(Section):
         return self.mqtt.device_keys_dir or self.keys_dir / "devices"
 
 
-def _describe(error: dict[str, Any], source: str) -> str:
+def _describe(error: ErrorDetails, source: str) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":

@@ -146,6 +146,7 @@ class Outbox:
                     continue
                 cur.execute("INSERT INTO outbox (topic, payload, qos, retain, kind, ref, created) VALUES (?,?,?,?,?,?,?)",
                             (m.topic, m.payload, m.qos, int(m.retain), m.kind, m.ref, m.created))
+                assert cur.lastrowid is not None  # always set by an INSERT
                 seqs.append(cur.lastrowid)
             self._advance_cursor(cur)
             cur.execute("COMMIT")

@@ -136,7 +136,7 @@ class MqttService:
             self.reconciler = EventReconciler(self.queue, self._store, self._in_store, self.topics)
             self._tasks.append(asyncio.create_task(self.reconciler.run(), name="mqtt-reconcile"))
         self._publisher = Publisher(self.queue, self.mqtt.inflight_max)
-        await self._start_fleet()
+        await self._start_fleet(self.queue)
         if self.mqtt.accept_commands:
             self.processor = CommandProcessor(self.device_id, self.mqtt.command_auth,
                                               TrustedKeys(self.config.trusted_keys_dir), self.mqtt.command_max_age_s,
@@ -266,7 +266,7 @@ class MqttService:
         }
 
     # -- internals ------------------------------------------------------------------------------------
-    async def _start_fleet(self) -> None:
+    async def _start_fleet(self, queue: DurableQueue) -> None:
         if not self.mqtt.fleet_sync or self._store is None:
             return
         from ..store.errors import KeyFileError
@@ -279,7 +279,7 @@ class MqttService:
             log.error("mqtt: fleet sync is off: %s", exc)
             return
         signing = FleetSigning(self._device_key, self.config.device_keys_dir)
-        self.fleet = FleetSync(self._store, FleetCipher(key), signing, self.topics, self.queue, self._in_store,
+        self.fleet = FleetSync(self._store, FleetCipher(key), signing, self.topics, queue, self._in_store,
                                on_alarm=self._alarms_changed)
         await self.fleet.load_versions()
         self._tasks.append(asyncio.create_task(self.fleet.run_maintenance(), name="mqtt-fleet-maintenance"))
@@ -392,8 +392,8 @@ class MqttService:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise ConnectError(f"session task {task.get_name()} failed: {task.exception()}")
         finally:
-            for task in (*tasks, stop, closed):
-                task.cancel()
+            for waiter in (*tasks, stop, closed):
+                waiter.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _health_loop(self, conn: Connection) -> None:
@@ -428,13 +428,14 @@ class MqttService:
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
+        payload = bytes(message.payload)   # typed bytes | bytearray
         name = self.topics.command_name(topic)
         if name is not None:
             if self.processor is not None:
-                self.processor.submit(name, message.payload, bool(message.retain))
+                self.processor.submit(name, payload, bool(message.retain))
             return
         if self.fleet is not None:
-            self.fleet.received(topic, message.payload)
+            self.fleet.received(topic, payload)
 
     def _reply(self, name: str, payload: dict[str, Any]) -> None:
         conn = self._conn

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..types import MatchResult
 
 log = logging.getLogger(__name__)
-ChangeHook = Callable[[str], None]
+ChangeHook = Callable[[str], object]   # the result is ignored
 _KEY_CHECK = "template_key_check"
 _IDENTIFYING = ("employee_no", "name")     # kept out of the audit ledger's detail
 
