@@ -47,6 +47,15 @@ class FloodRig:
         self.device_id = config.device.id
         self.queued: dict[str, float] = {}
         self.logged: dict[str, float] = {}
+        self.in_log: dict[str, tuple[float, float]] = {}   # the store thread's commit: (start, end)
+        record = store.record_event
+
+        def timed_record(event: dict[str, Any], match: Any = None) -> dict[str, Any]:
+            started = time.perf_counter()
+            signed = record(event, match)
+            self.in_log[event["event_id"]] = (started, time.perf_counter())
+            return signed
+        store.record_event = timed_record
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self, guard_s: float = 10.0) -> None:
@@ -84,6 +93,14 @@ class FloodRig:
 
     def latencies_ms(self, events: set[str]) -> list[float]:
         return sorted((self.logged[k] - self.queued[k]) * 1000 for k in events if k in self.logged)
+
+    def slowest(self, events: set[str]) -> dict[str, float]:
+        """Where the slowest event's time went: waiting for the store thread, the log commit, the outbox."""
+        key = max((k for k in events if k in self.logged and k in self.in_log),
+                  key=lambda k: self.logged[k] - self.queued[k])
+        (begin, end), queued, logged = self.in_log[key], self.queued[key], self.logged[key]
+        return {"wait_ms": round((begin - queued) * 1000, 1), "log_commit_ms": round((end - begin) * 1000, 1),
+                "outbox_ms": round((logged - end) * 1000, 1)}
 
 
 def new_event(number: int, device_id: str) -> dict[str, Any]:
@@ -157,7 +174,7 @@ async def run(state: Path, port: int, commands: int, seconds: float, event_rate:
             "events_in_store": len(store.events(limit=100_000)), "events_during_flood": len(latencies),
             "event_ms_p50": round(statistics.median(latencies), 1),
             "event_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
-            "event_ms_max": round(latencies[-1], 1),
+            "event_ms_max": round(latencies[-1], 1), "slowest_event": rig.slowest(during),
             "audit_added": len(added), "audit_by_outcome": dict(Counter(str(r["outcome"]) for r in added)),
             "summaries_refused": sum(s["refused"] for s in summaries),
         }
