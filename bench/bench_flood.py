@@ -36,9 +36,9 @@ class FloodRig:
     """The daemon's event writer and the MQTT service on one store thread, as the daemon wires them."""
 
     def __init__(self, config: Any, store: Any) -> None:
-        from kiosk.event_writer import EventWriter
         from kiosk.health import HealthMonitor
         from kiosk.mqtt import MqttService, audit_to_store
+        from kiosk.stages.event_writer import EventWriter
 
         self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="store")
         self.writer = EventWriter(store, self.store_thread, HealthMonitor(30.0))
