@@ -52,6 +52,7 @@ log = logging.getLogger("kiosk.daemon")
 
 SHUTDOWN_BUDGET_S = 1.5       # stages + event flush; the gate is locked before this starts
 
+
 class OpenOnRead:
     """A device that is (re)opened by its reader thread: a camera unplugged at start or later is retried
     with backoff instead of stopping the daemon; its health says what is wrong meanwhile."""
