@@ -509,8 +509,9 @@ class Daemon:
         except FeedbackError as exc:
             raise StartupError(str(exc)) from None
         if self.config.web.enabled:
+            from .web.admin.console import for_daemon
             from .web.server import WebServer
-            self.web = WebServer(self.config, self.health.report)
+            self.web = WebServer(self.config, self.health.report, console=for_daemon(self))
             self.feedback.subscribe(self.web.screen.show)
         self.gate = GateController.from_config(self.config)
         try:
