@@ -26,8 +26,8 @@ def render(context: Context, template: str, status: int = 200, **values: Any) ->
     nav = [(path, label) for path, label, permission in NAV if context.can(permission)]
     return TEMPLATES.TemplateResponse(context.request, f"admin/{template}", {
         "account": context.session.account, "csrf": context.session.csrf, "nav": nav,
-        "here": context.request.url.path, "message": values.pop("message", None), "error": values.pop("error", None),
-        **values}, status_code=status, headers=NO_STORE)
+        "here": context.request.url.path, "can": context.can, "message": values.pop("message", None),
+        "error": values.pop("error", None), **values}, status_code=status, headers=NO_STORE)
 
 
 def render_plain(request: Request, template: str, status: int = 200, **values: Any) -> Response:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..screen import ScreenHub
-from . import dashboard, login
+from . import attendance, dashboard, device, login, people, records
 from .auth import page
 from .console import Console
 
@@ -36,4 +36,20 @@ def admin_routes(console: Console, screen: Optional[ScreenHub]) -> list[Route]:
         Route("/admin/logout", logout, methods=["POST"]),
         get("/admin", "dashboard", dashboard.dashboard),
         get("/admin/decisions", "dashboard", dashboard.decisions_feed(screen, zone)),
+        get("/admin/attendance", "attendance.read", attendance.page),
+        post("/admin/attendance/export", "attendance.read", attendance.export),
+        get("/admin/events", "events.read", records.events_page),
+        post("/admin/events/export", "events.read", records.events_export),
+        get("/admin/audit", "events.read", records.audit_page),
+        post("/admin/audit/verify", "events.read", records.audit_verify),
+        post("/admin/audit/export", "events.read", records.audit_export),
+        get("/admin/device", "device.read", device.page),
+        post("/admin/device/selftest", "device.act", device.selftest),
+        post("/admin/device/relay-test", "device.act", device.relay_test),
+        get("/admin/people", "people.read", people.listing),
+        get("/admin/people/new", "people.write", people.new_form),
+        post("/admin/people/new", "people.write", people.add),
+        get("/admin/people/{ref}", "people.read", people.show),
+        *(post(f"/admin/people/{{ref}}/{kind}", "people.write", people.change(kind))
+          for kind in ("edit", "suspend", "reactivate", "extend", "erase")),
     ]
