@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from kiosk.config import KioskConfig, parse_config
 from kiosk.store import Store, init_keys
 from kiosk.web.admin.accounts import Accounts
-from kiosk.web.admin.console import Console
+from kiosk.web.admin.console import Console, enroll_with
 from kiosk.web.admin.limits import LoginLimiter
 from kiosk.web.app import create_app
 from kiosk.web.screen import ScreenHub
@@ -53,7 +53,8 @@ class Admin:
 
 
 @contextmanager
-def admin_console(tmp_path: Path, **sections: Any) -> Iterator[Admin]:
+def admin_console(tmp_path: Path, pipeline: Any = None, **sections: Any) -> Iterator[Admin]:
+    """`pipeline`: a FacePipeline for enrollment (None: the console has no enrollment)."""
     state = tmp_path / "state"
     config = parse_config({"device": {"id": "door-1", "state_dir": str(state), "timezone": "Europe/Berlin"},
                            "web": {"enabled": True, "listen": "127.0.0.1:0"}, **sections})
@@ -73,8 +74,10 @@ def admin_console(tmp_path: Path, **sections: Any) -> Iterator[Admin]:
     async def selftest() -> dict[str, Any]:
         return {"ok": True, "health": health()}
 
+    enroll = enroll_with(config, lambda: store, lambda: pipeline, executor) if pipeline is not None else None
     console = Console(config=config, accounts=accounts, store=lambda: store, store_executor=executor,
-                      health=health, open_gate=open_gate, selftest=selftest, limiter=LoginLimiter(clock), clock=clock)
+                      health=health, open_gate=open_gate, selftest=selftest, enroll=enroll,
+                      limiter=LoginLimiter(clock), clock=clock)
     try:
         yield Admin(config, console, store, clock, ScreenHub("en"), reasons)
     finally:

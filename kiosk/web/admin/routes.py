@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..screen import ScreenHub
-from . import attendance, dashboard, device, login, people, records
+from . import attendance, dashboard, device, enrollment, login, people, records
 from .auth import page
 from .console import Console
 
@@ -50,6 +50,9 @@ def admin_routes(console: Console, screen: Optional[ScreenHub]) -> list[Route]:
         get("/admin/people/new", "people.write", people.new_form),
         post("/admin/people/new", "people.write", people.add),
         get("/admin/people/{ref}", "people.read", people.show),
+        get("/admin/people/{ref}/enroll", "people.write", enrollment.consent_form),
+        post("/admin/people/{ref}/enroll/consent", "people.write", enrollment.record_consent),
+        post("/admin/people/{ref}/enroll/photos", "people.write", enrollment.upload, upload=True),
         *(post(f"/admin/people/{{ref}}/{kind}", "people.write", people.change(kind))
           for kind in ("edit", "suspend", "reactivate", "extend", "erase")),
     ]
