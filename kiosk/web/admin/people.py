@@ -49,6 +49,11 @@ async def listing(context: Context) -> Response:
                   statuses=STATUSES)
 
 
+async def to_people(context: Context) -> Response:
+    """/admin/persons (the word of the CLI and the issue) is /admin/people."""
+    return RedirectResponse("/admin/people", status_code=308)
+
+
 async def show(context: Context, *, message: Optional[str] = None, error: Optional[str] = None,
                status: int = 200) -> Response:
     ref = context.request.path_params["ref"]

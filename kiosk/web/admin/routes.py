@@ -47,6 +47,7 @@ def admin_routes(console: Console, screen: Optional[ScreenHub]) -> list[Route]:
         post("/admin/device/selftest", "device.act", device.selftest),
         post("/admin/device/relay-test", "device.act", device.relay_test),
         get("/admin/people", "people.read", people.listing),
+        get("/admin/persons", "people.read", people.to_people),
         get("/admin/people/new", "people.write", people.new_form),
         post("/admin/people/new", "people.write", people.add),
         get("/admin/people/{ref}", "people.read", people.show),
