@@ -61,9 +61,12 @@ class WebServer:
         self._server: Optional[_Server] = None
 
     def offer_frame(self, frame: Frame) -> None:
-        """Each camera frame (loop thread): kept for the preview only while a page watches it."""
+        """Each camera frame (loop thread): kept for the preview only while a page watches it, and for a console
+        enrollment's burst only while one is armed."""
         if self.preview is not None:
             self.preview.offer_frame(frame)
+        if self.console is not None and self.console.burst is not None:
+            self.console.burst.offer(frame)
 
     def offer_faces(self, timestamp: float, samples: list[FaceSample]) -> None:
         """The faces of each recognised frame (loop thread), for the boxes on the preview."""

@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from kiosk.config import KioskConfig, parse_config
 from kiosk.store import Store, init_keys
 from kiosk.web.admin.accounts import Accounts
+from kiosk.web.admin.burst import FrameBurst
 from kiosk.web.admin.console import Console, enroll_with
 from kiosk.web.admin.limits import LoginLimiter
 from kiosk.web.app import create_app
@@ -74,10 +75,10 @@ def admin_console(tmp_path: Path, pipeline: Any = None, **sections: Any) -> Iter
     async def selftest() -> dict[str, Any]:
         return {"ok": True, "health": health()}
 
-    enroll = enroll_with(config, lambda: store, lambda: pipeline, executor) if pipeline is not None else None
+    photos, frames = enroll_with(config, lambda: store, lambda: pipeline, executor) if pipeline else (None, None)
     console = Console(config=config, accounts=accounts, store=lambda: store, store_executor=executor,
-                      health=health, open_gate=open_gate, selftest=selftest, enroll=enroll,
-                      limiter=LoginLimiter(clock), clock=clock)
+                      health=health, open_gate=open_gate, selftest=selftest, enroll=photos, enroll_burst=frames,
+                      burst=FrameBurst(timeout_s=3.0) if pipeline else None, limiter=LoginLimiter(clock), clock=clock)
     try:
         yield Admin(config, console, store, clock, ScreenHub("en"), reasons)
     finally:

@@ -4,7 +4,8 @@ The first account is made with `kiosk admin add-user` (password on stdin); then,
 without a session goes to the login page, a form without its CSRF token is refused, the dashboard shows
 the daemon's own health, Eileen Collins (a staff member of the simulation, not enrolled beforehand) is
 enrolled by upload with consent on the daemon's inference thread, and the kiosk screen welcomes her when
-the simulator walks her up; the relay test pulses the daemon's gate and leaves a gate_opened event.
+the simulator walks her up; the relay test pulses the daemon's gate and leaves a gate_opened event; an
+enrollment from the running kiosk's camera (a burst) enrolls or says why not, and the daemon carries on.
 """
 from __future__ import annotations
 
@@ -109,6 +110,20 @@ def test_console_in_the_running_daemon(tmp_path: Path, models_dir: Path, sim_dir
             time.sleep(0.5)
         events = admin.get("/admin/events?type=gate_opened")
         assert "gate_opened" in events.text
+
+        # from the running kiosk's camera: whoever the simulator shows is taken (a burst of live frames);
+        # enrolled, or refused with its reason (often: already enrolled as the person walking up)
+        added = web.post("/admin/people/new", data={"csrf": _csrf(web.get("/admin/people/new").text),
+                                                    "employee_no": "E9000", "name": "Cam Test", "role": "staff"})
+        cam_path = added.headers["location"].split("?")[0]
+        form = web.get(f"{cam_path}/enroll")
+        consent = web.post(f"{cam_path}/enroll/consent", data={
+            "csrf": _csrf(form.text), "agreed": "yes", "method": "in person, notice shown on the console"})
+        assert 'id="camera"' in consent.text
+        burst = web.post(f"{cam_path}/enroll/camera", data={"csrf": _csrf(consent.text), "held": _held(consent.text)})
+        assert (burst.status_code, "template(s) stored" in burst.text) == (200, True) or (
+            burst.status_code == 400 and "Not enrolled: " in burst.text), burst.text[-800:]
+        assert web.get("/api/health").json()["pipeline_alive"] is True
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0, log_path.read_text()[-3000:]
     finally:

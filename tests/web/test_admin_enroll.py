@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -10,7 +12,9 @@ import cv2
 import numpy as np
 import pytest
 from admin_support import admin_console, logged_in, post
+from web_support import WAIT_S
 
+from drivers.camera.base import Frame
 from kiosk.face.pipeline import FacePipeline
 
 CONSENT = {"given_by": "", "method": "in person, notice shown on the console", "agreed": "yes"}
@@ -155,3 +159,48 @@ def test_an_oversized_upload_is_refused_whole(admin) -> None:
 def test_auditors_cannot_enroll(admin) -> None:
     client = logged_in(admin, "audrey")
     assert client.get(f"/admin/people/{admin.ann.person_id}/enroll").status_code == 403
+
+
+# -- from the running kiosk's camera (a burst of the frames the web server is offered) ------------
+
+def _feed(admin, image: np.ndarray, frames: int = 14) -> threading.Thread:
+    """Offer frames 0.3 s apart (by their timestamps) once the burst is armed, as the daemon's loop would."""
+    def run() -> None:
+        deadline = time.monotonic() + WAIT_S
+        while not admin.console.burst.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        start = time.monotonic()
+        for seq in range(frames):
+            admin.console.burst.offer(Frame(image, start + 0.3 * seq, seq))
+    feeder = threading.Thread(target=run, daemon=True)
+    feeder.start()
+    return feeder
+
+
+def _camera(client, admin, held: str):
+    path = f"/admin/people/{admin.ann.person_id}/enroll"
+    return post(client, f"{path}/camera", {"held": held}, path)
+
+
+def test_enrollment_from_a_burst_of_the_live_camera(admin, sim_dir: Path) -> None:
+    client = logged_in(admin, "hana")
+    _, page, held = _consent(client, admin)
+    assert 'id="camera"' in page
+    _feed(admin, cv2.imread(str(sim_dir / "obama_enroll.jpg")))
+    done = _camera(client, admin, held)
+    assert done.status_code == 200 and "template(s) stored" in done.text, done.text[-600:]
+    assert done.text.count("camera frame") >= 3
+    [enroll] = admin.audit("enroll")
+    assert enroll["actor"] == "web:hana" and json.loads(enroll["detail"])["source"] == "camera"
+    assert not admin.console.burst.busy
+
+
+def test_a_burst_without_a_usable_face_says_why(admin) -> None:
+    client = logged_in(admin, "hana")
+    _, _, held = _consent(client, admin)
+    _feed(admin, np.full((480, 640, 3), 90, np.uint8))
+    refused = _camera(client, admin, held)
+    assert refused.status_code == 400 and "only 0 of 12 camera frames were usable" in refused.text
+    assert "no face found" in refused.text and admin.store.templates(admin.ann.person_id) == []
+    nothing = _camera(client, admin, held)     # nobody feeds: the burst times out
+    assert nothing.status_code == 400 and "no frame came from the camera" in nothing.text

@@ -13,8 +13,11 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
+from drivers.camera.base import CameraError, Frame
+
 from ...config import KioskConfig
 from .accounts import Accounts, Session
+from .burst import SHOTS, BurstCamera, FrameBurst
 from .held import HeldConsents
 from .limits import LoginLimiter
 
@@ -25,7 +28,9 @@ if TYPE_CHECKING:
     from ...matching import Matcher
     from ...store import Store
 
-Enroll = Callable[[str, list[tuple[str, bytes]], dict[str, Any], str], Awaitable["EnrollReport"]]
+Enroll = Callable[[str, list[tuple[str, bytes]], Any, str], Awaitable["EnrollReport"]]
+EnrollBurst = Callable[[str, list[Frame], Any, str], Awaitable["EnrollReport"]]
+BURST_WORK_S = 60.0     # a guard: the frames are there already, the work is a few hundred ms
 
 T = TypeVar("T")
 
@@ -40,6 +45,8 @@ class Console:
     open_gate: Optional[Callable[[str], Awaitable[dict[str, Any]]]] = None    # reason -> result
     selftest: Optional[Callable[[], Awaitable[dict[str, Any]]]] = None
     enroll: Optional[Enroll] = None       # (person_id, [(name, bytes)], consent, actor) -> report
+    enroll_burst: Optional[EnrollBurst] = None    # (person_id, frames, consent, actor) -> report
+    burst: Optional[FrameBurst] = None    # fed with the live camera's frames by the web server
     held_consents: HeldConsents = field(default_factory=HeldConsents)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     # Password hashing (32 MiB, 0.1 s each) one at a time: a flood of logins cannot take the memory.
@@ -62,24 +69,45 @@ def actor(session: Session) -> str:
     return f"web:{session.account.name}"
 
 
-def enroll_with(config: KioskConfig, store: Callable[[], Store], pipeline: Callable[[], FacePipeline],
-                executor: Executor, matcher: Callable[[], Optional[Matcher]] = lambda: None) -> Enroll:
-    """Enrollment from photos by the same Enroller as `kiosk enroll` and the MQTT command, on `executor` (the
-    thread that owns the face pipeline)."""
-    async def enroll(person_id: str, images: list[tuple[str, bytes]], consent: dict[str, Any],
-                     who: str) -> EnrollReport:
-        from ...enroll import Enroller
+def _enroller(config: KioskConfig, store: Store, faces: FacePipeline, matcher: Optional[Matcher], who: str) -> Any:
+    from ...enroll import Enroller
 
+    return Enroller(store, faces, threshold=faces.threshold_for(config.recognition, 1), matcher=matcher,
+                    recognition=config.recognition, allow_duplicates=config.store.allow_duplicate_faces,
+                    masked_templates=config.mask.masked_templates, upper_face=config.mask.upper_face, actor=who)
+
+
+def enroll_with(config: KioskConfig, store: Callable[[], Store], pipeline: Callable[[], FacePipeline],
+                executor: Executor, matcher: Callable[[], Optional[Matcher]] = lambda: None
+                ) -> tuple[Enroll, EnrollBurst]:
+    """Enrollment from photos, and from a burst of camera frames, by the same Enroller as `kiosk enroll` (and
+    its `--camera` quality gate) and the MQTT command, on `executor` (the thread that owns the face pipeline)."""
+    async def photos(person_id: str, images: list[tuple[str, bytes]], consent: Any, who: str) -> EnrollReport:
         def run() -> EnrollReport:
-            faces = pipeline()
-            enroller = Enroller(store(), faces, threshold=faces.threshold_for(config.recognition, 1),
-                                matcher=matcher(), recognition=config.recognition,
-                                allow_duplicates=config.store.allow_duplicate_faces,
-                                masked_templates=config.mask.masked_templates, upper_face=config.mask.upper_face,
-                                actor=who)
+            enroller = _enroller(config, store(), pipeline(), matcher(), who)
             return enroller.enroll_images(person_id, images, consent, source="web")
         return await asyncio.get_running_loop().run_in_executor(executor, run)
-    return enroll
+
+    async def frames(person_id: str, burst: list[Frame], consent: Any, who: str) -> EnrollReport:
+        from ...enroll import EnrollError
+
+        def run() -> EnrollReport:
+            if not burst:
+                raise EnrollError("no frame came from the camera (see the device's health)")
+            enroller = _enroller(config, store(), pipeline(), matcher(), who)
+            problems: list[str] = []
+            try:
+                return enroller.enroll_camera(person_id, BurstCamera(burst), consent, shots=SHOTS,
+                                              timeout_s=BURST_WORK_S, min_interval_s=0.0, feedback=problems.append)
+            except CameraError:
+                usable = len(burst) - len(problems)
+                last = problems[-1] if problems else "none"
+                raise EnrollError(f"only {usable} of {len(burst)} camera frames were usable, {SHOTS} are needed "
+                                  f"(last problem: {last}); the person should face the camera, alone, closer"
+                                  ) from None
+        return await asyncio.get_running_loop().run_in_executor(executor, run)
+
+    return photos, frames
 
 
 def for_daemon(daemon: Daemon) -> Console:
@@ -98,7 +126,7 @@ def for_daemon(daemon: Daemon) -> Console:
         assert daemon.store is not None, "the store opens before the web server is made"
         return daemon.store
 
-    enroll = enroll_with(daemon.config, store, lambda: daemon.pipeline, daemon.infer, lambda: daemon.matcher)
+    photos, frames = enroll_with(daemon.config, store, lambda: daemon.pipeline, daemon.infer, lambda: daemon.matcher)
     return Console(config=daemon.config, accounts=Accounts.in_state_dir(daemon.config.state_dir), store=store,
                    store_executor=daemon.store_thread, health=daemon.health.report, open_gate=open_gate,
-                   selftest=selftest, enroll=enroll)
+                   selftest=selftest, enroll=photos, enroll_burst=frames, burst=FrameBurst())

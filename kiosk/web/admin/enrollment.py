@@ -10,6 +10,8 @@ Two steps, so that no image reaches the daemon before the consent exists:
    consent to the same Enroller as the CLI and MQTT (kiosk.enroll): pixel cap before decoding, one
    face per photo, quality, same face in every photo, duplicates. Its refusals are shown as they are
    (no face, two faces, too small, already enrolled as someone else), and nothing is stored then.
+   Or POST .../enroll/camera: a burst of the running kiosk's frames (kiosk/web/admin/burst.py) through
+   the quality gate of `kiosk enroll --camera`.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from starlette.responses import Response
 from ...store import ConsentError, StoreError, parse_consent
 from ...store.clock import to_utc_iso, utc_now
 from .auth import Context
+from .burst import BurstBusy
 from .console import actor
 from .held import Held
 from .notice import NoticeMissing, notice_for
@@ -42,12 +45,12 @@ async def consent_form(context: Context, *, error: str | None = None, status: in
         notice = notice_for(context.console.config)
     except (StoreError, NoticeMissing) as exc:
         return render(context, "enroll.html", 404 if isinstance(exc, StoreError) else 409, error=str(exc),
-                      person=None, notice=None, step="consent", methods=METHODS, held="")
+                      person=None, notice=None, step="consent", methods=METHODS, held="", camera=False)
     if context.console.enroll is None:
         return render(context, "enroll.html", 409, error="No face pipeline in this server.", person=None,
-                      notice=None, step="consent", methods=METHODS, held="")
+                      notice=None, step="consent", methods=METHODS, held="", camera=False)
     return render(context, "enroll.html", status, error=error, person=person, notice=notice, step="consent",
-                  methods=METHODS, held="")
+                  methods=METHODS, held="", camera=False)
 
 
 async def record_consent(context: Context) -> Response:
@@ -77,11 +80,24 @@ async def record_consent(context: Context) -> Response:
     now = console.clock()
     key = console.held_consents.hold(Held(context.session.account.name, person.person_id, consent, now + HOLD_S), now)
     return render(context, "enroll.html", person=person, notice=notice, step="photos", methods=METHODS, held=key,
+                  camera=_camera_ready(context),
                   message=f"Consent recorded (notice {notice.version}, by {consent.given_by}). Now the photos.")
 
 
 async def upload(context: Context) -> Response:
     """Step 2: the photos, with the consent held for this session and person."""
+    files = context.files("photos")
+    if not files:
+        return await _enroll(context, None, "Choose at least one photo.")
+    return await _enroll(context, [(f.filename or "photo", await f.read()) for f in files], None)
+
+
+async def camera(context: Context) -> Response:
+    """Step 2 from the running kiosk's camera: a burst of live frames, quality-gated as `enroll --camera`."""
+    return await _enroll(context, "camera", None)
+
+
+async def _enroll(context: Context, source: Any, error: str | None) -> Response:
     console = context.console
     try:
         person = await _person(context)
@@ -91,24 +107,35 @@ async def upload(context: Context) -> Response:
     key = context.text("held")
     held = console.held_consents.get(key, context.session.account.name, person.person_id, console.clock())
     if held is None:
-        return await consent_form(context, status=400, error="No consent on record for this upload (it expires "
+        return await consent_form(context, status=400, error="No consent on record for this enrollment (it expires "
                                                              "after 15 minutes): record the consent first.")
-    files = context.files("photos")
-    if not files:
-        return render(context, "enroll.html", 400, person=person, notice=notice, step="photos", methods=METHODS,
-                      held=key, error="Choose at least one photo.")
-    images = [(f.filename or "photo", await f.read()) for f in files]
-    assert console.enroll is not None
+    page = {"person": person, "notice": notice, "step": "photos", "methods": METHODS, "held": key,
+            "camera": _camera_ready(context)}
+    if error:
+        return render(context, "enroll.html", 400, error=error, **page)
     try:
-        report = await console.enroll(person.person_id, images, held.consent, actor(context.session))
+        if source == "camera":
+            if not page["camera"]:
+                return render(context, "enroll.html", 409, error="No live camera in this server.", **page)
+            assert console.burst is not None and console.enroll_burst is not None
+            frames = await console.burst.take()
+            report = await console.enroll_burst(person.person_id, frames, held.consent, actor(context.session))
+        else:
+            assert console.enroll is not None
+            report = await console.enroll(person.person_id, source, held.consent, actor(context.session))
+    except BurstBusy as exc:
+        return render(context, "enroll.html", 409, error=str(exc), **page)
     except (StoreError, ValueError) as exc:
         reason = str(exc)
         for kiosk_words, photo_words in PHOTO_TERMS.items():
             reason = reason.replace(kiosk_words, photo_words)
-        return render(context, "enroll.html", 400, person=person, notice=notice, step="photos", methods=METHODS,
-                      held=key, error=f"Not enrolled: {reason}")
+        return render(context, "enroll.html", 400, error=f"Not enrolled: {reason}", **page)
     console.held_consents.drop(key)
     shots = [(s.source, s.reason or f"used (quality {s.quality})") for s in report.shots]
     lookalikes = [f"{d.name} ({d.employee_no}) at distance {d.distance:.3f}" for d in report.duplicates]
     return render(context, "enrolled.html", person=report.person, templates=len(report.result.template_ids),
                   shots=shots, lookalikes=lookalikes)
+
+
+def _camera_ready(context: Context) -> bool:
+    return context.console.burst is not None and context.console.enroll_burst is not None

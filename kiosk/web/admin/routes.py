@@ -54,6 +54,7 @@ def admin_routes(console: Console, screen: Optional[ScreenHub]) -> list[Route]:
         get("/admin/people/{ref}/enroll", "people.write", enrollment.consent_form),
         post("/admin/people/{ref}/enroll/consent", "people.write", enrollment.record_consent),
         post("/admin/people/{ref}/enroll/photos", "people.write", enrollment.upload, upload=True),
+        post("/admin/people/{ref}/enroll/camera", "people.write", enrollment.camera),
         *(post(f"/admin/people/{{ref}}/{kind}", "people.write", people.change(kind))
           for kind in ("edit", "suspend", "reactivate", "extend", "erase")),
     ]
