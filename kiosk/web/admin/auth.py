@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -68,6 +69,13 @@ def set_cookie(response: Response, console: Console, base: str, value: str, max_
 def clear_cookie(response: Response, console: Console, base: str) -> None:
     response.delete_cookie(cookie_name(console, base), path="/", httponly=True, samesite="strict",
                            secure=console.config.web.tls)
+
+
+def form_token(request: Request, console: Console, base: str) -> str:
+    """The double-submit token of a page without a session: the browser's current one, else a new one (kept
+    across pages, so that going back to an earlier form still works)."""
+    current = request.cookies.get(cookie_name(console, base), "")
+    return current if re.fullmatch(r"[A-Za-z0-9_-]{43}", current) else secrets.token_urlsafe(32)
 
 
 def same_token(given: Any, expected: str) -> bool:

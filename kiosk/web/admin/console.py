@@ -20,6 +20,7 @@ from .accounts import Accounts, Session
 from .burst import SHOTS, BurstCamera, FrameBurst
 from .held import HeldConsents
 from .limits import LoginLimiter
+from .visits import VisitBook
 
 if TYPE_CHECKING:
     from ...daemon import Daemon
@@ -52,6 +53,11 @@ class Console:
     # Password hashing (32 MiB, 0.1 s each) one at a time: a flood of logins cannot take the memory.
     password_executor: Executor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="admin-pw"))
     clock: Callable[[], float] = time.time
+    visits: Optional[VisitBook] = None     # default: in the accounts' file
+
+    def __post_init__(self) -> None:
+        if self.visits is None:
+            self.visits = VisitBook(self.accounts.path, self.clock)
 
     async def in_store(self, fn: Callable[[Store], T]) -> T:
         """Run `fn(store)` on the store's thread."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from .auth import (
     TooLarge,
     clear_cookie,
     cookie_name,
+    form_token,
     read_form,
     safe_next,
     same_token,
@@ -35,7 +35,7 @@ log = logging.getLogger("kiosk.web.admin")
 
 async def _form(request: Request, console: Console, *, status: int = 200, error: str | None = None,
                 name: str = "", next_path: str = "/admin", notice: str | None = None) -> Response:
-    token = secrets.token_urlsafe(32)
+    token = form_token(request, console, LOGIN_COOKIE)
     accounts = await run_in_threadpool(console.accounts.all)
     response = render_plain(request, "login.html", status, csrf=token, error=error, name=name, next=next_path,
                             notice=notice, no_accounts=not accounts)

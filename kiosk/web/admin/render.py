@@ -17,6 +17,7 @@ TEMPLATES = Jinja2Templates(env=jinja2.Environment(
 NO_STORE = {"cache-control": "no-store"}
 
 NAV = (("/admin", "Dashboard", "dashboard"), ("/admin/people", "People", "people.read"),
+       ("/admin/visitors", "Visitors", "people.read"),
        ("/admin/attendance", "Attendance", "attendance.read"), ("/admin/events", "Events", "events.read"),
        ("/admin/audit", "Audit", "events.read"), ("/admin/device", "Device", "device.read"))
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..screen import ScreenHub
-from . import attendance, dashboard, device, enrollment, login, people, records
+from . import attendance, dashboard, device, enrollment, login, people, records, selfenroll, visitors
 from .auth import page
 from .console import Console
 
@@ -22,6 +22,11 @@ def admin_routes(console: Console, screen: Optional[ScreenHub]) -> list[Route]:
 
     async def logout(request: Request) -> Response:
         return await login.logout(request, console)
+
+    def public(handler):
+        async def endpoint(request: Request) -> Response:
+            return await handler(request, console)
+        return endpoint
 
     def get(path: str, permission: str, handler) -> Route:
         return Route(path, page(console, permission, handler), methods=["GET"])
@@ -46,6 +51,13 @@ def admin_routes(console: Console, screen: Optional[ScreenHub]) -> list[Route]:
         get("/admin/device", "device.read", device.page),
         post("/admin/device/selftest", "device.act", device.selftest),
         post("/admin/device/relay-test", "device.act", device.relay_test),
+        get("/admin/visitors", "people.read", visitors.listing),
+        get("/admin/visitors/new", "people.write", visitors.new_form),
+        post("/admin/visitors/new", "people.write", visitors.register),
+        post("/admin/visitors/{ref}/link", "people.write", visitors.link),
+        Route("/enroll/{token}", public(selfenroll.start), methods=["GET"]),
+        Route("/enroll/{token}/consent", public(selfenroll.consent), methods=["POST"]),
+        Route("/enroll/{token}/photo", public(selfenroll.photo), methods=["POST"]),
         get("/admin/people", "people.read", people.listing),
         get("/admin/persons", "people.read", people.to_people),
         get("/admin/people/new", "people.write", people.new_form),
