@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import tomli_w
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ...selftest import SelfTest
@@ -43,7 +44,7 @@ def calibration_status(context: Context) -> tuple[bool, str]:
 async def page(context: Context, **extra: Any) -> Response:
     config = context.console.config
     text = tomli_w.dumps(redacted(config.model_dump(mode="json", exclude_none=True)))
-    calibrated, calibration = calibration_status(context)
+    calibrated, calibration = await run_in_threadpool(calibration_status, context)   # reads a file
     return render(context, "device.html", extra.pop("status", 200), config_text=text, calibration=calibration,
                   calibrated=calibrated, relay=context.console.open_gate is not None, **extra)
 
