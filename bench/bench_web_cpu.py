@@ -4,10 +4,11 @@ Server-Sent Events feed and the camera preview at `web.preview_fps`, default her
 
     python -m bench.bench_web_cpu --models var/test-models [--phase-s 15] [--cycles 3] [--fps 15]
 
-The figure is the difference between the phases, in percent of one core (bar: at most 10%). One
-simulated staff member stands at the kiosk for the whole run (`sim.dwell_s` 600), so recognition does
-the same work in every phase (a face in view, its box on the preview); phases alternate so that drift
-in the machine's load falls on both.
+The figure is the difference between the phases, in percent of one core (bar: at most 10%). Nobody
+stands at the kiosk during the measurement (one simulated walk-up at start, then an empty scene), so
+recognition (detection only) leaves the daemon well short of a full core: with a face in view it
+takes all the CPU it can get on this VM, and the screen's cost would only show as fewer recognised
+frames. Phases alternate so that drift in the machine's load falls on both.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def start_daemon(tmp: Path, models: Path, sim_assets: Path, fps: int) -> tuple[s
     config = {"device": {"id": "bench-web", "state_dir": str(state)}, "camera": {"backend": "mock", "fps": 15},
               "thermal": {"backend": "mock", "refresh_hz": 16}, "gate": {"backend": "mock"},
               "face": {"models_dir": str(models)}, "mqtt": {"enabled": False},
-              "sim": {"assets_dir": str(sim_assets), "walkups": ["staff"], "dwell_s": 600, "loop": True},
+              "sim": {"assets_dir": str(sim_assets), "walkups": ["staff"], "dwell_s": 2, "loop": False},
               "web": {"enabled": True, "listen": "127.0.0.1:0", "preview_fps": fps}}
     path = tmp / "kiosk.toml"
     path.write_text(tomli_w.dumps(config))
@@ -103,7 +104,7 @@ def run(models: Path, sim_assets: Path, phase_s: float, cycles: int, fps: int, c
         without: list[float] = []
         with_screen: list[float] = []
         try:
-            time.sleep(8)                          # past start-up and the walk-up: the person now stands still
+            time.sleep(15)                         # past start-up and the one walk-up: the scene is empty now
             for cycle in range(cycles):
                 without.append(measure(daemon.pid, phase_s))
                 browser = screen(url, tmp / f"profile-{cycle}", client)
