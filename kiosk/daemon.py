@@ -555,7 +555,7 @@ class Daemon:
         thermal = build_thermal(config, self.world)
         self._start_reader("camera", camera, 1.0, self._on_frame)
         if thermal is not None:
-            self._start_reader("thermal", thermal, max(1.0, 3.0 / config.thermal.refresh_hz), self._on_thermal)
+            self._start_reader("thermal", thermal, max(1.0, 3.0 / (config.thermal.subpage_hz or 1.0)), self._on_thermal)
         self.health.gauge("gate", lambda: {"unlocked": self.gate.unlocked, **self.gate.health.as_dict()})
         self.health.gauge("queues", lambda: {"frames": self.frames.qsize(), "frames_dropped": self.frames.dropped,
                                              "results": self.results.qsize(), "events": self.events.qsize()})

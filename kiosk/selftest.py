@@ -129,7 +129,8 @@ class SelfTest:
         with camera:
             frame = camera.read(CHECK_TIMEOUT_S)
         height, width = frame.image.shape[:2]
-        return f"{self.config.camera.backend} {self.config.camera.device!r}: {width}x{height} frame"
+        device = getattr(self.config.camera, "device", None)     # the mock camera has none
+        return f"{self.config.camera.backend}{'' if device is None else f' {device!r}'}: {width}x{height} frame"
 
     def thermal(self) -> str:
         from .hardware import build_thermal
@@ -137,8 +138,10 @@ class SelfTest:
         sensor = build_thermal(self.config, self.world)
         assert sensor is not None
         with sensor:
-            frame = sensor.read(max(CHECK_TIMEOUT_S, 4.0 / self.config.thermal.refresh_hz))
-        return (f"{self.config.thermal.backend}: frame {frame.temperatures.min():.1f}..{frame.temperatures.max():.1f} C, "
+            frame = sensor.read(max(CHECK_TIMEOUT_S, 4.0 / (self.config.thermal.subpage_hz or 1.0)))
+        (rows, cols), (h_fov, v_fov) = frame.resolution, frame.fov_deg
+        return (f"{self.config.thermal.backend}: {rows}x{cols} frame over {h_fov:g}x{v_fov:g} degrees, "
+                f"{frame.temperatures.min():.1f}..{frame.temperatures.max():.1f} C, "
                 f"sensor Ta {frame.ambient_c:.1f} C, health {sensor.health.state}")
 
     def gate(self) -> str:
