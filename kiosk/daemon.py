@@ -600,8 +600,8 @@ class Daemon:
             where.append("MQTT disabled ([mqtt] enabled = false)")
         log.info("kiosk running", extra={"fields": {
             "device": config.device.id, "model": self.pipeline.model_id, "enrolled": self.matcher.person_count,
-            "camera": config.camera.backend.value, "thermal": config.thermal.backend.value,
-            "gate": config.gate.backend.value, "events_to": "; ".join(where)}})
+            "camera": config.camera.backend, "thermal": config.thermal.backend,
+            "gate": config.gate.backend, "events_to": "; ".join(where)}})
 
     async def _shutdown(self) -> None:
         loop = asyncio.get_running_loop()

@@ -18,9 +18,9 @@ from drivers.relay.base import Relay
 from drivers.thermal.base import ThermalSensor
 
 from .config import KioskConfig
-from .config.camera import CameraBackend, MockCameraConfig, OpenCVCameraConfig
+from .config.camera import MockCameraConfig, OpenCVCameraConfig
 from .config.gate import GpioGateConfig, MockGateConfig, SerialGateConfig
-from .config.thermal import I2cThermalConfig, MockThermalConfig, NoThermalConfig, ThermalBackend, UartThermalConfig
+from .config.thermal import I2cThermalConfig, MockThermalConfig, NoThermalConfig, UartThermalConfig
 
 if TYPE_CHECKING:
     from drivers.gpio_inputs import GpioInputs
@@ -51,7 +51,7 @@ INPUTS: Registry[InputsFactory] = Registry("door inputs", "gate.inputs_backend")
 
 
 def needs_simulator(config: KioskConfig) -> bool:
-    return config.camera.backend == CameraBackend.mock or config.thermal.backend == ThermalBackend.mock
+    return config.camera.backend == "mock" or config.thermal.backend == "mock"
 
 
 def build_camera(config: KioskConfig, world: Optional[SimWorld]) -> Camera:

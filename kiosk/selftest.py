@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .config import KioskConfig
-from .config.thermal import ThermalBackend
 
 CHECK_TIMEOUT_S = 10.0
 
@@ -46,7 +45,7 @@ class SelfTest:
         if cfg.camera.backend == "mock" or cfg.thermal.backend == "mock":
             items.append(("simulator", True, self.simulator))
         items.append(("camera", True, self.camera))
-        if cfg.thermal.backend != ThermalBackend.none:
+        if cfg.thermal.backend != "none":
             items.append(("thermal", True, self.thermal))
         items.append(("gate", True, self.gate))
         if cfg.mqtt.enabled:

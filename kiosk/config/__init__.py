@@ -46,7 +46,8 @@ class KioskConfig(Section):
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     camera: CameraConfig = Field(default_factory=OpenCVCameraConfig,
                                  description="opencv (a real camera) or mock (simulator).")
-    thermal: ThermalConfig = Field(default_factory=I2cThermalConfig, description="i2c, uart, mock or none.")
+    thermal: ThermalConfig = Field(default_factory=I2cThermalConfig, description="i2c, uart, mock or none (no sensor: the "
+                                                                            "sensors' keys may stay, unused).")
     face: FaceConfig = Field(default_factory=FaceConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     temperature: TemperatureConfig = Field(default_factory=TemperatureConfig)
@@ -124,7 +125,7 @@ def _tables(annotation: Any) -> list[type[Section]]:
 
 
 def _backend_of(model: type[Section]) -> str:
-    return str(model.model_fields["backend"].get_default().value)
+    return str(model.model_fields["backend"].get_default())
 
 
 def _walk(loc: tuple) -> tuple[list[str], Optional[type[Section]], Optional[str]]:
@@ -265,7 +266,7 @@ def describe_keys(model: type[Section] = KioskConfig, prefix: str = "") -> list[
 
 def _describe_backends(tables: list[type[Section]], field: Any, prefix: str) -> list[tuple[str, str, str]]:
     """A table with backends: `backend` first, then every key once; a key only some backends have says which."""
-    default = field.get_default(call_default_factory=True).backend.value
+    default = field.get_default(call_default_factory=True).backend
     rows = [(f"{prefix}backend", json.dumps(default), field.description or "")]
     seen = {"backend"}
     for table in tables:
@@ -273,8 +274,10 @@ def _describe_backends(tables: list[type[Section]], field: Any, prefix: str) -> 
             if name in seen:
                 continue
             seen.add(name)
-            owners = [_backend_of(t) for t in tables if name in t.model_fields]
-            only = "" if len(owners) == len(tables) else f"backend {', '.join(owners)}: "
+            # A switched-off backend (thermal "none") that tolerates the others' keys does not own them.
+            owning = [t for t in tables if not getattr(t, "accepts_other_backends_keys", False)]
+            owners = [_backend_of(t) for t in owning if name in t.model_fields]
+            only = "" if len(owners) == len(owning) else f"backend {', '.join(owners)}: "
             rows.append((f"{prefix}{name}", _shown(key), only + (key.description or "")))
     return rows
 

@@ -1,7 +1,6 @@
 """[camera]: the RGB camera. `backend` picks the driver; each driver takes only its own keys."""
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, Tag
@@ -9,15 +8,10 @@ from pydantic import Field, Tag
 from .base import Section, by_backend
 
 
-class CameraBackend(StrEnum):
-    opencv = "opencv"  # V4L2 / USB / libcamera through OpenCV VideoCapture
-    mock = "mock"      # frames rendered by the scene simulator
-
-
 class _Camera(Section):
     """Keys every camera has: the simulator renders at this size and field of view too."""
 
-    backend: CameraBackend
+    backend: str
     width: int = Field(640, ge=160, le=3840, description="Capture width in pixels.")
     height: int = Field(480, ge=120, le=2160, description="Capture height in pixels.")
     fps: float = Field(15.0, gt=0, le=60, description="Requested frame rate.")
@@ -26,13 +20,13 @@ class _Camera(Section):
 
 
 class OpenCVCameraConfig(_Camera):
-    backend: Literal[CameraBackend.opencv] = CameraBackend.opencv
+    backend: Literal["opencv"] = "opencv"   # V4L2 / USB / libcamera through OpenCV VideoCapture
     device: str = Field("0", description="OpenCV device index or path, e.g. 0 or /dev/video0 or a GStreamer pipeline.")
     mirror: bool = Field(False, description="Flip frames horizontally (for a selfie-mounted camera).")
 
 
 class MockCameraConfig(_Camera):
-    backend: Literal[CameraBackend.mock] = CameraBackend.mock
+    backend: Literal["mock"] = "mock"       # frames rendered by the scene simulator
 
 
 CameraConfig = Annotated[Union[Annotated[OpenCVCameraConfig, Tag("opencv")], Annotated[MockCameraConfig, Tag("mock")]],

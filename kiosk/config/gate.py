@@ -9,20 +9,10 @@ from pydantic import Field, Tag
 from .base import Section, by_backend
 
 
-class RelayBackend(StrEnum):
-    gpio = "gpio"      # libgpiod v2 line
-    serial = "serial"  # LCUS-type USB relay board
-    mock = "mock"      # in-memory relay (simulation, tests)
-
-
-class InputsBackend(StrEnum):
-    gpio = "gpio"      # libgpiod v2 lines with the kernel's debouncer
-
-
 class _Gate(Section):
     """Keys of every relay: pulse timing, the supervisor, and the door inputs (GPIO lines whatever the relay)."""
 
-    backend: RelayBackend
+    backend: str
     gpio_chip: str = Field("/dev/gpiochip0", description="GPIO chip of the relay line (backend gpio) and of the "
                                                          "door inputs.")
     pulse_s: float = Field(3.0, gt=0, le=60, description="How long the gate stays unlocked after a grant.")
@@ -31,8 +21,8 @@ class _Gate(Section):
     lease_s: float = Field(2.0, ge=0.2, le=30, description="Supervisor: while the gate is unlocked the relay "
                                                            "thread renews its lease; no renewal for this long "
                                                            "and the daemon is killed and the gate locked.")
-    inputs_backend: InputsBackend = Field(InputsBackend.gpio, description="Driver of the door contact and exit "
-                                                                          "button: gpio (libgpiod).")
+    inputs_backend: Literal["gpio"] = Field("gpio", description="Driver of the door contact and exit button: gpio "
+                                                                 "(libgpiod lines with the kernel's debouncer).")
     door_contact_line: Optional[int] = Field(None, ge=0, le=1023,
                                              description="GPIO line of a door contact (closed = door shut).")
     exit_button_line: Optional[int] = Field(None, ge=0, le=1023,
@@ -47,20 +37,20 @@ class _Gate(Section):
 
 
 class GpioGateConfig(_Gate):
-    backend: Literal[RelayBackend.gpio] = RelayBackend.gpio
+    backend: Literal["gpio"] = "gpio"       # libgpiod v2 line
     gpio_line: int = Field(17, ge=0, le=1023, description="Line offset driving the relay.")
     active_low: bool = Field(False, description="Relay energises when the line is low.")
 
 
 class SerialGateConfig(_Gate):
-    backend: Literal[RelayBackend.serial] = RelayBackend.serial
+    backend: Literal["serial"] = "serial"   # LCUS-type USB relay board
     serial_port: str = Field("/dev/ttyUSB1", description="Serial port of an LCUS-type relay board.")
     serial_baud: int = Field(9600, description="Baud of the relay board.")
     relay_channel: int = Field(1, ge=1, le=8, description="Channel on a multi-relay board.")
 
 
 class MockGateConfig(_Gate):
-    backend: Literal[RelayBackend.mock] = RelayBackend.mock
+    backend: Literal["mock"] = "mock"       # in-memory relay (simulation, tests)
 
 
 GateConfig = Annotated[Union[Annotated[GpioGateConfig, Tag("gpio")], Annotated[SerialGateConfig, Tag("serial")],

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, Tag, field_validator
 
@@ -17,20 +17,13 @@ if TYPE_CHECKING:
     from drivers.thermal.base import ThermalGeometry
 
 
-class ThermalBackend(StrEnum):
-    i2c = "i2c"    # MLX90640 on an I2C bus through smbus2
-    uart = "uart"  # GY-MCU90640-style module over a serial port
-    mock = "mock"  # simulated MLX90640 registers through a fake I2C bus (same driver code as i2c)
-    none = "none"  # no thermal sensor: no temperature, no thermal liveness
-
-
 class ReadoutMode(StrEnum):
     chess = "chess"
     interleaved = "interleaved"
 
 
 class _Thermal(Section):
-    backend: ThermalBackend
+    backend: str
 
     def geometry(self, lens: str) -> ThermalGeometry:
         """The frames' resolution and field of view; `lens` is `temperature.sensor_fov` (an MLX90640's lens)."""
@@ -79,16 +72,16 @@ class _Mlx90640Registers(_Mlx90640):
 
 
 class I2cThermalConfig(_Mlx90640Registers):
-    backend: Literal[ThermalBackend.i2c] = ThermalBackend.i2c
+    backend: Literal["i2c"] = "i2c"     # MLX90640 on an I2C bus through smbus2
     i2c_bus: int = Field(1, ge=0, le=255, description="I2C bus number (/dev/i2c-N).")
 
 
 class MockThermalConfig(_Mlx90640Registers):
-    backend: Literal[ThermalBackend.mock] = ThermalBackend.mock
+    backend: Literal["mock"] = "mock"   # simulated MLX90640 registers through a fake I2C bus (same driver as i2c)
 
 
 class UartThermalConfig(_Mlx90640):
-    backend: Literal[ThermalBackend.uart] = ThermalBackend.uart
+    backend: Literal["uart"] = "uart"   # GY-MCU90640-style module over a serial port
     uart_port: str = Field("/dev/ttyUSB0", description="Serial port of a UART module.")
     uart_baud: int = Field(115200, description="UART baud: 9600, 115200 or 460800.")
 
@@ -100,10 +93,19 @@ class UartThermalConfig(_Mlx90640):
         return value
 
 
-class NoThermalConfig(_Thermal):
-    """No sensor: no frames. The rig keeps a nominal MLX90640 so that calibration files stay alike."""
+class NoThermalConfig(I2cThermalConfig, UartThermalConfig):
+    """No sensor: no frames, no temperature, no thermal liveness.
 
-    backend: Literal[ThermalBackend.none] = ThermalBackend.none
+    The sensor is switched off rather than replaced, so the keys of the sensors may stay in the file
+    (checked, not used) and one word turns it back on. The rig keeps a nominal MLX90640 so that
+    calibration files stay alike."""
+
+    accepts_other_backends_keys: ClassVar[bool] = True
+    backend: Literal["none"] = "none"   # type: ignore[assignment]
+
+    @property
+    def subpage_hz(self) -> Optional[float]:
+        return None
 
 
 ThermalConfig = Annotated[Union[Annotated[I2cThermalConfig, Tag("i2c")], Annotated[UartThermalConfig, Tag("uart")],
