@@ -46,8 +46,8 @@ class KioskConfig(Section):
     device: DeviceConfig = Field(default_factory=DeviceConfig)
     camera: CameraConfig = Field(default_factory=OpenCVCameraConfig,
                                  description="opencv (a real camera) or mock (simulator).")
-    thermal: ThermalConfig = Field(default_factory=I2cThermalConfig, description="i2c, uart, mock or none (no sensor: the "
-                                                                            "sensors' keys may stay, unused).")
+    thermal: ThermalConfig = Field(default_factory=I2cThermalConfig,
+                                   description="i2c, uart, mock or none (no sensor: the sensors' keys may stay, unused).")
     face: FaceConfig = Field(default_factory=FaceConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
     temperature: TemperatureConfig = Field(default_factory=TemperatureConfig)
@@ -269,13 +269,13 @@ def _describe_backends(tables: list[type[Section]], field: Any, prefix: str) -> 
     default = field.get_default(call_default_factory=True).backend
     rows = [(f"{prefix}backend", json.dumps(default), field.description or "")]
     seen = {"backend"}
+    # A switched-off backend (thermal "none") that tolerates the others' keys does not own them.
+    owning = [t for t in tables if not getattr(t, "accepts_other_backends_keys", False)]
     for table in tables:
         for name, key in table.model_fields.items():
             if name in seen:
                 continue
             seen.add(name)
-            # A switched-off backend (thermal "none") that tolerates the others' keys does not own them.
-            owning = [t for t in tables if not getattr(t, "accepts_other_backends_keys", False)]
             owners = [_backend_of(t) for t in owning if name in t.model_fields]
             only = "" if len(owners) == len(owning) else f"backend {', '.join(owners)}: "
             rows.append((f"{prefix}{name}", _shown(key), only + (key.description or "")))
