@@ -46,8 +46,10 @@ bench: install
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench --models $(STATE)/models --out bench/results
 
+# Both at zero findings; the test suite runs the same two checks (tests/foundation/test_lint.py).
 lint: install
 	$(BIN)/ruff check kiosk drivers calibration tests bench
+	$(BIN)/mypy kiosk drivers calibration bench
 
 # Installs the systemd unit for a checkout at this path (run as root).
 install-service: install

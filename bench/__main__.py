@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 BENCHMARKS: list[str] = ["bench_face", "bench_gate", "bench_matching", "bench_thermal", "bench_mqtt", "bench_flood",
-                         "bench_mlx90640"]
+                         "bench_mlx90640", "bench_web_cpu"]
 
 
 def main() -> int:

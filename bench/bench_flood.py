@@ -1,7 +1,7 @@
 """MQTT flood: unauthenticated commands at network speed while the daemon records events at a steady pace.
 
 The daemon's own wiring (Daemon._start_mqtt): one store thread shared by the event writer
-(Daemon._event_writer: sign, local event log, durable outbox) and the MQTT service's audit
+(the EventWriter stage: sign, local event log, durable outbox) and the MQTT service's audit
 callback (audit_to_store). A paho client in another process (bench.flood_client) publishes
 unsigned `open_gate` commands evenly over the flood (QoS 1, a local mosquitto); meanwhile events
 enter the writer's queue at a steady rate. Reported: the logging latency (queued -> committed to
@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,17 +36,26 @@ class FloodRig:
     """The daemon's event writer and the MQTT service on one store thread, as the daemon wires them."""
 
     def __init__(self, config: Any, store: Any) -> None:
-        from kiosk.daemon import Daemon
+        from kiosk.event_writer import EventWriter
+        from kiosk.health import HealthMonitor
         from kiosk.mqtt import MqttService, audit_to_store
 
-        self.daemon = Daemon(config)
-        self.daemon.store = store
-        self.daemon._writing = False
-        self.service = MqttService(config, store, audit=audit_to_store(store), store_executor=self.daemon.store_thread)
-        self.daemon.mqtt = self.service
+        self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="store")
+        self.writer = EventWriter(store, self.store_thread, HealthMonitor(30.0))
+        self.service = MqttService(config, store, audit=audit_to_store(store), store_executor=self.store_thread)
+        self.writer.sink = self.service
         self.device_id = config.device.id
         self.queued: dict[str, float] = {}
         self.logged: dict[str, float] = {}
+        self.in_log: dict[str, tuple[float, float]] = {}   # the store thread's commit: (start, end)
+        record = store.record_event
+
+        def timed_record(event: dict[str, Any], match: Any = None) -> dict[str, Any]:
+            started = time.perf_counter()
+            signed = record(event, match)
+            self.in_log[event["event_id"]] = (started, time.perf_counter())
+            return signed
+        store.record_event = timed_record
         self._writer: asyncio.Task[None] | None = None
 
     async def start(self, guard_s: float = 10.0) -> None:
@@ -57,7 +67,7 @@ class FloodRig:
             self.logged[event["event_id"]] = time.perf_counter()
             return held
         self.service.publish_event = timed  # type: ignore[method-assign]
-        self._writer = asyncio.create_task(self.daemon._event_writer(), name="events")
+        self._writer = asyncio.create_task(self.writer.run(), name="events")
         deadline = time.monotonic() + guard_s
         while not self.service.connected:
             if time.monotonic() > deadline:
@@ -67,7 +77,7 @@ class FloodRig:
     def put(self, number: int) -> str:
         event = new_event(number, self.device_id)
         self.queued[event["event_id"]] = time.perf_counter()
-        self.daemon.events.put_nowait(event)
+        self.writer.submit(event)
         return event["event_id"]
 
     async def stop(self, guard_s: float = 60.0) -> None:
@@ -79,11 +89,18 @@ class FloodRig:
         self._writer.cancel()
         await asyncio.gather(self._writer, return_exceptions=True)
         await self.service.stop()
-        self.daemon.store_thread.shutdown(wait=True)
-        self.daemon.infer.shutdown(wait=False)
+        self.store_thread.shutdown(wait=True)
 
     def latencies_ms(self, events: set[str]) -> list[float]:
         return sorted((self.logged[k] - self.queued[k]) * 1000 for k in events if k in self.logged)
+
+    def slowest(self, events: set[str]) -> dict[str, float]:
+        """Where the slowest event's time went: waiting for the store thread, the log commit, the outbox."""
+        key = max((k for k in events if k in self.logged and k in self.in_log),
+                  key=lambda k: self.logged[k] - self.queued[k])
+        (begin, end), queued, logged = self.in_log[key], self.queued[key], self.logged[key]
+        return {"wait_ms": round((begin - queued) * 1000, 1), "log_commit_ms": round((end - begin) * 1000, 1),
+                "outbox_ms": round((logged - end) * 1000, 1)}
 
 
 def new_event(number: int, device_id: str) -> dict[str, Any]:
@@ -157,7 +174,7 @@ async def run(state: Path, port: int, commands: int, seconds: float, event_rate:
             "events_in_store": len(store.events(limit=100_000)), "events_during_flood": len(latencies),
             "event_ms_p50": round(statistics.median(latencies), 1),
             "event_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
-            "event_ms_max": round(latencies[-1], 1),
+            "event_ms_max": round(latencies[-1], 1), "slowest_event": rig.slowest(during),
             "audit_added": len(added), "audit_by_outcome": dict(Counter(str(r["outcome"]) for r in added)),
             "summaries_refused": sum(s["refused"] for s in summaries),
         }

@@ -41,10 +41,10 @@ def _build_database(directory: Path, persons: int, per_person: int,
         db_file = store._db
         with db_file.write() as db:
             ids = [rows.new_id() for _ in range(persons)]
-            db["persons"].insert_all(({"person_id": pid, "employee_no": f"E{i:06d}", "name": f"Person {i}",
-                                       "role": "staff", "status": "active", "needs_reenrollment": 0, "deleted": 0,
-                                       "version_counter": i + 1, "version_device": "bench", "created": now,
-                                       "updated": now} for i, pid in enumerate(ids)), batch_size=5000)
+            db.table("persons").insert_all(({"person_id": pid, "employee_no": f"E{i:06d}", "name": f"Person {i}",
+                                             "role": "staff", "status": "active", "needs_reenrollment": 0, "deleted": 0,
+                                             "version_counter": i + 1, "version_device": "bench", "created": now,
+                                             "updated": now} for i, pid in enumerate(ids)), batch_size=5000)
             for index, vector in enumerate(vectors):
                 rows.add_template(db, store._cipher, ids[index // per_person], vector, MODEL, 0.9, now)
     return vectors, ids

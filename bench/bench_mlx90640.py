@@ -142,7 +142,9 @@ def import_adafruit() -> types.ModuleType:
     except ImportError:
         raise
     except Exception:                                    # Blinka's board detection refuses an unknown machine
-        sys.modules["busio"] = types.SimpleNamespace(I2C=object)
+        busio = types.ModuleType("busio")
+        busio.__dict__.update(I2C=object)                # the one name adafruit_mlx90640 takes from it
+        sys.modules["busio"] = busio
         sys.modules.pop("adafruit_mlx90640", None)
         return importlib.import_module("adafruit_mlx90640")
 

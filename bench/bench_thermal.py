@@ -30,6 +30,10 @@ DISTANCES = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 ROOMS = (18.0, 22.0, 26.0, 30.0)
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def _observe(face) -> FaceObservation:
     return FaceObservation(face.box, 0.99, np.asarray(face.keypoints, dtype=float))
 
@@ -78,6 +82,8 @@ def simulated_figures(noise_lsb: float) -> dict:
                     far_total += 1
                     far_flagged += reading.quality < config.temperature.min_quality
                     continue
+                if reading.body_c is None:
+                    raise RuntimeError(f"no body temperature at {distance} m, room {room} C: {reading.reason}")
                 errors.setdefault((room, distance), []).append(reading.body_c - body)
                 live_total += 1
                 live_ok += live is not None and live.live
@@ -102,8 +108,8 @@ def simulated_figures(noise_lsb: float) -> dict:
                                   "within_0_3": round(float((np.abs(e) <= 0.3).mean()), 3)}
     by_distance = {f"{d:.1f}": round(float(np.abs(errors[(22.0, d)]).max()), 3) for d in DISTANCES}
     return {"noise_lsb": noise_lsb, "calibrated_at_room_c": 22.0,
-            "registration_residual_px": round(calibration.registration.residual_px, 4),
-            "distance_residual_c": round(calibration.distance.residual_c, 4),
+            "registration_residual_px": _rounded(calibration.registration.residual_px),
+            "distance_residual_c": _rounded(calibration.distance.residual_c),
             "by_room": by_room, "worst_by_distance_at_22c": by_distance,
             "beyond_1m_flagged": f"{far_flagged}/{far_total}",
             "live_accepted": f"{live_ok}/{live_total}", "attacks_refused": f"{attack_refused}/{attack_total}",

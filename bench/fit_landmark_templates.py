@@ -43,8 +43,8 @@ def dlib_chip_matrix(details) -> np.ndarray:
     cos, sin = math.cos(details.angle), math.sin(details.angle)
     rotate = np.array([[cos, -sin], [sin, cos]])
     corners = [(r.left(), r.top()), (r.right(), r.top()), (r.right(), r.bottom())]
-    source = np.float32([rotate @ (np.array(c) - centre) + centre for c in corners])
-    target = np.float32([(0, 0), (details.cols - 1, 0), (details.cols - 1, details.rows - 1)])
+    source = np.array([rotate @ (np.array(c) - centre) + centre for c in corners], np.float32)
+    target = np.array([(0, 0), (details.cols - 1, 0), (details.cols - 1, details.rows - 1)], np.float32)
     return cv2.getAffineTransform(source, target)
 
 

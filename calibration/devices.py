@@ -56,6 +56,7 @@ def capture(config: Any, kind: str, frames: int, fields: dict[str, Any]) -> Capt
     if kind == "distance":
         from kiosk.face.pipeline import FacePipeline
 
+        assert image is not None   # taken above for every distance capture
         faces = FacePipeline(config.face, config.models_dir).process(image)
         if not faces:
             raise CaptureError("no face in the camera image: the reference person must face the kiosk")

@@ -106,13 +106,13 @@ def fit_captures(captures: list[Capture], base: Calibration) -> FitReport:
             face = capture.fields.get("face") or {}
             try:
                 observation = FaceObservation(tuple(face["box"]), 1.0, np.asarray(face["keypoints"], dtype=float))
-                frame_size = tuple(int(v) for v in capture.fields["frame_size"])
+                width, height = (int(v) for v in capture.fields["frame_size"])
             except (KeyError, TypeError, ValueError):
                 raise CaptureError(f"{capture.path}: a distance capture needs face.box, face.keypoints "
                                    f"and frame_size") from None
             frame = _frame(capture, cal)
             room = cal.ambient.room_c(frame.ambient_c, capture.fields.get("room_c"))
-            sites = read_sites(corrected_temperatures(frame, cal), map_face(observation, frame_size, cal), cal, room)
+            sites = read_sites(corrected_temperatures(frame, cal), map_face(observation, (width, height), cal), cal, room)
             if sites is None:
                 report.lines.append(f"distance: skipped {capture.path}: the face is not in the thermal view")
                 continue

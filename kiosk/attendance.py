@@ -58,10 +58,10 @@ class Attendance:
         """Every event for one verdict, access event first. `at` defaults to the observation time."""
         decision, obs = verdict.decision, verdict.observation
         at = at or obs.at
-        parts = observation_parts(decision, obs)
+        parts: dict[str, Any] = observation_parts(decision, obs)   # spread into make_event's keywords
         kind = "access_granted" if decision.granted else "access_denied"
         detail = {"track_id": verdict.track_id, "message": decision.message}
-        walkup = {"walkup_id": verdict.walkup_id, "verify_mode": decision.verify_mode}
+        walkup: dict[str, Any] = {"walkup_id": verdict.walkup_id, "verify_mode": decision.verify_mode}
         events = [make_event(kind, self.config, at, **parts, **walkup, detail=detail)]
         for alert in decision.alerts:
             events.append(make_event(alert, self.config, at, **parts, **walkup, detail=detail))

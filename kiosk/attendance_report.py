@@ -76,9 +76,11 @@ def to_csv(rows: Iterable[DayRow]) -> str:
 def write_xlsx(rows: Iterable[DayRow], path: Path, title: str) -> None:
     """An .xlsx workbook with one sheet (dates and times as spreadsheet dates, minutes as numbers)."""
     from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)   # a new workbook's one sheet
     sheet.title = "attendance"
     sheet.append(COLUMNS)
     for row in rows:

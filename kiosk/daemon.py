@@ -7,6 +7,7 @@
                  |
                  v  events (never dropped)
     event writer: sign + local event log (store thread) --> MQTT durable outbox --> broker
+                  (a grant opens the gate only once its events are in the local log)
     health (log, MQTT, systemd watchdog fed only while results flow), retention, door inputs
     web server ([web] enabled): the kiosk screen, pushed each change of the feedback screen (not each frame)
 
@@ -35,6 +36,7 @@ from . import timesync
 from .attendance import LEDGER_FILE, open_ledger
 from .config import ConfigError, KioskConfig, load_config
 from .door import DoorWatcher, build_inputs
+from .event_writer import EventWriter
 from .face.pipeline import FacePipeline
 from .feedback import Feedback, FeedbackError
 from .gate import GateController
@@ -46,7 +48,7 @@ from .recognizer import FrameResult, Recognizer
 from .runtime.queues import LatestQueue
 from .runtime.reader import DeviceReader, wait_stopped
 from .sdnotify import Notifier
-from .store import RecordError, Store
+from .store import MatchAttempt, Store
 from .thermal import calibration_for_config
 from .tracker import Step, Tracker
 
@@ -107,7 +109,8 @@ class Daemon:
         self.frames: LatestQueue[Frame] = LatestQueue(config.health.frame_queue)
         self.thermal_latest: Optional[ThermalFrame] = None   # newest thermal frame; older ones are of no use
         self.results: asyncio.Queue[FrameResult] = asyncio.Queue(maxsize=4)
-        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()   # unbounded: events are never dropped
+        self._writer: Optional[EventWriter] = None      # once the store is open
+        self._grants: set[asyncio.Task[None]] = set()   # grants waiting for their events to be recorded
         self.readers: list[DeviceReader] = []
         self.devices: list[OpenOnRead] = []
         self.tasks: list[asyncio.Task] = []
@@ -115,6 +118,25 @@ class Daemon:
         self.mqtt: Any = None
         self.world: Any = None
         self.web: Optional[WebServer] = None     # [web] enabled
+        self._last_prompt: Optional[str] = None
+
+    @property
+    def opened_store(self) -> Store:
+        """The store, from start-up (`_load`) on."""
+        if self.store is None:
+            raise RuntimeError("the store is not open yet")
+        return self.store
+
+    @property
+    def writer(self) -> EventWriter:
+        """The event writer stage, from start-up (once the store is open) on."""
+        if self._writer is None:
+            raise RuntimeError("the event writer is not set up yet")
+        return self._writer
+
+    @writer.setter
+    def writer(self, writer: EventWriter) -> None:
+        self._writer = writer
 
     # ---- start-up ------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -130,6 +152,7 @@ class Daemon:
             raise StartupError(str(exc)) from None
         try:
             self.store = Store.open(config)
+            self.store.check_writable()     # a store that cannot record must not let anyone in
         except StoreError as exc:
             raise StartupError(str(exc)) from None
         try:
@@ -171,7 +194,7 @@ class Daemon:
     def _warn_people_of_another_model(self) -> None:
         """After a model change (e.g. `face.embedder = "auto"` taking a newly installed model) enrolled
         people have no templates of the active model and are not recognised until re-embedded."""
-        people = len(self.store.persons())
+        people = len(self.opened_store.persons())
         missing = people - self.matcher.person_count
         if missing > 0:
             log.warning("%d of %d enrolled people have no templates of the active model %s and will not be "
@@ -180,7 +203,7 @@ class Daemon:
     def _alarm_unknown_schedules(self) -> None:
         """Persons whose schedule is not in access.schedules (renamed or removed) are denied 'invalid_schedule';
         not a reason to stay down (a fleet record may name a schedule this kiosk lacks), but an alarm."""
-        unknown = unknown_schedules(self.store.persons(), self.config)
+        unknown = unknown_schedules(self.opened_store.persons(), self.config)
         if unknown:
             detail = "; ".join(f"'{name}': {', '.join(who)}" for name, who in sorted(unknown.items()))
             self.health.raise_alarm("schedules", f"no such schedule in access.schedules for {detail}")
@@ -195,7 +218,8 @@ class Daemon:
             self.world = SimWorld.from_config(self.config, self.pipeline.detector)
         except (SimulationError, ValueError) as exc:
             raise StartupError(f"simulator: {exc}") from None
-        enroller = Enroller(self.store, self.pipeline, threshold=self.recognizer.duplicate_threshold, matcher=self.matcher,
+        enroller = Enroller(self.opened_store, self.pipeline, threshold=self.recognizer.duplicate_threshold,
+                            matcher=self.matcher,
                             recognition=self.config.recognition, allow_duplicates=self.config.store.allow_duplicate_faces,
                             masked_templates=self.config.mask.masked_templates,
                             upper_face=self.config.mask.upper_face, actor="sim")
@@ -271,7 +295,8 @@ class Daemon:
 
     def _act(self, step: Step, at: datetime) -> None:
         """A verdict: its events and log line are built before the gate moves (an error building them must not
-        leave the gate open with nothing recorded), then the gate, the log line, the events, the audit record."""
+        leave the gate open with nothing recorded), then the log line, the events (with the match audit, one
+        transaction), and the gate once they are recorded."""
         verdict = step.verdict
         assert verdict is not None
         decision, obs = verdict.decision, verdict.observation
@@ -291,29 +316,53 @@ class Daemon:
             "message": decision.message,
             "events": ",".join(e["type"] for e in events),
             "summary": describe(decision)}
-        if decision.granted:
-            self._grant_if_recording(events, fields)
+        grant = decision.granted and self._may_grant(events, fields)
         decisions_log.info("decision", extra={"fields": fields})
         self.health.count(f"decisions_{decision.outcome.value}")
         self.health.clear_alarm("decision")
-        for event in events:
-            self.events.put_nowait(event)
-        if obs.match is not None and self.store is not None:
-            self.store_thread.submit(self._audit_match, verdict, events[0]["event_id"] if events else None)
+        match = (MatchAttempt(obs.match, decision.granted, self.pipeline.model_id, tuple(decision.reasons))
+                 if obs.match is not None else None)
+        recorded = [self.writer.submit(event, match if i == 0 else None) for i, event in enumerate(events)]
+        if match is not None and not events:
+            self.store_thread.submit(self._audit_match, match)
+        if grant:
+            if self.config.gate.open_before_recorded:
+                self.gate.grant()
+            else:
+                task = asyncio.get_running_loop().create_task(self._grant_when_recorded(recorded))
+                self._grants.add(task)
+                task.add_done_callback(self._grants.discard)
         self._attendance_dirty = True
 
-    def _grant_if_recording(self, events: list[dict[str, Any]], fields: dict[str, Any]) -> None:
+    def _may_grant(self, events: list[dict[str, Any]], fields: dict[str, Any]) -> bool:
         """Never grant what cannot be recorded: while the event log fails (alarm `event_log`: disk full, a
         damaged or closed database) the gate stays locked and the events say so."""
         failing = self.health.alarms.get("event_log")
         if failing is None:
-            self.gate.grant()
-            return
-        self.health.count("grants_withheld")
+            return True
+        self._withheld(f"the event log cannot record ({failing})")
         fields["gate"] = "kept locked: the event log cannot record"
         for event in events:
             event["detail"] = {**(event.get("detail") or {}), "gate": "kept_locked_event_log_failing"}
-        log.error("gate kept locked for a granted person: the event log cannot record (%s)", failing)
+        return False
+
+    async def _grant_when_recorded(self, recorded: list[asyncio.Future[bool]]) -> None:
+        """Open the gate once every event of the grant is in the local log (a crash or a failing disk cannot
+        leave an opening unrecorded); not within gate.record_wait_s and it stays locked."""
+        try:
+            done = await asyncio.wait_for(asyncio.gather(*(asyncio.shield(r) for r in recorded)),
+                                          self.config.gate.record_wait_s)
+        except TimeoutError:
+            self._withheld(f"its events were not recorded within {self.config.gate.record_wait_s:g} s")
+            return
+        if all(done):
+            self.gate.grant()
+        else:
+            self._withheld("its events were refused by the event log")
+
+    def _withheld(self, why: str) -> None:
+        self.health.count("grants_withheld")
+        log.error("gate kept locked for a granted person: %s", why)
 
     def _decision_failed(self, exc: Exception) -> None:
         """A bug or bad data in the decision path must not end the daemon: the gate is locked, the error logged
@@ -323,52 +372,13 @@ class Daemon:
         self.health.raise_alarm("decision", f"{type(exc).__name__}: {exc}")
         log.exception("decision failed; gate locked")
 
-    def _audit_match(self, verdict, event_id: Optional[str]) -> None:
+    def _audit_match(self, match: MatchAttempt) -> None:
+        """A match attempt that produced no event (its audit otherwise goes with the event's transaction)."""
         try:
-            self.store.record_match_attempt(verdict.observation.match, granted=verdict.decision.granted,
-                                            model_id=self.pipeline.model_id, event_id=event_id,
-                                            reasons=list(verdict.decision.reasons), actor="daemon")
+            self.opened_store.record_match_attempt(match.result, granted=match.granted, model_id=match.model_id,
+                                            reasons=match.reasons, actor=match.actor)
         except Exception:
             log.exception("audit of a match attempt failed")
-
-    async def _event_writer(self) -> None:
-        """Sign and keep every event, then hand it to the durable MQTT outbox. Retries, never drops."""
-        loop = asyncio.get_running_loop()
-        while True:
-            event = await self.events.get()
-            self._writing = True
-            try:
-                if self.clock.synchronised is False:
-                    event = {**event, "clock_synchronised": False}   # its device_time may be wrong
-                signed = await self._record(loop, event)
-                if signed is None:
-                    continue
-                if self.mqtt is not None and not await self.mqtt.publish_event(signed):
-                    self.health.count("events_held_outbox_full")
-            finally:
-                self._writing = False
-            self.health.count("events")
-
-    async def _record(self, loop: asyncio.AbstractEventLoop, event: dict[str, Any]) -> Optional[dict[str, Any]]:
-        """The signed event once it is in the local log; None for an event no retry can record (a
-        malformed one: a bug, alarmed), so that it does not hold back every event after it."""
-        delay = 0.2
-        while True:
-            try:
-                signed = await loop.run_in_executor(self.store_thread, self.store.record_event, event)
-                self.health.clear_alarm("event_log")
-                return signed
-            except RecordError as exc:
-                self.health.count("events_refused")
-                self.health.raise_alarm("event_refused", f"{event.get('type')} {event.get('event_id')}: {exc}")
-                log.error("event refused by the event log, not recorded", extra={"fields": {
-                    "type": event.get("type"), "event_id": event.get("event_id"), "error": str(exc)}})
-                return None
-            except Exception as exc:   # disk full, database locked: keep the event and retry
-                self.health.raise_alarm("event_log", str(exc))
-                log.error("event log write failed, retrying: %s", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
 
     async def _health(self) -> None:
         interval, log_every = self.config.health.interval_s, self.config.health.log_interval_s
@@ -432,7 +442,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                report = await loop.run_in_executor(self.store_thread, self.store.purge_expired)
+                report = await loop.run_in_executor(self.store_thread, self.opened_store.purge_expired)
                 if any(report.as_dict().values()):
                     log.info("retention purge", extra={"fields": report.as_dict()})
             except Exception:
@@ -444,13 +454,14 @@ class Daemon:
         CLI writes the same database). Changes made here or applied from the fleet arrive through the
         store's change hook at once; these are picked up within STORE_POLL_S."""
         loop = asyncio.get_running_loop()
-        seen = await loop.run_in_executor(self.store_thread, self.store.version_high_water)
+        store = self.opened_store
+        seen = await loop.run_in_executor(self.store_thread, store.version_high_water)
         while True:
             await asyncio.sleep(STORE_POLL_S)
-            changed = await loop.run_in_executor(self.store_thread, self.store.persons_changed_since, seen)
+            changed = await loop.run_in_executor(self.store_thread, store.persons_changed_since, seen)
             for person in changed:
                 for matcher in (self.matcher, self.upper_matcher):
-                    await loop.run_in_executor(self.store_thread, matcher.refresh_person, self.store,
+                    await loop.run_in_executor(self.store_thread, matcher.refresh_person, store,
                                                person.person_id)
                 if person.deleted:
                     self.attendance.forget(person.person_id)
@@ -463,7 +474,7 @@ class Daemon:
             self.mqtt.set_door(is_open)
 
     def _door_alarm(self, alarm) -> None:
-        self.events.put_nowait(alarm.event(self.config, datetime.now(UTC)))
+        self.writer.submit(alarm.event(self.config, datetime.now(UTC)))
 
     # ---- MQTT ----------------------------------------------------------------------------------
     async def _start_mqtt(self) -> None:
@@ -480,16 +491,17 @@ class Daemon:
         except (OutboxError, KeyFileError) as exc:
             self.mqtt = None
             raise StartupError(f"mqtt: {exc}") from None
+        self.writer.sink = self.mqtt
 
     # ---- web -----------------------------------------------------------------------------------
-    def _bind_web(self) -> None:
+    def _bind_web(self, web: WebServer) -> None:
         """Listen: the last start-up step that can fail, so that no later one leaves the socket open."""
         from .web.server import WebError
         try:
-            self.web.bind()
+            web.bind()
         except WebError as exc:
             raise StartupError(f"web: {exc}") from None
-        self.health.gauge("web", self.web.status)
+        self.health.gauge("web", web.status)
 
     # ---- run -----------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -498,12 +510,16 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload, stop)
-        self._last_prompt: Optional[str] = None
+        self._last_prompt = None
         self._attendance_dirty = False
-        self._writing = False
         await loop.run_in_executor(self.infer, self._load)
-        self.tracker = Tracker(self.config)
-        self.feedback = Feedback(self.config)
+        self.writer = EventWriter(self.opened_store, self.store_thread, self.health,
+                                  clock_synchronised=lambda: self.clock.synchronised)
+        if self.config.gate.open_before_recorded:
+            log.warning("gate.open_before_recorded = true: a grant opens the gate before its event is recorded; a "
+                        "crash or a failing disk can leave an opening unrecorded")
+        self.tracker: Tracker = Tracker(self.config)
+        self.feedback: Feedback = Feedback(self.config)
         try:
             await loop.run_in_executor(None, self.feedback.start)   # an OpenCV window may take seconds
         except FeedbackError as exc:
@@ -512,7 +528,7 @@ class Daemon:
             from .web.server import WebServer
             self.web = WebServer(self.config, self.health.report)
             self.feedback.subscribe(self.web.screen.show)
-        self.gate = GateController.from_config(self.config)
+        self.gate: GateController = GateController.from_config(self.config)
         try:
             await self.gate.start()
         except (RelayError, OSError) as exc:
@@ -558,13 +574,13 @@ class Daemon:
             self._start_reader("thermal", thermal, max(1.0, 3.0 / (config.thermal.subpage_hz or 1.0)), self._on_thermal)
         self.health.gauge("gate", lambda: {"unlocked": self.gate.unlocked, **self.gate.health.as_dict()})
         self.health.gauge("queues", lambda: {"frames": self.frames.qsize(), "frames_dropped": self.frames.dropped,
-                                             "results": self.results.qsize(), "events": self.events.qsize()})
+                                             "results": self.results.qsize(), "events": self.writer.qsize()})
         if config.mqtt.enabled:
             await self._start_mqtt()
         if self.web is not None:
-            self._bind_web()
+            self._bind_web(self.web)
         stages = {"recognition": self._recognition(), "decisions": self._decisions(),
-                  "events": self._event_writer(), "health": self._health(),
+                  "events": self.writer.run(), "health": self._health(),
                   "attendance": self._attendance_saver(), "retention": self._retention(),
                   "store_watch": self._follow_other_writers()}
         watchdog = self.notifier.watchdog_interval()
@@ -580,12 +596,12 @@ class Daemon:
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *self.tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task is not stopped and task.exception() is not None:
+            failure = None if task is stopped else task.exception()
+            if failure is not None:
                 # A stage died: fail secure (the caller locks the gate) and exit non-zero for systemd.
-                exc = task.exception()
-                if isinstance(exc, InputError):   # the door lines cannot be requested: a set-up error
-                    raise StartupError(f"door inputs: {exc}") from None
-                raise exc
+                if isinstance(failure, InputError):   # the door lines cannot be requested: a set-up error
+                    raise StartupError(f"door inputs: {failure}") from None
+                raise failure
         log.info("stopping (signal received)")
         stopped.cancel()
 
@@ -615,15 +631,15 @@ class Daemon:
         if still:
             log.warning("device readers still busy at exit: %s", ", ".join(still))
         # Flush: every decided event reaches the local log (and the outbox) before we go.
+        for grant in list(self._grants):
+            grant.cancel()
         writer = next((t for t in self.tasks if t.get_name() == "events"), None)
-        while (writer is not None and not writer.done() and (self.events.qsize() or self._writing)
-               and time.monotonic() < deadline):
-            await asyncio.sleep(0.02)
+        unwritten = await self.writer.drain(max(0.0, deadline - time.monotonic())) if writer is not None else 0
         if writer is not None:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
-        if self.events.qsize():
-            log.error("%d events could not be written before exit", self.events.qsize())
+        if unwritten:
+            log.error("%d events could not be written before exit", unwritten)
         if self.mqtt is not None:
             await self.mqtt.stop(timeout=max(0.2, deadline - time.monotonic()))
         await self._save_attendance()

@@ -248,7 +248,8 @@ class Enroller:
         from .face.image_size import check_pixels
         from .face.images import as_bgr
 
-        vectors, qualities, kept, shots = [], [], [], []
+        vectors, kept, shots = [], [], []
+        qualities: list[Optional[float]] = []
         derived: list[list[Derived]] = []
         for name, data in items:
             if isinstance(data, str):
@@ -268,7 +269,7 @@ class Enroller:
             except (FaceError, ImageError) as exc:
                 shots.append(Shot(name, str(exc)))
                 continue
-            vectors.append(observation.embedding)
+            vectors.append(observation.required_embedding())
             qualities.append(round(float(observation.score), 4))
             derived.append(self._derived(image, observation))
             shots.append(Shot(name, None, qualities[-1]))
@@ -308,7 +309,7 @@ class Enroller:
                     feedback(str(exc))
                 continue
             last_taken = frame.timestamp
-            vectors.append(observation.embedding)
+            vectors.append(observation.required_embedding())
             qualities.append(round(float(observation.score), 4))
             derived.append(self._derived(frame.image, observation))
             log.append(Shot(f"camera frame {frame.seq}", None, qualities[-1]))
@@ -405,7 +406,7 @@ class ReembedReport:
 
 
 def reembed(store: Store, pipeline: FacePipeline, *, prune_other_models: bool = False, masked_templates: bool = False,
-            upper_face: bool = False, actor: str = "system", progress: Optional[Callable[[Person], None]] = None
+            upper_face: bool = False, actor: str = "system", progress: Optional[Callable[[Person], object]] = None
             ) -> ReembedReport:
     """After a model change: persons without templates of the active model are re-embedded from their
     kept source images (only where the consent scope has keep_images), else marked 'needs re-enrollment'.
@@ -461,7 +462,7 @@ def _embed_kept_images(store: Store, pipeline: FacePipeline, person: Person, *, 
         except (FaceError, ImageError):
             continue
         quality = round(float(observation.score), 4)
-        rows.append((observation.embedding, quality, "face", pipeline.model_id))
+        rows.append((observation.required_embedding(), quality, "face", pipeline.model_id))
         rows += [(d.vector, quality, d.kind, d.space) for d in derived_templates(
             pipeline, image, observation, masked_templates=masked_templates, upper_face=upper_face)]
     return rows

@@ -103,9 +103,9 @@ class TrackFusion:
         Cosine (unit frames u_i, unit template t): mean (1 - u_i.t) = 1 - |mean u| (1 - d), where the
         matcher's d = 1 - cos(mean u, t). Either way the order of the templates does not change.
         """
-        if not self._frames or not np.isfinite(fused_distance):
-            return fused_distance
         mean = self.fused()
+        if mean is None or not np.isfinite(fused_distance):   # None: no frames
+            return fused_distance
         if self.metric == Metric.cosine:
             return 1.0 - float(np.linalg.norm(mean)) * (1.0 - fused_distance)
         weights = np.array([f.weight for f in self._frames], np.float32)

@@ -179,7 +179,7 @@ class GateController:
                     return change.unlocked
                 wait = None if change is None else change.at - now
                 renew = self.lease is not None and self._timer.unlocked
-                if renew:
+                if self.lease is not None and renew:
                     wait = self.lease.renew_s if wait is None else min(wait, self.lease.renew_s)
                 self._cond.wait(wait)
 

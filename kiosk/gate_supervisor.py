@@ -66,8 +66,8 @@ class Lease:
     def pid(self) -> Optional[int]:
         return self._process.pid if self._process is not None else None
 
-    def start(self) -> None:
-        """Spawn the supervisor; raises OSError if it cannot be started."""
+    def start(self) -> int:
+        """Spawn the supervisor; returns the pipe it reads; raises OSError if it cannot be started."""
         read_end, write_end = os.pipe()
         try:
             self._process = subprocess.Popen(
@@ -84,6 +84,7 @@ class Lease:
         os.set_blocking(write_end, False)
         self._fd = write_end
         log.info("gate supervisor started", extra={"fields": {"pid": self._process.pid, "lease_s": self.lease_s}})
+        return write_end
 
     def unlocked(self) -> None:
         """Before energising the relay, and every renew_s while it stays energised."""
@@ -123,8 +124,7 @@ class Lease:
             os.close(self._fd)
             self._fd = None
             try:
-                self.start()
-                os.write(self._fd, message)
+                os.write(self.start(), message)
             except OSError as again:
                 log.error("cannot start the gate supervisor: %s; the gate runs unsupervised", again)
 

@@ -24,6 +24,7 @@ from .config.thermal import I2cThermalConfig, MockThermalConfig, NoThermalConfig
 
 if TYPE_CHECKING:
     from drivers.gpio_inputs import GpioInputs
+    from drivers.mlx90640.i2c import I2cBus
 
     from .sim.world import SimWorld
 
@@ -48,7 +49,6 @@ CAMERAS: Registry[CameraFactory] = Registry("camera", "camera.backend")
 THERMAL_SENSORS: Registry[ThermalFactory] = Registry("thermal sensor", "thermal.backend")
 RELAYS: Registry[RelayFactory] = Registry("relay", "gate.backend")
 INPUTS: Registry[InputsFactory] = Registry("door inputs", "gate.inputs_backend")
-
 
 def needs_simulator(config: KioskConfig) -> bool:
     return config.camera.backend == "mock" or config.thermal.backend == "mock"
@@ -101,7 +101,7 @@ def _lens(context: BuildContext) -> str:
     return context.config.temperature.sensor_fov.value
 
 
-def _mlx90640_on_i2c(t: I2cThermalConfig | MockThermalConfig, bus: object, context: BuildContext) -> ThermalSensor:
+def _mlx90640_on_i2c(t: I2cThermalConfig | MockThermalConfig, bus: int | I2cBus, context: BuildContext) -> ThermalSensor:
     from drivers.thermal.mlx90640_i2c import Mlx90640I2CSensor
 
     return Mlx90640I2CSensor(bus, t.i2c_address, refresh_hz=t.refresh_hz, adc_resolution=t.adc_resolution,

@@ -47,13 +47,25 @@ class RemoteCommands:
             raise CommandFailed(str(exc)) from None
 
     async def open_gate(self, params: dict[str, Any]) -> dict[str, Any]:
+        """As for a face grant, the gate opens once its `gate_opened` event is in the local log."""
+        from .mqtt import CommandFailed
+
+        daemon = self.daemon
         duration = params.get("duration_s")
-        self.daemon.gate.grant(duration)
-        opened_for = duration or self.daemon.config.gate.pulse_s
+        opened_for = duration or daemon.config.gate.pulse_s
+        recorded = daemon.writer.submit(make_event("gate_opened", daemon.config, datetime.now(UTC), detail={
+            "source": "remote_command", "reason": params.get("reason"), "duration_s": opened_for}))
+        if not daemon.config.gate.open_before_recorded:
+            try:
+                ok = await asyncio.wait_for(asyncio.shield(recorded), daemon.config.gate.record_wait_s)
+            except TimeoutError:
+                ok = False
+            if not ok:
+                raise CommandFailed("gate kept locked: its gate_opened event could not be recorded "
+                                    "(see the health alarm event_log)")
+        daemon.gate.grant(duration)
         log.info("gate opened by remote command", extra={"fields": {"reason": params.get("reason"),
                                                                        "duration_s": duration}})
-        self.daemon.events.put_nowait(make_event("gate_opened", self.daemon.config, datetime.now(UTC), detail={
-            "source": "remote_command", "reason": params.get("reason"), "duration_s": opened_for}))
         return {"opened": True, "duration_s": opened_for}
 
     async def enroll(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +80,7 @@ class RemoteCommands:
         if "embedding" in params:
             embedding = params["embedding"]
             report = await self._run(daemon.store_thread, lambda: enroll_remote(
-                daemon.store, person, [decode_embedding(embedding["embedding_b64"])], model_id=embedding["model_id"],
+                daemon.opened_store, person, [decode_embedding(embedding["embedding_b64"])], model_id=embedding["model_id"],
                 consent=params["consent"], active_model_id=daemon.pipeline.model_id, matcher=daemon.matcher,
                 threshold=threshold, refusal_threshold=daemon.recognizer.security_now().threshold,
                 allow_duplicates=daemon.config.store.allow_duplicate_faces))
@@ -78,7 +90,7 @@ class RemoteCommands:
                 log.info(note, extra={"fields": {"person_id": report.person.person_id}})
                 return {"person_id": report.person.person_id, "duplicates": len(report.duplicates), "note": note}
         else:
-            enroller = Enroller(daemon.store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
+            enroller = Enroller(daemon.opened_store, daemon.pipeline, threshold=threshold, matcher=daemon.matcher,
                                 recognition=daemon.config.recognition,
                                 allow_duplicates=daemon.config.store.allow_duplicate_faces,
                                 masked_templates=daemon.config.mask.masked_templates,
@@ -90,7 +102,7 @@ class RemoteCommands:
     async def delete_person(self, params: dict[str, Any]) -> dict[str, Any]:
         daemon = self.daemon
         ref = params.get("person_id") or params["employee_no"]
-        person = await self._run(daemon.store_thread, lambda: daemon.store.delete_person(
+        person = await self._run(daemon.store_thread, lambda: daemon.opened_store.delete_person(
             ref, actor="mqtt", reason=params.get("reason", "request")))
         daemon.attendance.forget(person.person_id)
         return {"person_id": person.person_id, "erased": True}
@@ -110,7 +122,7 @@ class RemoteCommands:
             setattr(current, name, getattr(fresh, name))
         restart = [name for name in changed if name not in LIVE_SECTIONS]
         await asyncio.get_running_loop().run_in_executor(daemon.infer, daemon.recognizer.reconfigure)
-        await self._run(daemon.store_thread, lambda: daemon.store.audit(
+        await self._run(daemon.store_thread, lambda: daemon.opened_store.audit(
             "config_change", actor="mqtt", detail={"applied": applied, "needs_restart": restart}))
         log.info("configuration reloaded", extra={"fields": {"applied": applied, "needs_restart": restart}})
         return {"applied": applied, "needs_restart": restart}
@@ -124,7 +136,7 @@ class RemoteCommands:
         """A page of the signed local log from params.seq on (cmd-events_since.schema.json), for HR to fill a gap."""
         daemon = self.daemon
         limit = params.get("limit", EVENTS_PAGE)
-        page = await self._run(daemon.store_thread, lambda: daemon.store.events_from(params["seq"], limit))
+        page = await self._run(daemon.store_thread, lambda: daemon.opened_store.events_from(params["seq"], limit))
         return {**page, "more": page["next_seq"] <= page["last_seq"]}
 
 

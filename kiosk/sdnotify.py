@@ -32,7 +32,7 @@ class Notifier:
         return int(usec) / 1e6 / 2
 
     def send(self, *fields: str) -> None:
-        if self._socket is None:
+        if self._socket is None or not self._address:
             return
         try:
             self._socket.sendto("\n".join(fields).encode(), self._address)

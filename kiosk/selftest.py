@@ -8,9 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .config import KioskConfig
+
+if TYPE_CHECKING:
+    from .face.pipeline import FacePipeline
+    from .sim.world import SimWorld
 
 CHECK_TIMEOUT_S = 10.0
 
@@ -34,8 +38,8 @@ class CheckResult:
 class SelfTest:
     def __init__(self, config: KioskConfig) -> None:
         self.config = config
-        self.pipeline = None
-        self.world = None
+        self.pipeline: Optional[FacePipeline] = None
+        self.world: Optional[SimWorld] = None
 
     def checks(self) -> list[tuple[str, bool, Callable[[], str]]]:
         """(name, required, check) in the order they run; later checks reuse what earlier ones loaded."""

@@ -126,7 +126,7 @@ class Tracker:
         track.last_seen, track.box = t, sample.face.box
 
         if sample.match is not None:
-            identity = sample.match.person_id
+            identity: object = sample.match.person_id   # compared with candidates, which may be _UNSET
             if identity == track.candidate:
                 track.challenger, track.challenges = _UNSET, 0
                 track.streak += 1

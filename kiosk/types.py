@@ -36,6 +36,12 @@ class FaceObservation:
     def width(self) -> float:
         return self.box[2] - self.box[0]
 
+    def required_embedding(self) -> np.ndarray:
+        """The embedding of a face that passed the quality gates (embed_for_enrollment); ValueError without one."""
+        if self.embedding is None:
+            raise ValueError("this face has no embedding (it did not pass the quality gates)")
+        return self.embedding
+
 
 @dataclass
 class MatchResult:

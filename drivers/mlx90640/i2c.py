@@ -28,6 +28,7 @@ import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import smbus2
@@ -77,10 +78,18 @@ class RawSubpage:
     follows_previous: bool       # the measurement directly after the previous RawSubpage
 
 
+class I2cBus(Protocol):
+    """The part of `smbus2.SMBus` the driver uses (the mock bus has it too)."""
+
+    def i2c_rdwr(self, *i2c_msgs: i2c_msg) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Mlx90640I2C:
     """One MLX90640 at `address` on `bus` (an `smbus2.SMBus`, the mock bus, or a bus number to open)."""
 
-    def __init__(self, bus: object, address: int = DEFAULT_ADDRESS, *, refresh_hz: float = 8.0, resolution_bits: int = 18,
+    def __init__(self, bus: int | I2cBus, address: int = DEFAULT_ADDRESS, *, refresh_hz: float = 8.0, resolution_bits: int = 18,
                  chess: bool = True, chunk_words: int = RAM_WORDS, retries: int = 4, backoff_s: float = 0.001,
                  max_backoff_s: float = 0.05, monitor: HealthMonitor | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -96,7 +105,7 @@ class Mlx90640I2C:
         self.period = 1.0 / refresh_hz_of(self.control)
         self.stats = {"transfers": 0, "bytes": 0}
         self.ram_read_s = 0.0                      # duration of the last RAM read
-        self._bus: object | None = None
+        self._bus: I2cBus | None = None
         self._owns_bus = False
         self._stuck = False
         self._reset_timing()
@@ -150,7 +159,7 @@ class Mlx90640I2C:
 
     # -- register access ---------------------------------------------------------------------------------------
 
-    def _transfer(self, *msgs) -> None:
+    def _transfer(self, *msgs: i2c_msg) -> None:
         if self._bus is None:
             raise Mlx90640Error("sensor is not open")
         delay = self.backoff_s
@@ -280,6 +289,7 @@ class Mlx90640I2C:
             self._last_clear = None
             return None
         self._next_expected = seen_at + self.period
+        assert words is not None   # only a late subpage has none, and it was discarded above
         return RawSubpage(words, bits & 1, self.control, seen_at, follows)
 
     def _acknowledge(self, bits: int) -> None:

@@ -28,7 +28,7 @@ VBE_WORD = 19600        # a typical Ta_VBE reading
 GAIN_DRIFT = 0.985      # RAM gain word relative to gainEE (the device's gain drifts a little from calibration)
 
 
-def _int16(values: np.ndarray) -> np.ndarray:
+def _int16(values: np.ndarray | float) -> np.ndarray:
     return np.clip(np.rint(values), -32768, 32767).astype(np.int16)
 
 

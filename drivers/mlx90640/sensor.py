@@ -17,7 +17,7 @@ from ..health import DeviceHealth
 from .compute import Calculator, FrameDataError, SubpageResult
 from .eeprom import Calibration, EepromError, parse_eeprom
 from .health import HealthMonitor
-from .i2c import Mlx90640Error, Mlx90640I2C, SubpageTimeout
+from .i2c import I2cBus, Mlx90640Error, Mlx90640I2C, SubpageTimeout
 from .registers import COLS, DEFAULT_ADDRESS, PIXELS, RAM_WORDS, ROWS
 
 
@@ -40,7 +40,7 @@ class Mlx90640:
     into every To calculation and can be changed between reads.
     """
 
-    def __init__(self, bus: object = 1, address: int = DEFAULT_ADDRESS, *, refresh_hz: float = 8.0,
+    def __init__(self, bus: int | I2cBus = 1, address: int = DEFAULT_ADDRESS, *, refresh_hz: float = 8.0,
                  resolution_bits: int = 18, chess: bool = True, chunk_words: int = RAM_WORDS,
                  emissivity: float = 0.98, reflected_c: float | None = None, retries: int = 4,
                  errors_before_degraded: int = 5, health: DeviceHealth | None = None,

@@ -121,7 +121,7 @@ class GyMcu90640:
             raise UartPortError("serial port is not open")
         now = self._clock()
         if self._last_read is not None and now - self._last_read > self.stale_after_s:
-            self._drop_backlog()
+            self._drop_backlog(self._serial)
         deadline = now + timeout
         while not self._frames:
             if self._clock() >= deadline:
@@ -146,12 +146,12 @@ class GyMcu90640:
         if data:
             self._frames.extend(self.sync.feed(data))
 
-    def _drop_backlog(self) -> None:
+    def _drop_backlog(self, port: serial.Serial) -> None:
         """Throw away whatever queued up while nobody was reading: its age is unknown."""
         self.late_discarded += len(self._frames)
         self._frames.clear()
         try:
-            self._serial.reset_input_buffer()
+            port.reset_input_buffer()
         except (serial.SerialException, OSError) as exc:
             raise UartPortError(f"serial port failed: {exc}") from exc
         self.sync.reset()

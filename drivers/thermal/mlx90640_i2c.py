@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 
 from ..mlx90640.eeprom import EepromError
-from ..mlx90640.i2c import Mlx90640Error
+from ..mlx90640.i2c import I2cBus, Mlx90640Error
 from ..mlx90640.lens import STANDARD_LENS, mlx90640_geometry
 from ..mlx90640.registers import DEFAULT_ADDRESS, RAM_WORDS
 from ..mlx90640.sensor import Mlx90640
@@ -34,7 +34,7 @@ class Mlx90640I2CSensor(ThermalSensor):
     ThermalError when no frame arrives within the timeout (health "failed" until frames flow again).
     """
 
-    def __init__(self, bus: object = 1, address: int = DEFAULT_ADDRESS, *, refresh_hz: float = 8.0,
+    def __init__(self, bus: int | I2cBus = 1, address: int = DEFAULT_ADDRESS, *, refresh_hz: float = 8.0,
                  adc_resolution: int = 18, mode: str = "chess", chunk_words: int = RAM_WORDS, emissivity: float = 0.98,
                  reflected_c: float | None = None, max_errors_before_degraded: int = 5,
                  lens: str = STANDARD_LENS) -> None:

@@ -5,6 +5,7 @@ import itertools
 import time
 
 import numpy as np
+import serial
 
 from ..health import DeviceHealth, HealthState
 from ..mlx90640.lens import STANDARD_LENS, mlx90640_geometry
@@ -27,8 +28,8 @@ class Mlx90640UartSensor(ThermalSensor):
     within the read timeout or the port fails (the next `read` reopens the port), ok again once frames are clean.
     """
 
-    def __init__(self, port: object = "/dev/ttyUSB0", baud: int = 115200, *, emissivity: float | None = 0.98,
-                 lens: str = STANDARD_LENS) -> None:
+    def __init__(self, port: str | serial.Serial = "/dev/ttyUSB0", baud: int = 115200, *,
+                 emissivity: float | None = 0.98, lens: str = STANDARD_LENS) -> None:
         self.module = GyMcu90640(port, baud, emissivity=emissivity)
         self.health = DeviceHealth()
         self.geometry = mlx90640_geometry(lens)

@@ -171,7 +171,7 @@ def _enroll(args: argparse.Namespace) -> int:
         return _batch(args, enroller, notice, valid_to, (ConsentError, StoreError))
 
 
-def _camera_enroll(enroller: Any, ref: Any, consent: dict[str, Any], config: Any, args: argparse.Namespace) -> Any:
+def _camera_enroll(enroller: Any, ref: Any, consent: Optional[dict[str, Any]], config: Any, args: argparse.Namespace) -> Any:
     from drivers.camera.base import CameraError
 
     from ..cli import CommandError

@@ -101,7 +101,8 @@ def _replay(args: argparse.Namespace) -> int:
     if not args.print_only and not config.mqtt.enabled:
         raise CommandError("mqtt.enabled is false in the configuration: nothing to publish to (use --print)")
     with Store.open(config) as store:
-        events, seq = [], args.since
+        events: list[dict[str, Any]] = []
+        seq = args.since
         while not args.limit or len(events) < args.limit:
             page = store.events_from(seq, min(REPLAY_PAGE, args.limit - len(events)) if args.limit else REPLAY_PAGE)
             events.extend(page["events"])

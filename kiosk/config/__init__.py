@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, Union, get_args, get
 
 import tomli_w
 from pydantic import Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from .access import AccessConfig
 from .base import Section
@@ -151,7 +152,7 @@ def _walk(loc: tuple) -> tuple[list[str], Optional[type[Section]], Optional[str]
     return path, model, backend
 
 
-def _describe(error: dict[str, Any], source: str) -> str:
+def _describe(error: ErrorDetails, source: str) -> str:
     path, _, backend = _walk(error["loc"])
     key = ".".join(path) or "(top level)"
     kind = error["type"]

@@ -16,6 +16,13 @@ class _Gate(Section):
     gpio_chip: str = Field("/dev/gpiochip0", description="GPIO chip of the relay line (backend gpio) and of the "
                                                          "door inputs.")
     pulse_s: float = Field(3.0, gt=0, le=60, description="How long the gate stays unlocked after a grant.")
+    record_wait_s: float = Field(1.0, gt=0, le=10, description="A grant opens the gate once its event is "
+                                                               "committed to the local event log; not committed "
+                                                               "within this long (failing or slow storage) and the "
+                                                               "gate stays locked (alarm event_log).")
+    open_before_recorded: bool = Field(False, description="UNSAFE: open the gate at once for a grant, before its "
+                                                          "event is committed (a crash or a failing disk can then "
+                                                          "leave a grant unrecorded); a warning at every start.")
     supervisor: bool = Field(True, description="A separate watchdog process locks the gate when the daemon "
                                                "dies or stalls while the gate is unlocked.")
     lease_s: float = Field(2.0, ge=0.2, le=30, description="Supervisor: while the gate is unlocked the relay "

@@ -71,17 +71,11 @@ class _Mlx90640Registers(_Mlx90640):
                                             description="Consecutive bus errors before the sensor is reported degraded.")
 
 
-class I2cThermalConfig(_Mlx90640Registers):
-    backend: Literal["i2c"] = "i2c"     # MLX90640 on an I2C bus through smbus2
+class _I2cBusKeys(_Mlx90640Registers):
     i2c_bus: int = Field(1, ge=0, le=255, description="I2C bus number (/dev/i2c-N).")
 
 
-class MockThermalConfig(_Mlx90640Registers):
-    backend: Literal["mock"] = "mock"   # simulated MLX90640 registers through a fake I2C bus (same driver as i2c)
-
-
-class UartThermalConfig(_Mlx90640):
-    backend: Literal["uart"] = "uart"   # GY-MCU90640-style module over a serial port
+class _UartKeys(_Mlx90640):
     uart_port: str = Field("/dev/ttyUSB0", description="Serial port of a UART module.")
     uart_baud: int = Field(115200, description="UART baud: 9600, 115200 or 460800.")
 
@@ -93,7 +87,19 @@ class UartThermalConfig(_Mlx90640):
         return value
 
 
-class NoThermalConfig(I2cThermalConfig, UartThermalConfig):
+class I2cThermalConfig(_I2cBusKeys):
+    backend: Literal["i2c"] = "i2c"     # MLX90640 on an I2C bus through smbus2
+
+
+class MockThermalConfig(_Mlx90640Registers):
+    backend: Literal["mock"] = "mock"   # simulated MLX90640 registers through a fake I2C bus (same driver as i2c)
+
+
+class UartThermalConfig(_UartKeys):
+    backend: Literal["uart"] = "uart"   # GY-MCU90640-style module over a serial port
+
+
+class NoThermalConfig(_I2cBusKeys, _UartKeys):
     """No sensor: no frames, no temperature, no thermal liveness.
 
     The sensor is switched off rather than replaced, so the keys of the sensors may stay in the file
@@ -101,7 +107,7 @@ class NoThermalConfig(I2cThermalConfig, UartThermalConfig):
     calibration files stay alike."""
 
     accepts_other_backends_keys: ClassVar[bool] = True
-    backend: Literal["none"] = "none"   # type: ignore[assignment]
+    backend: Literal["none"] = "none"
 
     @property
     def subpage_hz(self) -> Optional[float]:

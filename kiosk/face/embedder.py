@@ -33,7 +33,7 @@ class Embedder:
         self.dim = int(shapes[0][1])
         self.metric: Metric = spec.metric
         self.template = template_for(spec, landmarks)
-        self.size = tuple(spec.input_size)
+        self.size = spec.model_input_size()
         # Stable id of the vector space: the spec id plus the model file's hash.
         self.model_id = f"{spec.id}@{self.model.sha256[:12]}"
 

@@ -285,8 +285,8 @@ def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str, path:
         _, far, tar = roc_curve(d, s)
         floor = 1.0 / max(int((~s).sum()), 1)
         ax.plot(np.maximum(far, floor / 2), tar, label=f"{name} ({int(s.sum())} gen / {int((~s).sum())} imp)")
-    for far in FAR_TARGETS.values():
-        ax.axvline(far, color="grey", lw=0.5, ls=":")
+    for target in FAR_TARGETS.values():
+        ax.axvline(target, color="grey", lw=0.5, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("false accept rate")
     ax.set_ylabel("true accept rate")

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import ImageError
 
+assert Image.MAX_IMAGE_PIXELS is not None    # None only where a program switched Pillow's check off
 PILLOW_LIMIT = 2 * Image.MAX_IMAGE_PIXELS   # Pillow's own refusal (it warns from half of it)
 
 

@@ -107,7 +107,7 @@ class FaceMeshLandmarks:
             raise ModelError(self.model.path, f"wrong shape: outputs {self.model.output_shapes}, expected "
                                               f"{MESH_POINTS}x3 points and a face-presence logit")
         self._mesh_out, self._flag_out = sizes.index(MESH_POINTS * 3), sizes.index(1)
-        self.size = spec.input_size[0]
+        self.size = spec.model_input_size()[0]
         self.presence = 0.0
 
     def mesh(self, image_bgr: np.ndarray, detection: Detection) -> np.ndarray:

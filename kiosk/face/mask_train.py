@@ -62,7 +62,9 @@ def vary_light(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.clip(out + noise, 0, 255).astype(np.uint8)
     if rng.random() < 0.3:
         ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(25, 90))])
-        out = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        assert decoded is not None   # a JPEG cv2 itself just encoded
+        out = decoded
     return out
 
 
@@ -102,7 +104,8 @@ def random_style(rng: np.random.Generator) -> MaskStyle:
         colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
     else:
         colour = np.clip(np.array(style.colour) * rng.uniform(0.8, 1.2, 3) + rng.uniform(-20, 20, 3), 0, 255)
-    return dataclasses.replace(style, colour=tuple(int(c) for c in colour))
+    b, g, r = (int(c) for c in colour)
+    return dataclasses.replace(style, colour=(b, g, r))
 
 
 def jitter_points(keypoints: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -202,8 +202,8 @@ def _trials(matrix: np.ndarray, strangers: np.ndarray, genuine: np.ndarray, genu
 
 
 def _pool(parts: list[Trials]) -> Trials:
-    return Trials(*(np.concatenate([getattr(t, f) for t in parts]) for f in ("stranger_best", "genuine_own",
-                                                                             "genuine_other")), galleries=len(parts))
+    return Trials(np.concatenate([t.stranger_best for t in parts]), np.concatenate([t.genuine_own for t in parts]),
+                  np.concatenate([t.genuine_other for t in parts]), galleries=len(parts))
 
 
 def evaluate_open_set(pipeline: FacePipeline, split: OpenSetSplit, recognition: RecognitionConfig,
@@ -214,7 +214,7 @@ def evaluate_open_set(pipeline: FacePipeline, split: OpenSetSplit, recognition: 
     embedded = embed_images(pipeline, images, progress)
     gallery_ids = [k for k, p in split.enrolled.items() if p in embedded.vectors]
     column = {k: i for i, k in enumerate(gallery_ids)}
-    probes = [(None, p) for p in split.strangers if p in embedded.vectors]
+    probes: list[tuple[Optional[str], Path]] = [(None, p) for p in split.strangers if p in embedded.vectors]
     probes += [(k, p) for k, paths in split.genuine.items() if k in column for p in paths if p in embedded.vectors]
     if not any(k is None for k, _ in probes) or all(k is None for k, _ in probes):
         raise ValueError("after images without a face there are not both stranger probes and genuine probes of "

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from .crops import Detects
-from .detectors.base import Detection, largest_first
+from .detectors.base import Detection, box_of, largest_first
 from .errors import FaceError
 
 NO_FACE = "no face found"
@@ -76,7 +76,7 @@ def _windows(shape: tuple[int, ...], window: int) -> list[tuple[int, int]]:
 def _to_photo(detections: list[Detection], x: int, y: int, scale: float) -> list[Detection]:
     """Detections in a window at (x, y) of the photo resized by `scale` -> photo pixels."""
     offset = np.array([x, y], np.float32)
-    return [Detection(tuple(float(v) for v in (np.asarray(d.box).reshape(2, 2) + offset).ravel() / scale),
+    return [Detection(box_of((np.asarray(d.box).reshape(2, 2) + offset).ravel() / scale),
                       d.score, ((d.keypoints + offset) / scale).astype(np.float32), d.layout) for d in detections]
 
 

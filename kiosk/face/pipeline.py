@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 from typing import Optional
 
+import cv2
 import numpy as np
 
 from ..config.face import FaceConfig
@@ -45,7 +46,12 @@ log = logging.getLogger("kiosk.face")
 
 class FacePipeline:
     def __init__(self, config: FaceConfig, models_dir: Path) -> None:
-        """Loads and checks every model; raises ModelError naming the file and `kiosk models install`."""
+        """Loads and checks every model; raises ModelError naming the file and `kiosk models install`.
+
+        Also sets OpenCV's thread pool (process-wide) to `num_threads`: its workers spin-wait for work,
+        which on these small images saved no time but cost about 12% of a core in the daemon, more while
+        another process (the kiosk screen's browser) competes for the cores (bench/bench_web_cpu.py)."""
+        cv2.setNumThreads(config.num_threads)
         self.config = config
         self.models_dir = Path(models_dir)
         self.detector = create_detector(config, self.models_dir)

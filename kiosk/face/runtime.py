@@ -62,7 +62,7 @@ class TFLiteModel:
         if len(inputs) != 1:
             raise ModelError(self.path, f"has {len(inputs)} inputs, expected 1")
         self._input = inputs[0]
-        width, height = spec.input_size
+        width, height = spec.model_input_size()
         expected = [1, height, width, 3]
         if list(self._input["shape"]) != expected:
             raise ModelError(self.path, f"wrong shape: input {list(self._input['shape'])}, spec {spec.id} says {expected}")

@@ -142,6 +142,12 @@ class ModelSpec(BaseModel):
                 raise ValueError(f"landmark template {source!r} needs exactly 5 points")
         return value
 
+    def model_input_size(self) -> tuple[int, int]:
+        """(width, height) of the model input; every spec with a model file has one (validated)."""
+        if self.input_size is None:
+            raise ValueError(f"spec {self.id} ({self.task}) has no input_size")
+        return self.input_size
+
     def model_path(self, spec_dir: Path) -> Path:
         if self.file is None:
             raise ValueError(f"spec {self.id} ({self.task}) has no model file")

@@ -128,7 +128,7 @@ def _render(style: MaskStyle, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """The mask on the canvas at `scale` canvas pixels per template unit: (colour float32 HxWx3, alpha HxW)."""
     width, height = int(CANVAS_SIZE[0] * scale), int(CANVAS_SIZE[1] * scale)
     outline = (_outline(style.shape) - CANVAS_ORIGIN) * scale
-    alpha = np.zeros((height, width), np.uint8)
+    alpha: np.ndarray = np.zeros((height, width), np.uint8)   # uint8 to draw, float32 after
     cv2.fillPoly(alpha, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
 
     # Shading: the mask bulges over the nose and turns away at the sides and under the chin.
@@ -155,7 +155,7 @@ def _texture(colour: np.ndarray, style: MaskStyle, scale: float, xs: np.ndarray,
     def canvas(points: list[tuple[float, float]]) -> np.ndarray:
         return np.round((np.array(points, np.float32) - CANVAS_ORIGIN) * scale * 16).astype(np.int32)
 
-    lines = np.zeros(colour.shape[:2], np.float32)
+    lines: np.ndarray = np.zeros(colour.shape[:2], np.float32)
     thickness = max(1, int(round(0.6 * scale)))
     if style.pattern == "pleats":
         for y in (78.0, 90.0, 102.0):
@@ -218,7 +218,7 @@ def draw_mask(image_bgr: np.ndarray, points: np.ndarray, style: MaskStyle) -> np
     if sigma > 0.3:
         colour = cv2.GaussianBlur(colour, (0, 0), sigma)
         alpha = cv2.GaussianBlur(alpha, (0, 0), sigma)
-    warped_colour = cv2.warpAffine(colour, roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    warped_colour: np.ndarray = cv2.warpAffine(colour, roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     warped_alpha = cv2.warpAffine(alpha, roi, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
     patch = out[y1:y2, x1:x2].astype(np.float32)

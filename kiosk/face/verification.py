@@ -125,7 +125,7 @@ def summary(distances: np.ndarray, same: np.ndarray, folds: Optional[np.ndarray]
     d = np.asarray(distances, np.float64)
     s = np.asarray(same, bool)
     own_folds = folds is not None
-    if not own_folds:
+    if folds is None:
         folds = default_folds(s)
     best_acc, best_thr = best_threshold(d, s)
     eer, eer_threshold = equal_error_rate(d, s)

@@ -13,6 +13,7 @@ integer; a tensor is version 2, four dimensions, then little-endian float32 valu
 """
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,7 @@ class _Cursor:
         self.pos += 4 * count
         return values
 
-    def alias_shape(self) -> list[int]:
+    def alias_shape(self) -> list[builtins.int]:   # `int` here is the method above
         version = self.int()
         if version != 1:
             raise DlibFormatError(f"alias tensor version {version} at byte {self.pos} (expected 1)")
@@ -130,8 +131,8 @@ def _read_layer(cur: _Cursor, kind: str) -> Layer:
         cur.alias_shape()
         has_bias = cur.int() == 0                # dlib: FC_HAS_BIAS = 0, FC_NO_BIAS = 1
         weights = values[:inputs * outputs].reshape(inputs, outputs)
-        bias = values[inputs * outputs:inputs * outputs + outputs] if has_bias else None
-        return Layer(kind, {"weights": weights, "bias": bias})
+        fc_bias = values[inputs * outputs:inputs * outputs + outputs] if has_bias else None
+        return Layer(kind, {"weights": weights, "bias": fc_bias})
     return Layer(kind)                           # relu, add_prev: no parameters
 
 

@@ -37,14 +37,15 @@ class ModelStatus:
 
 def _convert(kind: str, source: Path) -> bytes:
     if kind == "dlib_resnet":
-        from .dlib_to_tflite import convert
+        from .dlib_to_tflite import convert as convert_dlib
 
-        return convert(source)
+        return convert_dlib(source)
     if kind == "onnx":
-        from .onnx_to_tflite import OnnxConversionError, convert
+        from .onnx_to_tflite import OnnxConversionError
+        from .onnx_to_tflite import convert as convert_onnx
 
         try:
-            return convert(source)
+            return convert_onnx(source)
         except OnnxConversionError as exc:
             raise FetchError(str(exc)) from None
     raise ValueError(f"unknown converter {kind!r}")
@@ -77,7 +78,7 @@ def _install_one(model: DefaultModel, models_dir: Path, cache: Path, source_dir:
         state = "installed"
     _write_spec_if_changed(models_dir, spec)
     if model.licence_text is not None:
-        _install_bundled_licence(models_dir, model)
+        _install_bundled_licence(models_dir, model.spec.id, model.licence_text)
     return ModelStatus(spec.id, target, state)
 
 
@@ -94,9 +95,9 @@ def _install_ensemble(spec: ModelSpec, models_dir: Path, installed: set[str]) ->
     return ModelStatus(spec.id, path, "installed", f"({' + '.join(members)})")
 
 
-def _install_bundled_licence(models_dir: Path, model: DefaultModel) -> None:
-    target = models_dir / "licences" / f"{model.spec.id}-{model.licence_text}"
-    with resources.as_file(resources.files("kiosk") / "data" / model.licence_text) as source:
+def _install_bundled_licence(models_dir: Path, model_id: str, licence_text: str) -> None:
+    target = models_dir / "licences" / f"{model_id}-{licence_text}"
+    with resources.as_file(resources.files("kiosk") / "data" / licence_text) as source:
         if not (target.is_file() and target.read_bytes() == source.read_bytes()):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)

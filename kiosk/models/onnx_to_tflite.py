@@ -130,7 +130,7 @@ class _Walker:
 
     def clip_kind(self, node) -> Activation:
         attrs = _attributes(node)
-        bounds = []
+        bounds: list[float | None] = []
         for position, key in ((1, "min"), (2, "max")):
             if len(node.input) > position and node.input[position]:
                 bounds.append(float(self.constant(node, node.input[position])))

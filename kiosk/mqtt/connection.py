@@ -357,7 +357,7 @@ class Connection:
             self.publish(topic, payload, qos, retain, acked)
         except ConnectError:
             return False
-        closed = asyncio.ensure_future(self.closed.wait())
+        closed: asyncio.Future[Any] = asyncio.ensure_future(self.closed.wait())
         try:
             finished, _ = await asyncio.wait({done, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -4,11 +4,13 @@ All SQLite work runs on one private writer thread, in call order. `put()` return
 message is committed; messages that arrive while a commit is running are committed together in
 the next transaction (group commit), so a burst costs one fsync per batch, not per message.
 
-When the outbox holds `max_events` rows, or SQLite cannot write (disk full, I/O error), new
-messages are held in memory, in order, and an alarm is raised; they are committed as soon as
-there is room again. Only when that memory overflow is also full is a message refused: it is
-counted and logged with its reference (the event stays in the store's own event log). `put()`
-never raises for storage trouble and never blocks the caller beyond one commit.
+When the outbox holds `max_events` rows, or SQLite cannot write (disk full, I/O error), an alarm
+is raised and a new message is not committed. An event of the local log (`log_backed`, the
+daemon) is then simply not taken: `on_behind()` is called and kiosk/mqtt/reconcile.py takes it
+from the log, in order, once there is room; nothing is held only in memory. Other messages (fleet
+records, events of a service without a log) are held in memory, in order, and committed as soon as
+there is room again; only when that overflow is also full is one refused, counted and logged.
+`put()` never raises for storage trouble and never blocks the caller beyond one commit.
 """
 from __future__ import annotations
 
@@ -22,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Optional, TypeVar
 
-from .outbox import Message, Outbox, Row, is_disk_full
-from .outbox_rebuild import Recover, open_or_rebuild
+from .outbox import EventCursor, Message, Outbox, Row, is_disk_full
+from .outbox_rebuild import open_or_rebuild
 
 log = logging.getLogger("kiosk.mqtt")
 T = TypeVar("T")
@@ -40,11 +42,14 @@ ALARM_REJECTED = "broker_rejected"
 
 class DurableQueue:
     def __init__(self, path: Path, max_events: int, *, max_page_count: Optional[int] = None,
-                 on_alarm: Optional[Callable[[frozenset[str]], None]] = None, recover: Optional[Recover] = None) -> None:
-        """`recover`: the messages of a new outbox when the file is damaged (outbox_rebuild.py); without it a
-        damaged file raises OutboxDamaged from open()."""
+                 on_alarm: Optional[Callable[[frozenset[str]], None]] = None, log_backed: bool = False,
+                 on_behind: Optional[Callable[[], None]] = None) -> None:
+        """`log_backed`: events (messages with an `event_seq`) are also in a local log that refills the outbox
+        (reconcile.py): a damaged file is set aside and a new one started (outbox_rebuild.py) instead of
+        raising OutboxDamaged from open(), and events are never held in memory (`on_behind()` instead)."""
         self.path = Path(path)
-        self._recover = recover
+        self.log_backed = log_backed
+        self._on_behind = on_behind
         self.rebuilt = False
         self.max_events = max_events
         self._max_page_count = max_page_count
@@ -72,7 +77,7 @@ class DurableQueue:
     async def open(self) -> None:
         """Open the file (raises OutboxError) and load the counters; a backlog is announced via new_data."""
         def _open() -> tuple[Outbox, bool, int, Optional[float], int]:
-            box, rebuilt = open_or_rebuild(self.path, self._max_page_count, self._recover)
+            box, rebuilt = open_or_rebuild(self.path, self._max_page_count, self.log_backed)
             return box, rebuilt, box.depth(), box.oldest_created(), box.rejected_count()
         self._outbox, self.rebuilt, self.depth, self.oldest_created, self.rejected = await self._run(_open)
         if self.rejected:
@@ -91,10 +96,16 @@ class DurableQueue:
         return len(self._overflow)
 
     # -- adding ---------------------------------------------------------------------------------------
+    @property
+    def room(self) -> int:
+        """Rows the outbox can take before it holds `max_events`."""
+        return self.max_events - self.depth - len(self._pending)
+
     async def put(self, message: Message) -> bool:
-        """Commit one message; True once it is durable, False when it is held in memory (alarm raised)."""
-        if self._overflow or self.depth + len(self._pending) >= self.max_events:
-            if self.depth + len(self._pending) >= self.max_events:
+        """Commit one message; True once it is durable, False when it is not (alarm raised): then held in
+        memory, or, for an event of the local log, left there for the reconciler."""
+        if self._overflow or self.room <= 0 or (self._from_log(message) and self._storage_failing):
+            if self.room <= 0:
                 self._raise(ALARM_FULL)
             self._hold([message])
             return False
@@ -120,10 +131,15 @@ class DurableQueue:
                 if not done.done():
                     done.set_result(True)
 
+    async def add_now(self, messages: list[Message]) -> bool:
+        """Commit `messages` now, whatever the room (the reconciler sizes its batches by `room`); False when
+        storage refused them (alarm raised, nothing held)."""
+        return await self._commit(messages)
+
     async def _commit(self, messages: list[Message]) -> bool:
         assert self._outbox is not None, "DurableQueue.open() first"
         try:
-            await self._run(self._outbox.add, messages)
+            added = await self._run(self._outbox.add, messages)
         except sqlite3.Error as exc:
             alarm = ALARM_DISK if is_disk_full(exc) else ALARM_STORAGE
             if alarm not in self._alarms:
@@ -131,14 +147,28 @@ class DurableQueue:
             self._raise(alarm)
             return False
         self._clear(ALARM_DISK, ALARM_STORAGE)
+        if not added:
+            return True
         if self.oldest_created is None:
             self.oldest_created = messages[0].created
-        self.depth += len(messages)
+        self.depth += len(added)
         self.new_data.set()
         return True
 
+    @property
+    def _storage_failing(self) -> bool:
+        return bool(self._alarms.intersection((ALARM_DISK, ALARM_STORAGE)))
+
+    def _from_log(self, message: Message) -> bool:
+        return self.log_backed and message.event_seq is not None
+
     def _hold(self, messages: list[Message]) -> None:
+        behind = [m for m in messages if self._from_log(m)]
+        if behind and self._on_behind is not None:
+            self._on_behind()
         for m in messages:
+            if self._from_log(m):
+                continue
             if len(self._overflow) >= OVERFLOW_MAX:
                 self.dropped += 1
                 log.error("outbox: full on disk and in memory; %s %s NOT queued for MQTT (still in the store's log)",
@@ -205,6 +235,18 @@ class DurableQueue:
             self.depth = max(0, self.depth - 1)
             log.error("outbox: the broker refused message %d (%s); kept in %s table 'rejected'", seq, reason, self.path)
             self._raise(ALARM_REJECTED)
+
+    async def event_cursor(self) -> Optional[EventCursor]:
+        assert self._outbox is not None
+        return await self._run(self._outbox.event_cursor)
+
+    async def move_cursor(self, through: int) -> None:
+        assert self._outbox is not None
+        await self._run(self._outbox.move_cursor, through)
+
+    async def skip_events(self, event_seqs: list[int]) -> None:
+        assert self._outbox is not None
+        await self._run(self._outbox.skip_events, event_seqs)
 
     async def refresh_oldest(self) -> None:
         assert self._outbox is not None

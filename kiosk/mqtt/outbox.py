@@ -3,6 +3,11 @@
 Plain `sqlite3`, WAL, `synchronous = FULL` (a committed message survives a power cut, not only a
 crash). The object is confined to one thread (the durable queue's writer thread); the event
 loop never touches it. Rows are numbered by an AUTOINCREMENT `seq`, which is the publish order.
+
+The event cursor records which events of the store's local log (by their own `seq`) the outbox has
+taken, in the same transaction as their rows: `through` (every event seq up to it is taken) plus
+the taken numbers above it. That is what lets kiosk/mqtt/reconcile.py fill the outbox with exactly
+the events it lacks, after a crash between the two commits, a full outbox or a failing disk.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -39,6 +44,13 @@ CREATE TABLE IF NOT EXISTS rejected (
 CREATE TABLE IF NOT EXISTS command_nonces (
     nonce_key TEXT PRIMARY KEY,
     expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_cursor (    -- no row: a new outbox; through NULL: one from before cursors
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    through INTEGER                           -- every local-log event seq <= through is taken
+);
+CREATE TABLE IF NOT EXISTS events_taken (    -- event seqs above `through` that are taken
+    event_seq INTEGER PRIMARY KEY
 );
 CREATE TABLE IF NOT EXISTS fleet_versions (  -- per person: the newest version published or applied
     person_id TEXT PRIMARY KEY,
@@ -68,6 +80,13 @@ class Message:
     kind: str
     ref: Optional[str]
     created: float
+    event_seq: Optional[int] = None     # an event's number in the local log (the event cursor)
+
+
+@dataclass(frozen=True)
+class EventCursor:
+    through: Optional[int]              # None: the outbox predates cursors (start at the log's end)
+    taken: frozenset[int]               # taken numbers above `through`
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,8 @@ class Outbox:
             if version > SCHEMA_VERSION:
                 raise OutboxError(f"{self.path}: schema version {version} is newer than this software ({SCHEMA_VERSION})")
             self._db.executescript(_SCHEMA)
+            if version == 1:   # its events were queued without a cursor: the cursor starts at the log's end
+                self._db.execute("INSERT OR IGNORE INTO event_cursor (id, through) VALUES (1, NULL)")
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if max_page_count is not None:
                 self._db.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
@@ -114,20 +135,84 @@ class Outbox:
             raise OutboxError(f"{self.path}: cannot create the outbox: {exc.strerror or exc}") from None
 
     def add(self, messages: list[Message]) -> list[int]:
-        """Commit `messages` in one transaction; return their seqs (raises sqlite3.Error, nothing committed)."""
+        """Commit `messages` in one transaction; return the seqs of the rows added (raises sqlite3.Error,
+        nothing committed). An event the cursor says was taken already is skipped: never queued twice."""
         cur = self._db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
             seqs = []
             for m in messages:
+                if m.event_seq is not None and not self._take(cur, m.event_seq):
+                    continue
                 cur.execute("INSERT INTO outbox (topic, payload, qos, retain, kind, ref, created) VALUES (?,?,?,?,?,?,?)",
                             (m.topic, m.payload, m.qos, int(m.retain), m.kind, m.ref, m.created))
+                assert cur.lastrowid is not None  # always set by an INSERT
                 seqs.append(cur.lastrowid)
+            self._advance_cursor(cur)
             cur.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
         return seqs
+
+    def _take(self, cur: sqlite3.Cursor, event_seq: int) -> bool:
+        row = cur.execute("SELECT through FROM event_cursor WHERE id = 1").fetchone()
+        if row is not None and row[0] is not None and event_seq <= row[0]:
+            return False
+        cur.execute("INSERT OR IGNORE INTO events_taken (event_seq) VALUES (?)", (event_seq,))
+        return cur.rowcount == 1
+
+    def _advance_cursor(self, cur: sqlite3.Cursor) -> None:
+        """Fold the taken numbers that follow `through` without a gap into it (the table stays small)."""
+        row = cur.execute("SELECT through FROM event_cursor WHERE id = 1").fetchone()
+        if row is None or row[0] is None:
+            return
+        through = row[0]
+        taken = [s for (s,) in cur.execute("SELECT event_seq FROM events_taken WHERE event_seq > ? ORDER BY event_seq",
+                                           (through,))]
+        for event_seq in taken:
+            if event_seq != through + 1:
+                break
+            through = event_seq
+        if through != row[0]:
+            cur.execute("UPDATE event_cursor SET through = ? WHERE id = 1", (through,))
+            cur.execute("DELETE FROM events_taken WHERE event_seq <= ?", (through,))
+
+    def event_cursor(self) -> Optional[EventCursor]:
+        """None for a new outbox (nothing taken yet)."""
+        row = self._db.execute("SELECT through FROM event_cursor WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        taken = frozenset(s for (s,) in self._db.execute("SELECT event_seq FROM events_taken"))
+        return EventCursor(row[0], taken)
+
+    def move_cursor(self, through: int) -> None:
+        """Set `through` (a new cursor, or past numbers the log no longer has); it never moves back."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            row = cur.execute("SELECT through FROM event_cursor WHERE id = 1").fetchone()
+            if row is None or row[0] is None or through > row[0]:
+                cur.execute("INSERT OR REPLACE INTO event_cursor (id, through) VALUES (1, ?)", (through,))
+                cur.execute("DELETE FROM events_taken WHERE event_seq <= ?", (through,))
+                self._advance_cursor(cur)
+            cur.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def skip_events(self, event_seqs: list[int]) -> None:
+        """Mark numbers the log does not have as taken, so that the cursor moves past them."""
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for event_seq in event_seqs:
+                self._take(cur, event_seq)
+            self._advance_cursor(cur)
+            cur.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     def after(self, seq: int, limit: int) -> list[Row]:
         """The oldest `limit` rows with a seq greater than `seq`, in seq order."""

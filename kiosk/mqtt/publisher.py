@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from typing import Any
 
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -64,7 +65,7 @@ class Publisher:
             closed.cancel()   # _inflight stays: acknowledgements may still arrive while the service stops
 
     @staticmethod
-    async def _wait(event: asyncio.Event, closed: asyncio.Future[object]) -> None:
+    async def _wait(event: asyncio.Event, closed: asyncio.Future[Any]) -> None:
         waiter = asyncio.ensure_future(event.wait())
         try:
             await asyncio.wait({waiter, closed}, return_when=asyncio.FIRST_COMPLETED)

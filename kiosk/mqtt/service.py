@@ -37,8 +37,9 @@ from .durable import DurableQueue
 from .fleet import ALARM_NO_KEY, FleetCipher, FleetSync
 from .fleet_signing import FleetSigning
 from .ha import HaState, discovery_messages, removal_messages
-from .outbox_rebuild import event_message, from_event_log
+from .outbox_rebuild import event_message
 from .publisher import Publisher
+from .reconcile import EventReconciler
 from .security import insecure_warnings
 from .signing import TrustedKeys, now_iso
 from .takeover import ALARM as ALARM_TAKEOVER
@@ -106,6 +107,7 @@ class MqttService:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.queue: Optional[DurableQueue] = None
+        self.reconciler: Optional[EventReconciler] = None   # with a store: the outbox follows its event log
         self.fleet: Optional[FleetSync] = None
         self.processor: Optional[CommandProcessor] = None
         self.public_key: Optional[dict[str, str]] = None
@@ -125,13 +127,16 @@ class MqttService:
         await asyncio.get_running_loop().run_in_executor(None, self._load_device_key)
         for line in insecure_warnings(self.mqtt):
             log.warning("%s", line)
-        recover = (from_event_log(self._store, self.topics, self.mqtt.outbox_max_events)
-                   if callable(getattr(self._store, "signed_events", None)) else None)
+        log_backed = callable(getattr(self._store, "outbox_page", None))
         self.queue = DurableQueue(self.outbox_path, self.mqtt.outbox_max_events, max_page_count=self._outbox_max_pages,
-                                  on_alarm=lambda _: self._alarms_changed(), recover=recover)
+                                  on_alarm=lambda _: self._alarms_changed(), log_backed=log_backed,
+                                  on_behind=self._outbox_behind)
         await self.queue.open()
+        if log_backed:
+            self.reconciler = EventReconciler(self.queue, self._store, self._in_store, self.topics)
+            self._tasks.append(asyncio.create_task(self.reconciler.run(), name="mqtt-reconcile"))
         self._publisher = Publisher(self.queue, self.mqtt.inflight_max)
-        await self._start_fleet()
+        await self._start_fleet(self.queue)
         if self.mqtt.accept_commands:
             self.processor = CommandProcessor(self.device_id, self.mqtt.command_auth,
                                               TrustedKeys(self.config.trusted_keys_dir), self.mqtt.command_max_age_s,
@@ -179,8 +184,10 @@ class MqttService:
     async def publish_event(self, event: dict[str, Any]) -> bool:
         """Commit a signed event to the outbox for `<prefix>/<device>/events/<type>` (QoS 1).
 
-        Returns True once durable, False when it is held in memory because the outbox is full or the
-        disk failed (an alarm is raised; it is committed when possible). Never waits for the broker.
+        Returns True once durable in the outbox. False when it is not there yet: with a store, because
+        the outbox is full, the disk failed or earlier events wait (the event is in the local log and the
+        reconciler takes it from there, in seq order); without a store it is held in memory (an alarm is
+        raised; it is committed when possible). Never waits for the broker.
         Raises ValueError for a malformed event (a bug in the caller).
         """
         if self.queue is None or self._stopping.is_set():
@@ -194,7 +201,14 @@ class MqttService:
             raise ValueError(f"event {event['event_id']} is not JSON-serialisable: {exc}") from None
         if self._ha is not None and self._ha.note_event(event):
             self._publish_ha_state()
+        if self.reconciler is not None and self.reconciler.behind and message.event_seq is not None:
+            self.reconciler.wake()           # it takes this event from the log, after the ones before it
+            return False
         return await self.queue.put(message)
+
+    def _outbox_behind(self) -> None:
+        if self.reconciler is not None:
+            self.reconciler.wake()
 
     def update_health(self, data: dict[str, Any]) -> None:
         """The daemon's part of the health message (kiosk.health.HealthMonitor.report())."""
@@ -239,7 +253,8 @@ class MqttService:
                 "outbox": {"depth": q.depth if q else 0,
                            "oldest_age_s": None if oldest is None else round(max(0.0, time.time() - oldest), 1),
                            "overflow": q.overflow if q else 0, "dropped": q.dropped if q else 0,
-                           "rejected": q.rejected if q else 0},
+                           "rejected": q.rejected if q else 0,
+                           "behind_log": self.reconciler is not None and self.reconciler.behind},
                 "takeovers": self.takeovers.total,
                 "commands": {"accepted": self.processor.accepted if self.processor else 0,
                              "refused": self.processor.refused if self.processor else 0},
@@ -251,7 +266,7 @@ class MqttService:
         }
 
     # -- internals ------------------------------------------------------------------------------------
-    async def _start_fleet(self) -> None:
+    async def _start_fleet(self, queue: DurableQueue) -> None:
         if not self.mqtt.fleet_sync or self._store is None:
             return
         from ..store.errors import KeyFileError
@@ -264,7 +279,7 @@ class MqttService:
             log.error("mqtt: fleet sync is off: %s", exc)
             return
         signing = FleetSigning(self._device_key, self.config.device_keys_dir)
-        self.fleet = FleetSync(self._store, FleetCipher(key), signing, self.topics, self.queue, self._in_store,
+        self.fleet = FleetSync(self._store, FleetCipher(key), signing, self.topics, queue, self._in_store,
                                on_alarm=self._alarms_changed)
         await self.fleet.load_versions()
         self._tasks.append(asyncio.create_task(self.fleet.run_maintenance(), name="mqtt-fleet-maintenance"))
@@ -377,8 +392,8 @@ class MqttService:
                 if task.done() and not task.cancelled() and task.exception() is not None:
                     raise ConnectError(f"session task {task.get_name()} failed: {task.exception()}")
         finally:
-            for task in (*tasks, stop, closed):
-                task.cancel()
+            for waiter in (*tasks, stop, closed):
+                waiter.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _health_loop(self, conn: Connection) -> None:
@@ -413,13 +428,14 @@ class MqttService:
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         topic = message.topic
+        payload = bytes(message.payload)   # typed bytes | bytearray
         name = self.topics.command_name(topic)
         if name is not None:
             if self.processor is not None:
-                self.processor.submit(name, message.payload, bool(message.retain))
+                self.processor.submit(name, payload, bool(message.retain))
             return
         if self.fleet is not None:
-            self.fleet.received(topic, message.payload)
+            self.fleet.received(topic, payload)
 
     def _reply(self, name: str, payload: dict[str, Any]) -> None:
         conn = self._conn

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -140,9 +140,9 @@ def _medium(x: np.ndarray, y: np.ndarray, subject: Subject, room_c: float) -> tu
     return t, sheet | hands
 
 
-def _objects(subjects: Sequence[Subject], emitters: Sequence[Emitter]) -> list[tuple[float, object]]:
+def _objects(subjects: Sequence[Subject], emitters: Sequence[Emitter]) -> list[tuple[float, Subject | Emitter]]:
     """Every surface with its depth; an attack brings its holder along behind it."""
-    objects: list[tuple[float, object]] = []
+    objects: list[tuple[float, Subject | Emitter]] = []
     for subject in subjects:
         objects.append((subject.distance_m, subject))
         if subject.presentation != Presentation.live:
@@ -207,7 +207,7 @@ class ThermalScene:
     def faces(self) -> list[FaceProjection]:
         return [project_face(self.rig, subject) for subject in self.subjects or []]
 
-    def move(self, index: int, **changes: float) -> None:
+    def move(self, index: int, **changes: Any) -> None:
         """Change one subject's position or state (distance_m, lateral_m, height_m, ...)."""
         subjects = list(self.subjects or [])
         subjects[index] = replace(subjects[index], **changes)

@@ -47,6 +47,8 @@ def load_photos(assets_dir: Path, script: Script, detector: FaceDetector) -> dic
         if key in photos:
             continue
         image = cv2.imread(str(assets_dir / walkup.photo), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SimulationError(f"{assets_dir / walkup.photo}: not a readable image")
         if walkup.mirror:
             image = cv2.flip(image, 1)
         faces = detector.detect(image)

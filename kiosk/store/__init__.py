@@ -7,8 +7,8 @@ from .errors import ConsentError, KeyFileError, PersonNotFound, RecordError, Sto
 from .keys import init_keys, load_public_key
 from .persons import Person, TemplateInfo
 from .signing import canonical, verify_event
-from .store import EnrollResult, RetentionReport, Store
+from .store import EnrollResult, MatchAttempt, RetentionReport, Store
 
-__all__ = ["Consent", "ConsentError", "EnrollResult", "KeyFileError", "Person", "PersonNotFound", "RecordError",
+__all__ = ["Consent", "ConsentError", "EnrollResult", "KeyFileError", "MatchAttempt", "Person", "PersonNotFound", "RecordError",
            "RetentionReport", "Store", "StoreError", "TemplateInfo", "TemplateKeyError", "canonical", "init_keys",
            "load_public_key", "parse_consent", "verify_event"]

@@ -112,7 +112,7 @@ def append(db: sqlite_utils.Database, key: Ed25519PrivateKey, action: str, actor
 
 def head(db: sqlite_utils.Database) -> tuple[int, str]:
     last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-    return tuple(last) if last else anchor(db)  # type: ignore[return-value]
+    return tuple(last) if last else anchor(db)
 
 
 def select(db: sqlite_utils.Database, since: Optional[str], until: Optional[str]) -> list[dict[str, Any]]:

@@ -95,6 +95,16 @@ class Database:
                              f"(`kiosk restore --force ARCHIVE`, daemon stopped; `sqlite3 {self.path.name} .recover` "
                              "may save what is left)")
 
+    def check_writable(self) -> None:
+        """StoreError unless a write commits. SQLite opens a file it may not write (read-only mount, immutable
+        or foreign-owned file) read-only without a word; the daemon must not start deciding on such a store."""
+        try:
+            with self.write() as db:
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_check', ?)", [os.getpid()])
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot be written ({exc}); check that the file system is mounted "
+                             "read-write, has space, and that the file is not immutable (lsattr)") from None
+
     def integrity_check(self) -> None:
         """The full check (every page, every index against its table); slower than the quick check at open."""
         self._check("integrity_check")

@@ -93,7 +93,8 @@ def find_live(db: sqlite_utils.Database, ref: str) -> list[Person]:
 
 def list_persons(db: sqlite_utils.Database, *, role: Optional[str] = None, include_deleted: bool = False,
                  needs_reenrollment: Optional[bool] = None, version_above: Optional[int] = None) -> list[Person]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if version_above is not None:
         where.append("version_counter > ?")
         params.append(version_above)
@@ -118,7 +119,7 @@ def write_person(db: sqlite_utils.Database, person_id: str, fields: dict[str, An
            "needs_reenrollment": int(existing.needs_reenrollment) if existing and not deleted else 0,
            "deleted": int(deleted), "version_counter": version[0], "version_device": version[1],
            "created": existing.created if existing else now, "updated": now}
-    db["persons"].upsert(row, pk="person_id")
+    db.table("persons").upsert(row, pk="person_id")
 
 
 def set_needs_reenrollment(db: sqlite_utils.Database, person_id: str, flag: bool) -> None:
@@ -128,11 +129,12 @@ def set_needs_reenrollment(db: sqlite_utils.Database, person_id: str, flag: bool
 # -- consent -----------------------------------------------------------------------------------------
 
 def add_consent(db: sqlite_utils.Database, person_id: str, consent: Consent) -> None:
-    db["consents"].upsert({"consent_id": consent.consent_id, "person_id": person_id, "given_by": consent.given_by,
-                           "given_at": consent.given_at, "notice_version": consent.notice_version,
-                           "method": consent.method, "guardian": consent.guardian, "minor": int(consent.minor),
-                           "scope": json.dumps(list(consent.scope)), "recorded_at": to_utc_iso(utc_now())},
-                          pk="consent_id")
+    db.table("consents").upsert({"consent_id": consent.consent_id, "person_id": person_id,
+                                 "given_by": consent.given_by,
+                                 "given_at": consent.given_at, "notice_version": consent.notice_version,
+                                 "method": consent.method, "guardian": consent.guardian, "minor": int(consent.minor),
+                                 "scope": json.dumps(list(consent.scope)), "recorded_at": to_utc_iso(utc_now())},
+                                pk="consent_id")
 
 
 def _consent(row: dict[str, Any]) -> Consent:

@@ -12,45 +12,45 @@ from .errors import StoreError
 
 
 def _v1_initial(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": bytes}, pk="key")
-    db["persons"].create(
+    db.table("meta").create({"key": str, "value": bytes}, pk="key")
+    db.table("persons").create(
         {"person_id": str, "employee_no": str, "name": str, "role": str, "valid_from": str, "valid_to": str,
          "schedule": str, "status": str, "needs_reenrollment": int, "deleted": int, "version_counter": int,
          "version_device": str, "created": str, "updated": str},
         pk="person_id", not_null=["version_counter", "version_device", "created", "updated"],
         defaults={"needs_reenrollment": 0, "deleted": 0})
-    db["persons"].create_index(["employee_no"])
-    db["consents"].create(
+    db.table("persons").create_index(["employee_no"])
+    db.table("consents").create(
         {"consent_id": str, "person_id": str, "given_by": str, "given_at": str, "notice_version": str,
          "method": str, "guardian": str, "minor": int, "scope": str, "recorded_at": str},
         pk="consent_id", foreign_keys=[("person_id", "persons", "person_id")],
         not_null=["person_id", "given_by", "given_at", "notice_version", "method", "scope"])
-    db["consents"].create_index(["person_id"])
-    db["templates"].create(
+    db.table("consents").create_index(["person_id"])
+    db.table("templates").create(
         {"template_id": str, "person_id": str, "model_id": str, "quality": float, "created": str,
          "nonce": bytes, "ciphertext": bytes},
         pk="template_id", foreign_keys=[("person_id", "persons", "person_id")],
         not_null=["person_id", "model_id", "created", "nonce", "ciphertext"])
-    db["templates"].create_index(["model_id"])
-    db["templates"].create_index(["person_id"])
-    db["images"].create(
+    db.table("templates").create_index(["model_id"])
+    db.table("templates").create_index(["person_id"])
+    db.table("images").create(
         {"image_id": str, "person_id": str, "created": str, "media_type": str, "nonce": bytes, "ciphertext": bytes},
         pk="image_id", foreign_keys=[("person_id", "persons", "person_id")],
         not_null=["person_id", "created", "nonce", "ciphertext"])
-    db["images"].create_index(["person_id"])
-    db["images"].create_index(["created"])
-    db["events"].create(
+    db.table("images").create_index(["person_id"])
+    db.table("images").create_index(["created"])
+    db.table("events").create(
         {"seq": int, "event_id": str, "type": str, "device_time": str, "time_utc": str, "person_id": str,
          "stored_at": str, "body": str},
         pk="seq", not_null=["event_id", "type", "device_time", "time_utc", "stored_at", "body"])
-    db["events"].create_index(["event_id"], unique=True)
-    db["events"].create_index(["time_utc"])
-    db["events"].create_index(["person_id"])
-    db["audit"].create(
+    db.table("events").create_index(["event_id"], unique=True)
+    db.table("events").create_index(["time_utc"])
+    db.table("events").create_index(["person_id"])
+    db.table("audit").create(
         {"seq": int, "at": str, "action": str, "actor": str, "person_id": str, "outcome": str, "detail": str,
          "prev_hash": str, "hash": str},
         pk="seq", not_null=["at", "action", "actor", "prev_hash", "hash"])
-    db["audit"].create_index(["at"])
+    db.table("audit").create_index(["at"])
     # Guard-rail against accidental edits; the hash chain is what proves integrity.
     db.execute("CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit "
                "BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END")
@@ -114,8 +114,8 @@ def migrate(db: sqlite_utils.Database, after_step: Optional[AfterStep] = None) -
             if after_step is not None:
                 after_step(version, db)
             db.execute(f"PRAGMA user_version = {version}")
-            db["schema_migrations"].insert({"version": version, "description": description,
-                                            "applied_at": to_utc_iso(utc_now())})
+            db.table("schema_migrations").insert({"version": version, "description": description,
+                                                  "applied_at": to_utc_iso(utc_now())})
             db.execute("COMMIT")
         except BaseException:
             db.rollback()

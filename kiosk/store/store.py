@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..types import MatchResult
 
 log = logging.getLogger(__name__)
-ChangeHook = Callable[[str], None]
+ChangeHook = Callable[[str], object]   # the result is ignored
 _KEY_CHECK = "template_key_check"
 _IDENTIFYING = ("employee_no", "name")     # kept out of the audit ledger's detail
 
@@ -64,6 +64,16 @@ class RetentionReport:
     def as_dict(self) -> dict[str, Any]:
         return {"events": self.events, "images": self.images, "audit": self.audit,
                 "visitors_expired": list(self.visitors_expired)}
+
+
+@dataclass(frozen=True)
+class MatchAttempt:
+    """A 1:N match attempt to audit (record_match_attempt, or with the event that records it)."""
+    result: MatchResult
+    granted: bool
+    model_id: Optional[str] = None
+    reasons: tuple[str, ...] = ()
+    actor: str = "daemon"
 
 
 def _finite(value: float) -> Optional[float]:
@@ -133,6 +143,10 @@ class Store:
     @property
     def path(self) -> Path:
         return self._db.path
+
+    def check_writable(self) -> None:
+        """StoreError when the database cannot be written (read-only, immutable, full): nothing could be recorded."""
+        self._db.check_writable()
 
     def check_integrity(self) -> None:
         """`PRAGMA integrity_check` over the whole file (selftest); StoreError naming the first problem."""
@@ -489,11 +503,17 @@ class Store:
                              event_id: Optional[str] = None, reasons: Sequence[str] = (),
                              actor: str = "daemon") -> dict[str, Any]:
         """Audit one 1:N match attempt, granted or not (person_id = the best candidate within the threshold)."""
-        return self.audit("match", actor=actor, person_id=result.person_id,
-                          outcome="granted" if granted else "denied",
-                          detail={"distance": _finite(result.distance), "margin": _finite(result.margin),
-                                  "threshold": _finite(result.threshold), "model_id": model_id,
-                                  "event_id": event_id, "reasons": list(reasons)})
+        attempt = MatchAttempt(result, granted, model_id, tuple(reasons), actor)
+        with self._write() as db:
+            return self._append_match(db, attempt, event_id)
+
+    def _append_match(self, db: Any, attempt: MatchAttempt, event_id: Optional[str]) -> dict[str, Any]:
+        result = attempt.result
+        return self._append(db, "match", attempt.actor, person_id=result.person_id,
+                            outcome="granted" if attempt.granted else "denied",
+                            detail={"distance": _finite(result.distance), "margin": _finite(result.margin),
+                                    "threshold": _finite(result.threshold), "model_id": attempt.model_id,
+                                    "event_id": event_id, "reasons": list(attempt.reasons)})
 
     def verify_audit(self, public_key: Optional[Ed25519PublicKey] = None) -> audit_verify.Verdict:
         """Check the ledger (chain, signatures, anchor, signed head) under `public_key` (default: this device's)."""
@@ -543,17 +563,18 @@ class Store:
         eventlog.check_event(event)
         return self.signer.sign(event)
 
-    def record_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+    def record_event(self, event: Mapping[str, Any], match: Optional[MatchAttempt] = None) -> dict[str, Any]:
         """Number, sign and store an event; returns the signed dict as stored.
 
         The store assigns the per-device `seq` (docs/contracts.md section 1) in the transaction that stores
-        the event, before signing, so it is part of the signed content. An event already validly signed by
-        this device is stored as it is (with its own `seq` when it has one). Recording an event_id that is
-        already stored returns the stored copy and claims no number."""
+        the event, before signing, so it is part of the signed content. `match`, the 1:N match attempt the
+        event records, is audited in the same transaction: both are kept or neither. An event already
+        validly signed by this device is stored as it is (with its own `seq` when it has one). Recording an
+        event_id that is already stored returns the stored copy and claims no number."""
         given = dict(event)
         presigned = verify_event(given, [self.signer.public_key]) is None
         eventlog.check_event(given)
-        with self._db.write() as db:
+        with self._write() as db:
             existing = eventlog.stored(db, given["event_id"])
             if existing is not None:
                 return existing
@@ -565,6 +586,8 @@ class Store:
                 signed = self.sign_event({**{k: v for k, v in given.items() if k != "signature"}, "seq": seq})
             if not eventlog.insert(db, signed, seq):
                 raise RecordError(f"event seq {seq} is already taken by another event")
+            if match is not None:
+                self._append_match(db, match, signed["event_id"])
         return signed
 
     def signed_events(self, *, since: Optional[str] = None, types: Optional[list[str]] = None,
@@ -589,6 +612,26 @@ class Store:
         last = eventlog.last_seq(db)
         return {"events": [e for _, e in page], "next_seq": page[-1][0] + 1 if page else max(seq, last + 1),
                 "last_seq": last, "first_seq": eventlog.first_seq(db)}
+
+    def outbox_page(self, seq: int, limit: int) -> dict[str, Any]:
+        """For the MQTT outbox's reconciler (kiosk/mqtt/reconcile.py): `events`, the stored events with
+        seq >= `seq` (at most `limit`, in seq order) whose signature verifies under this device's key, and
+        `through`, the highest seq read (None when the log has nothing from `seq` on)."""
+        page = eventlog.from_seq(self._db.db(), seq, limit)
+        if not page:
+            return {"events": [], "through": None}
+        good = [e for _, e in page if verify_event(e, [self.signer.public_key]) is None]
+        return {"events": good, "through": page[-1][0]}
+
+    def last_event_seq(self) -> int:
+        """The newest event number assigned (0 before the first event)."""
+        return eventlog.last_seq(self._db.db())
+
+    def first_event_seq_since(self, since: str) -> Optional[int]:
+        """The lowest seq of the events with device time (UTC) >= `since`, or None."""
+        row = self._db.db().execute("SELECT MIN(seq) FROM events WHERE time_utc >= ?",
+                                    [normalise_iso(since)]).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
 
     def events(self, *, since: Optional[str] = None, until: Optional[str] = None,
                types: Optional[list[str]] = None, person_id: Optional[str] = None,

@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -51,7 +51,7 @@ class Calibration:
     def default(cls, rig: Rig) -> Calibration:
         return cls(rig, Registration.from_rig(rig))
 
-    def with_changes(self, **changes: object) -> Calibration:
+    def with_changes(self, **changes: Any) -> Calibration:
         return replace(self, **changes)
 
 
@@ -84,6 +84,11 @@ def calibration_for_config(config) -> Calibration:
 # ---- file schema -------------------------------------------------------------------------------
 
 Vector3 = Annotated[list[float], Field(min_length=3, max_length=3)]
+
+
+def _vector3(values: list[float]) -> tuple[float, float, float]:
+    x, y, z = values   # the schema checked the length
+    return x, y, z
 
 
 class _Strict(BaseModel):
@@ -222,7 +227,7 @@ def from_dict(data: object, source: str = "calibration") -> Calibration:
     thermal = doc.rig.thermal
     rig = Rig.build(doc.rig.camera.width, doc.rig.camera.height, doc.rig.camera.horizontal_fov_deg,
                     ThermalGeometry(thermal.rows, thermal.cols, (thermal.horizontal_fov_deg, thermal.vertical_fov_deg)),
-                    Mount(tuple(doc.rig.mount.offset_m), tuple(doc.rig.mount.rotation_deg)))
+                    Mount(_vector3(doc.rig.mount.offset_m), _vector3(doc.rig.mount.rotation_deg)))
     reg = doc.registration
     registration = Registration(np.array(reg.homography, dtype=float), np.array(reg.parallax, dtype=float),
                                 reg.residual_px, reg.pairs, reg.source)
@@ -232,10 +237,11 @@ def from_dict(data: object, source: str = "calibration") -> Calibration:
     blackbody = None
     if doc.blackbody is not None:
         bb = doc.blackbody
-        if bb.region[2] > thermal.rows or bb.region[3] > thermal.cols:
+        r0, c0, r1, c1 = bb.region
+        if r1 > thermal.rows or c1 > thermal.cols:
             raise CalibrationError(f"{source}: blackbody.region = {bb.region!r}: {REGION_RULE} "
                                    f"({thermal.rows}x{thermal.cols})")
-        blackbody = Blackbody(tuple(bb.region), bb.set_point_c, bb.reference_reading_c)
+        blackbody = Blackbody((r0, c0, r1, c1), bb.set_point_c, bb.reference_reading_c)
     return Calibration(rig, registration, distance, Ambient(doc.ambient.ta_offset_c), blackbody, doc.created, source)
 
 

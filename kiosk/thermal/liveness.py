@@ -60,7 +60,7 @@ def check(frame: ThermalFrame, face: FaceObservation, frame_size: tuple[int, int
     }
     filled = roi.face >= FULL_FILL
     if filled.sum() < PATTERN_PIXELS or sites.distance_m > max_distance_m + DISTANCE_SLACK_M:
-        weakest = min(scores, key=scores.get)
+        weakest = min(scores, key=scores.__getitem__)
         if scores[weakest] < config.min_score:
             return LivenessResult(False, round(scores[weakest], 3), weakest)
         return None
@@ -73,7 +73,7 @@ def check(frame: ThermalFrame, face: FaceObservation, frame_size: tuple[int, int
     if nose.any():
         nose_c = float(np.average(temperatures[nose], weights=roi.nose[nose]))
         scores["nose not cooler than the eyes"] = _ramp(sites.canthus_c - nose_c - MIN_NOSE_DROP_C, 0.1)
-    weakest = min(scores, key=scores.get)
+    weakest = min(scores, key=scores.__getitem__)
     score = scores[weakest]
     live = score >= config.min_score
     return LivenessResult(live, round(score, 3), "warm skin" if live else weakest)

@@ -151,7 +151,7 @@ def _quality(sites: SiteReading, max_distance_m: float, motion_px: float) -> tup
         STAND_STILL: float(np.clip(1 - (motion_px - STILL_PX) / 1.0, 0.0, 1.0)),
     }
     quality = math.prod(factors.values())
-    weakest = min(factors, key=factors.get)
+    weakest = min(factors, key=factors.__getitem__)
     return quality, (weakest if factors[weakest] < 1.0 else None)
 
 

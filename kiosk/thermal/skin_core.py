@@ -61,9 +61,11 @@ class FdaData:
 
 
 def _number(text: str | None) -> float:
+    if text is None:
+        return float("nan")
     try:
         return float(text)
-    except (TypeError, ValueError):
+    except ValueError:
         return float("nan")
 
 

@@ -75,7 +75,8 @@ class WebServer:
         web = self.config
         uv_config = uvicorn.Config(
             self.app, lifespan="off", log_config=None, access_log=False, http="h11", ws="none",
-            proxy_headers=False, server_header=False, timeout_graceful_shutdown=STOP_S, limit_concurrency=64,
+            proxy_headers=False, server_header=False, limit_concurrency=64,
+            timeout_graceful_shutdown=STOP_S,  # type: ignore[arg-type]  # uvicorn says int; any asyncio timeout works
             ssl_certfile=str(web.tls_cert) if web.tls_cert else None,
             ssl_keyfile=str(web.tls_key) if web.tls_key else None)
         try:

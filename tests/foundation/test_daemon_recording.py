@@ -2,6 +2,7 @@
 while the event log fails, a running daemon keeps the gate locked for granted people."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -28,10 +29,28 @@ class RecordingGate:
         self.grants += 1
 
 
+class PendingEvents:
+    """The event writer's queue, not drained: what a decision submitted."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def submit(self, event: dict, match=None) -> asyncio.Future[bool]:
+        self.events.append(event)
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        recorded.set_result(True)
+        return recorded
+
+
+class Pipeline:
+    model_id = "test-model"
+
+
 def _daemon() -> tuple[Daemon, RecordingGate]:
     cfg = config()
     daemon = Daemon(cfg)
     daemon.gate, daemon.attendance, daemon._attendance_dirty = RecordingGate(), Attendance(cfg), False
+    daemon.writer, daemon.pipeline = PendingEvents(), Pipeline()
     return daemon, daemon.gate
 
 
@@ -42,22 +61,31 @@ def _granted(cfg) -> Step:
     return Step(7, Verdict(7, decision, obs))
 
 
-def test_a_granted_person_is_let_in_while_the_event_log_records():
+def test_a_granted_person_is_let_in_once_the_events_are_recorded():
     daemon, gate = _daemon()
-    daemon._act(_granted(daemon.config), AT)
-    assert gate.grants == 1 and daemon.events.qsize() == 2     # access_granted + attendance
+
+    async def scenario() -> None:
+        daemon._act(_granted(daemon.config), AT)
+        assert gate.grants == 0                                  # not before the events are recorded
+        await asyncio.wait_for(asyncio.gather(*daemon._grants), 10)
+        assert gate.grants == 1 and len(daemon.writer.events) == 2     # access_granted + attendance
+    asyncio.run(scenario())
 
 
 def test_the_gate_stays_locked_while_the_event_log_fails():
     daemon, gate = _daemon()
-    daemon.health.raise_alarm("event_log", "database or disk is full")
-    daemon._act(_granted(daemon.config), AT)
-    assert gate.grants == 0 and daemon.health.counters["grants_withheld"] == 1
-    event = daemon.events.get_nowait()                          # still recorded once the log works again
-    assert event["type"] == "access_granted" and event["detail"]["gate"] == "kept_locked_event_log_failing"
-    daemon.health.clear_alarm("event_log")
-    daemon._act(_granted(daemon.config), AT)
-    assert gate.grants == 1
+
+    async def scenario() -> None:
+        daemon.health.raise_alarm("event_log", "database or disk is full")
+        daemon._act(_granted(daemon.config), AT)
+        assert gate.grants == 0 and daemon.health.counters["grants_withheld"] == 1 and not daemon._grants
+        event = daemon.writer.events[0]                          # still recorded once the log works again
+        assert event["type"] == "access_granted" and event["detail"]["gate"] == "kept_locked_event_log_failing"
+        daemon.health.clear_alarm("event_log")
+        daemon._act(_granted(daemon.config), AT)
+        await asyncio.wait_for(asyncio.gather(*daemon._grants), 10)
+        assert gate.grants == 1
+    asyncio.run(scenario())
 
 
 def test_a_garbage_signing_key_stops_the_start_with_one_line(tmp_path, models_dir, sim_dir):

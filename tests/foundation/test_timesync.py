@@ -64,7 +64,7 @@ class RecordingStore:
     def __init__(self) -> None:
         self.recorded: list[dict] = []
 
-    def record_event(self, event: dict) -> dict:
+    def record_event(self, event: dict, match=None) -> dict:
         self.recorded.append(event)
         return {**event, "signature": {}}
 
@@ -72,28 +72,26 @@ class RecordingStore:
 @pytest.mark.parametrize("synchronised", [True, None, False])
 def test_events_recorded_while_the_clock_is_not_synchronised_say_so(synchronised):
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    from kiosk.config import KioskConfig
-    from kiosk.daemon import Daemon
+    from kiosk.event_writer import EventWriter
+    from kiosk.health import HealthMonitor
 
-    daemon = Daemon(KioskConfig())
-    daemon.store, daemon.mqtt = RecordingStore(), None
-    daemon.clock = ClockState(synchronised, "kernel")
+    store, store_thread = RecordingStore(), ThreadPoolExecutor(1)
+    clock = ClockState(synchronised, "kernel")
 
     async def scenario() -> None:
-        task = asyncio.create_task(daemon._event_writer())
-        await daemon.events.put({"type": "access_granted", "event_id": "e1"})
+        writer = EventWriter(store, store_thread, HealthMonitor(30.0), clock_synchronised=lambda: clock.synchronised)
+        task = asyncio.create_task(writer.run())
         async with asyncio.timeout(10):                       # a guard only
-            while not daemon.store.recorded and not task.done():
-                await asyncio.sleep(0.01)
+            assert await writer.submit({"type": "access_granted", "event_id": "e1"})
         task.cancel()
 
     try:
         asyncio.run(scenario())
     finally:
-        daemon.infer.shutdown()
-        daemon.store_thread.shutdown()
-    (event,) = daemon.store.recorded
+        store_thread.shutdown()
+    (event,) = store.recorded
     if synchronised is False:
         assert event["clock_synchronised"] is False
     else:

@@ -53,7 +53,7 @@ def test_a_flood_of_unsigned_commands_is_summarised_and_every_event_recorded(tmp
         results.close()
         store.close()
     assert len(rig.queued) > 10 and len(rig.logged) == len(rig.queued) == len(events)
-    assert rig.daemon.health.counters["events"] == len(events)
+    assert rig.writer.health.counters["events"] == len(events)
     processor = rig.service.processor
     assert processor is not None and processor.refused == COUNT + 1 and processor.accepted == 0
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -13,6 +14,12 @@ class KeypointLayout(StrEnum):
 
     blazeface6 = "blazeface6"   # left eye, right eye, nose tip, mouth centre, left ear tragion, right ear tragion
     five_point = "five_point"   # left eye, right eye, nose tip, left mouth corner, right mouth corner
+
+
+def box_of(values: Iterable[float]) -> tuple[float, float, float, float]:
+    """A `Detection.box` from four numbers (x1, y1, x2, y2), as Python floats."""
+    x1, y1, x2, y2 = (float(v) for v in values)
+    return x1, y1, x2, y2
 
 
 @dataclass

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ModelError
 from ..runtime import TFLiteModel
 from ..spec import ModelSpec
-from .base import Detection, FaceDetector, KeypointLayout, largest_first
+from .base import Detection, FaceDetector, KeypointLayout, box_of, largest_first
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,8 @@ class BlazeFaceDetector(FaceDetector):
                  num_threads: int = 1, iou_threshold: float = 0.3) -> None:
         self.model = TFLiteModel(spec, spec_dir, num_threads)
         self.name = spec.id
-        size = spec.input_size[0]
-        if spec.input_size[0] != spec.input_size[1] or size not in LAYOUTS:
+        size, height = spec.model_input_size()
+        if size != height or size not in LAYOUTS:
             raise ModelError(self.model.path, f"input {spec.input_size} is not a known BlazeFace size (128 or 192)")
         self.input_size = size
         self.anchors = LAYOUTS[size].anchors()
@@ -151,6 +151,6 @@ class BlazeFaceDetector(FaceDetector):
         detections = []
         for box, points, score in weighted_nms(boxes, keypoints, scores[keep], self.iou_threshold):
             frame_box = letterbox.to_frame(box.reshape(2, 2)).ravel()
-            detections.append(Detection(tuple(float(v) for v in frame_box), score,
+            detections.append(Detection(box_of(frame_box), score,
                                         letterbox.to_frame(points).astype(np.float32), self.layout))
         return largest_first(detections)
