@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Protocol
+
+log = logging.getLogger("kiosk.daemon")
 
 TIMESYNCD_MARKER = Path("/run/systemd/timesync/synchronized")
 TIME_ERROR = 5            # adjtimex return value: clock not synchronised
@@ -65,3 +68,34 @@ def describe(state: ClockState) -> str:
         return "cannot tell whether the clock is synchronised (no adjtimex, no timesyncd marker)"
     return ("NOT synchronised: event and attendance times may be wrong; enable NTP "
             "(`timedatectl set-ntp true`) and check the network")
+
+
+class Alarms(Protocol):
+    alarms: dict[str, str]
+
+    def raise_alarm(self, name: str, detail: str, *, warning: bool = False) -> None: ...
+
+    def clear_alarm(self, name: str) -> None: ...
+
+
+class ClockWatch:
+    """The clock's state as last checked, for the daemon: alarm `clock` (a warning) while the kernel says nobody
+    has synchronised the clock (events carry its time, and say so while it is not synchronised)."""
+
+    def __init__(self, alarms: Alarms) -> None:
+        self.alarms = alarms
+        self.state = ClockState(None, "not checked yet")
+
+    @property
+    def synchronised(self) -> Optional[bool]:
+        return self.state.synchronised
+
+    def check(self) -> ClockState:
+        state = self.state = clock_state()
+        if state.synchronised is False:
+            if "clock" not in self.alarms.alarms:
+                log.warning("clock not synchronised", extra={"fields": {"detail": describe(state)}})
+            self.alarms.raise_alarm("clock", describe(state), warning=True)
+        else:
+            self.alarms.clear_alarm("clock")
+        return state

@@ -15,9 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gate"))
 from gate_helpers import AT, LIVE, STAFF, config, match, reading  # noqa: E402
 
 from kiosk.attendance import Attendance  # noqa: E402
-from kiosk.daemon import Daemon  # noqa: E402
 from kiosk.gate import MOCK_STATE_FILE  # noqa: E402
+from kiosk.health import HealthMonitor  # noqa: E402
 from kiosk.policy import Observation, decide  # noqa: E402
+from kiosk.recognizer import FrameResult  # noqa: E402
+from kiosk.stages.decision import DecisionStage  # noqa: E402
 from kiosk.tracker import Step, Verdict  # noqa: E402
 
 
@@ -27,6 +29,9 @@ class RecordingGate:
 
     def grant(self) -> None:
         self.grants += 1
+
+    def lock(self) -> None:
+        pass
 
 
 class PendingEvents:
@@ -42,48 +47,54 @@ class PendingEvents:
         return recorded
 
 
-class Pipeline:
-    model_id = "test-model"
+class Granted:
+    """A tracker whose every frame ends a walk-up with a grant; a screen that shows nothing."""
+
+    def __init__(self, cfg) -> None:
+        obs = Observation(at=AT, match=match(STAFF), person=STAFF, liveness=LIVE, temperatures=(reading(36.6),))
+        decision = decide(obs, cfg)
+        assert decision.granted
+        self.step = Step(7, Verdict(7, decision, obs))
+
+    def update(self, *_args) -> Step:
+        return self.step
+
+    def present(self, _step: Step) -> None:
+        pass
 
 
-def _daemon() -> tuple[Daemon, RecordingGate]:
+def _stage() -> tuple[DecisionStage, RecordingGate, PendingEvents]:
     cfg = config()
-    daemon = Daemon(cfg)
-    daemon.gate, daemon.attendance, daemon._attendance_dirty = RecordingGate(), Attendance(cfg), False
-    daemon.writer, daemon.pipeline = PendingEvents(), Pipeline()
-    return daemon, daemon.gate
-
-
-def _granted(cfg) -> Step:
-    obs = Observation(at=AT, match=match(STAFF), person=STAFF, liveness=LIVE, temperatures=(reading(36.6),))
-    decision = decide(obs, cfg)
-    assert decision.granted
-    return Step(7, Verdict(7, decision, obs))
+    gate, writer, granted = RecordingGate(), PendingEvents(), Granted(cfg)
+    stage = DecisionStage(asyncio.Queue(), tracker=granted, feedback=granted, attendance=Attendance(cfg),
+                          writer=writer, gate=gate, health=HealthMonitor(30.0), record_wait_s=cfg.gate.record_wait_s,
+                          open_before_recorded=False, model_id="test-model", store=None, store_thread=None)
+    return stage, gate, writer
 
 
 def test_a_granted_person_is_let_in_once_the_events_are_recorded():
-    daemon, gate = _daemon()
+    stage, gate, writer = _stage()
 
     async def scenario() -> None:
-        daemon._act(_granted(daemon.config), AT)
+        stage.decide(FrameResult(1.0, []), AT)
         assert gate.grants == 0                                  # not before the events are recorded
-        await asyncio.wait_for(asyncio.gather(*daemon._grants), 10)
-        assert gate.grants == 1 and len(daemon.writer.events) == 2     # access_granted + attendance
+        await asyncio.wait_for(asyncio.gather(*stage.grants), 10)
+        assert gate.grants == 1 and len(writer.events) == 2     # access_granted + attendance
     asyncio.run(scenario())
 
 
 def test_the_gate_stays_locked_while_the_event_log_fails():
-    daemon, gate = _daemon()
+    stage, gate, writer = _stage()
 
     async def scenario() -> None:
-        daemon.health.raise_alarm("event_log", "database or disk is full")
-        daemon._act(_granted(daemon.config), AT)
-        assert gate.grants == 0 and daemon.health.counters["grants_withheld"] == 1 and not daemon._grants
-        event = daemon.writer.events[0]                          # still recorded once the log works again
+        stage.health.raise_alarm("event_log", "database or disk is full")
+        stage.decide(FrameResult(1.0, []), AT)
+        assert gate.grants == 0 and stage.health.counters["grants_withheld"] == 1 and not stage.grants
+        event = writer.events[0]                                 # still recorded once the log works again
         assert event["type"] == "access_granted" and event["detail"]["gate"] == "kept_locked_event_log_failing"
-        daemon.health.clear_alarm("event_log")
-        daemon._act(_granted(daemon.config), AT)
-        await asyncio.wait_for(asyncio.gather(*daemon._grants), 10)
+        stage.health.clear_alarm("event_log")
+        stage.decide(FrameResult(2.0, []), AT)
+        await asyncio.wait_for(asyncio.gather(*stage.grants), 10)
         assert gate.grants == 1
     asyncio.run(scenario())
 

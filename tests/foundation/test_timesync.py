@@ -46,18 +46,19 @@ def test_selftest_warns_but_does_not_fail_on_an_unsynchronised_clock(monkeypatch
             test.clock()
 
 
-def test_daemon_raises_and_clears_the_clock_alarm(monkeypatch):
-    from kiosk.config import KioskConfig
-    from kiosk.daemon import Daemon
+def test_the_clock_watch_raises_and_clears_the_clock_alarm(monkeypatch):
+    from kiosk.health import HealthMonitor
+    from kiosk.timesync import ClockWatch
 
-    daemon = Daemon(KioskConfig())
+    health = HealthMonitor(30.0)
+    clock = ClockWatch(health)
     monkeypatch.setattr("kiosk.timesync.clock_state", lambda: ClockState(False, "kernel"))
-    daemon._check_clock()
-    assert "NOT synchronised" in daemon.health.alarms["clock"] and daemon.clock.synchronised is False
-    assert daemon.health.failing_alarms() == {}               # a warning: the remote selftest still passes
+    clock.check()
+    assert "NOT synchronised" in health.alarms["clock"] and clock.synchronised is False
+    assert health.failing_alarms() == {}                      # a warning: the remote selftest still passes
     monkeypatch.setattr("kiosk.timesync.clock_state", lambda: ClockState(True, "kernel"))
-    daemon._check_clock()
-    assert "clock" not in daemon.health.alarms
+    clock.check()
+    assert "clock" not in health.alarms
 
 
 class RecordingStore:
@@ -74,8 +75,8 @@ def test_events_recorded_while_the_clock_is_not_synchronised_say_so(synchronised
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from kiosk.event_writer import EventWriter
     from kiosk.health import HealthMonitor
+    from kiosk.stages.event_writer import EventWriter
 
     store, store_thread = RecordingStore(), ThreadPoolExecutor(1)
     clock = ClockState(synchronised, "kernel")

@@ -1,12 +1,16 @@
-"""Stand-ins for the daemon's decision-path tests: a gate, tracker, screen, event log and pipeline that
-record what they were asked to do."""
+"""Stand-ins for the decision stage's tests: a gate, tracker, screen and event log that record what they were
+asked to do, and a DecisionStage wired to them with a real EventWriter."""
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from kiosk.daemon import Daemon
+from kiosk.config import KioskConfig
+from kiosk.health import HealthMonitor
+from kiosk.stages.decision import DecisionStage
+from kiosk.stages.event_writer import EventWriter
 from kiosk.tracker import Step, Verdict
 
 
@@ -47,17 +51,31 @@ class RecordingStore:
         return {**event, "signature": {}}
 
 
-class Pipeline:
-    model_id = "test-model"
+class DecisionRig:
+    """A DecisionStage (model "test-model") over `tracker` and `attendance`, a RecordingGate, a silent screen and
+    a real EventWriter writing to `store` on a store thread of its own."""
 
+    def __init__(self, config: KioskConfig, store: Any, tracker: Any, attendance: Any) -> None:
+        self.health = HealthMonitor(30.0)
+        self.gate = RecordingGate()
+        self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="store")
+        self.writer = EventWriter(store, self.store_thread, self.health)
+        self.stage = DecisionStage(
+            asyncio.Queue(4), tracker=tracker, feedback=Silent(), attendance=attendance, writer=self.writer,
+            gate=self.gate, health=self.health, record_wait_s=config.gate.record_wait_s,
+            open_before_recorded=config.gate.open_before_recorded, model_id="test-model", store=store,
+            store_thread=self.store_thread)
 
-def run_then_shut_down(daemon: Daemon, scenario: Any) -> None:
-    """Runs an asyncio scenario against `daemon`, then stops its executors."""
-    try:
-        asyncio.run(scenario)
-    finally:
-        daemon.infer.shutdown()
-        daemon.store_thread.shutdown()
+    def start(self) -> list[asyncio.Task[None]]:
+        """The writer and the decision stage as tasks (on the running loop)."""
+        return [asyncio.create_task(self.writer.run()), asyncio.create_task(self.stage.run())]
+
+    def run(self, scenario: Any) -> None:
+        """Runs an asyncio scenario, then stops the store thread."""
+        try:
+            asyncio.run(scenario)
+        finally:
+            self.store_thread.shutdown()
 
 
 async def until(condition: Callable[[], Any], timeout_s: float = 5.0) -> None:

@@ -3,18 +3,19 @@ exception while deciding is logged, alarmed and leaves the gate locked; the next
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
-from decision_helpers import OneVerdict, Pipeline, RecordingGate, RecordingStore, Silent, run_then_shut_down, until
+from decision_helpers import DecisionRig, OneVerdict, RecordingStore, until
 from gate_helpers import AT, LIVE, STAFF, config, match, reading
 
 from kiosk.attendance import Attendance
-from kiosk.daemon import Daemon
-from kiosk.event_writer import EventWriter
+from kiosk.health import HealthMonitor
 from kiosk.policy import Observation, decide
 from kiosk.recognizer import FrameResult
+from kiosk.stages.event_writer import EventWriter
 from kiosk.store import RecordError
 from kiosk.tracker import Verdict
 
@@ -29,32 +30,29 @@ def test_an_error_building_the_events_leaves_the_gate_locked_and_is_alarmed(tmp_
     obs = Observation(at=AT, match=match(STAFF), person=STAFF, liveness=LIVE, temperatures=(reading(36.6),))
     decision = decide(obs, cfg)
     assert decision.granted
-    daemon = Daemon(cfg)
-    gate, store = RecordingGate(), RecordingStore()
-    daemon.gate, daemon.tracker, daemon.feedback = gate, OneVerdict(Verdict(7, decision, obs)), Silent()
-    daemon.attendance, daemon._last_prompt, daemon.pipeline = BrokenAttendance(), None, Pipeline()
+    store = RecordingStore()
+    rig = DecisionRig(cfg, store, OneVerdict(Verdict(7, decision, obs)), BrokenAttendance())
+    gate, stage, health = rig.gate, rig.stage, rig.health
 
     async def scenario() -> None:
-        daemon.writer = EventWriter(store, daemon.store_thread, daemon.health)
-        writer = asyncio.create_task(daemon.writer.run())
-        task = asyncio.create_task(daemon._decisions())
-        await daemon.results.put(FrameResult(1.0, []))
-        await until(lambda: daemon.health.counters.get("decision_errors") or task.done())
+        writer, task = rig.start()
+        await stage.results.put(FrameResult(1.0, []))
+        await until(lambda: health.counters.get("decision_errors") or task.done())
         assert not task.done()
-        assert gate.calls == ["lock"] and daemon.writer.qsize() == 0 and not store.recorded
-        assert daemon.health.report()["alarms"]["decision"] == ("ZoneInfoNotFoundError: 'No time zone found with "
-                                                                "key Europe/Berln'")
+        assert gate.calls == ["lock"] and rig.writer.qsize() == 0 and not store.recorded
+        assert health.report()["alarms"]["decision"] == ("ZoneInfoNotFoundError: 'No time zone found with "
+                                                         "key Europe/Berln'")
         # The loop goes on: once the events can be built, the next verdict opens the gate and clears the alarm.
-        daemon.attendance = Attendance(cfg, tmp_path / "ledger.json")
-        await daemon.results.put(FrameResult(2.0, []))
+        stage.attendance = Attendance(cfg, tmp_path / "ledger.json")
+        await stage.results.put(FrameResult(2.0, []))
         await until(lambda: "grant" in gate.calls)
-        assert "decision" not in daemon.health.alarms
+        assert "decision" not in health.alarms
         kind, attempt = store.recorded[0]          # recorded (with its match audit) before the gate opened
         assert kind == "access_granted" and attempt.granted and attempt.model_id == "test-model"
         task.cancel()
         writer.cancel()
 
-    run_then_shut_down(daemon, scenario())
+    rig.run(scenario())
     assert "decision failed; gate locked" in caplog.text
 
 
@@ -72,19 +70,21 @@ class RefusingStore:
 
 
 def test_a_malformed_event_is_refused_alarmed_and_does_not_hold_back_the_next(caplog) -> None:
-    daemon = Daemon(config())
-    store = RefusingStore("bad")
+    store, health, store_thread = RefusingStore("bad"), HealthMonitor(30.0), ThreadPoolExecutor(1)
+    writer = EventWriter(store, store_thread, health)
 
     async def scenario() -> None:
-        writer = EventWriter(store, daemon.store_thread, daemon.health)
         task = asyncio.create_task(writer.run())
         recorded = [writer.submit({"type": "access_granted", "event_id": event_id}) for event_id in ("bad", "good")]
         await until(lambda: store.recorded == ["good"] or task.done())
         assert not task.done()
         assert [await r for r in recorded] == [False, True]
-        assert daemon.health.counters["events_refused"] == 1 and daemon.health.counters["events"] == 1
-        assert "face data" in daemon.health.alarms["event_refused"]
+        assert health.counters["events_refused"] == 1 and health.counters["events"] == 1
+        assert "face data" in health.alarms["event_refused"]
         task.cancel()
 
-    run_then_shut_down(daemon, scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        store_thread.shutdown()
     assert "event refused by the event log" in caplog.text

@@ -7,12 +7,10 @@ import asyncio
 import threading
 from typing import Any
 
-from decision_helpers import OneVerdict, Pipeline, RecordingGate, RecordingStore, Silent, run_then_shut_down, until
+from decision_helpers import DecisionRig, OneVerdict, RecordingStore, until
 from gate_helpers import AT, LIVE, STAFF, config, match, reading
 
 from kiosk.attendance import Attendance
-from kiosk.daemon import Daemon
-from kiosk.event_writer import EventWriter
 from kiosk.policy import Observation, decide
 from kiosk.recognizer import FrameResult
 from kiosk.tracker import Verdict
@@ -45,79 +43,69 @@ class FullDisk(RecordingStore):
         return super().record_event(event, match)
 
 
-def granting_daemon(tmp_path, store: RecordingStore, **gate: Any) -> tuple[Daemon, RecordingGate]:
+def granting_rig(tmp_path, store: RecordingStore, **gate: Any) -> DecisionRig:
     cfg = config({"gate": gate})
     obs = Observation(at=AT, match=match(STAFF), person=STAFF, liveness=LIVE, temperatures=(reading(36.6),))
     decision = decide(obs, cfg)
     assert decision.granted
-    daemon = Daemon(cfg)
-    gate_ = RecordingGate()
-    daemon.gate, daemon.tracker, daemon.feedback = gate_, OneVerdict(Verdict(7, decision, obs)), Silent()
-    daemon.attendance, daemon._last_prompt, daemon.pipeline = Attendance(cfg, tmp_path / "ledger.json"), None, Pipeline()
-    daemon._attendance_dirty = False
-    return daemon, gate_
-
-
-async def start(daemon: Daemon, store: RecordingStore) -> list[asyncio.Task]:
-    daemon.writer = EventWriter(store, daemon.store_thread, daemon.health)
-    return [asyncio.create_task(daemon.writer.run()), asyncio.create_task(daemon._decisions())]
+    return DecisionRig(cfg, store, OneVerdict(Verdict(7, decision, obs)), Attendance(cfg, tmp_path / "ledger.json"))
 
 
 def test_the_gate_waits_for_the_grant_to_be_recorded(tmp_path) -> None:
     store = HeldStore()
-    daemon, gate = granting_daemon(tmp_path, store)
+    rig = granting_rig(tmp_path, store)
 
     async def scenario() -> None:
-        tasks = await start(daemon, store)
-        await daemon.results.put(FrameResult(1.0, []))
-        await until(lambda: daemon.health.counters.get("decisions_granted"))
+        tasks = rig.start()
+        await rig.stage.results.put(FrameResult(1.0, []))
+        await until(lambda: rig.health.counters.get("decisions_granted"))
         await asyncio.sleep(0.05)                 # the decision is made; the commit is held
-        assert gate.calls == [] and store.recorded == []
+        assert rig.gate.calls == [] and store.recorded == []
         store.release.set()
-        await until(lambda: gate.calls == ["grant"])
+        await until(lambda: rig.gate.calls == ["grant"])
         assert [kind for kind, _ in store.recorded][0] == "access_granted"
         for task in tasks:
             task.cancel()
 
-    run_then_shut_down(daemon, scenario())
+    rig.run(scenario())
 
 
 def test_a_grant_that_cannot_be_recorded_keeps_the_gate_locked_and_is_recorded_later(tmp_path, caplog) -> None:
     store = FullDisk()
-    daemon, gate = granting_daemon(tmp_path, store, record_wait_s=0.2)
+    rig = granting_rig(tmp_path, store, record_wait_s=0.2)
 
     async def scenario() -> None:
-        tasks = await start(daemon, store)
-        await daemon.results.put(FrameResult(1.0, []))
-        await until(lambda: daemon.health.counters.get("grants_withheld"))
-        assert gate.calls == []
-        assert "No space left" in daemon.health.alarms["event_log"]
+        tasks = rig.start()
+        await rig.stage.results.put(FrameResult(1.0, []))
+        await until(lambda: rig.health.counters.get("grants_withheld"))
+        assert rig.gate.calls == []
+        assert "No space left" in rig.health.alarms["event_log"]
         # While the alarm stands, the next grant is withheld at once, and its events say so.
-        await daemon.results.put(FrameResult(2.0, []))
-        await until(lambda: daemon.health.counters.get("grants_withheld") == 2)
+        await rig.stage.results.put(FrameResult(2.0, []))
+        await until(lambda: rig.health.counters.get("grants_withheld") == 2)
         store.space.set()                         # space again: every event, both grants', is recorded in order
-        await until(lambda: daemon.writer.qsize() == 0 and len(store.recorded) >= 2, 20)
-        assert "event_log" not in daemon.health.alarms
-        assert gate.calls == []                   # nobody was let in while nothing could be recorded
+        await until(lambda: rig.writer.qsize() == 0 and len(store.recorded) >= 2, 20)
+        assert "event_log" not in rig.health.alarms
+        assert rig.gate.calls == []                   # nobody was let in while nothing could be recorded
         for task in tasks:
             task.cancel()
 
-    run_then_shut_down(daemon, scenario())
+    rig.run(scenario())
     assert "gate kept locked for a granted person" in caplog.text
 
 
 def test_open_before_recorded_is_the_explicit_unsafe_override(tmp_path) -> None:
     store = HeldStore()
-    daemon, gate = granting_daemon(tmp_path, store, open_before_recorded=True)
+    rig = granting_rig(tmp_path, store, open_before_recorded=True)
 
     async def scenario() -> None:
-        tasks = await start(daemon, store)
-        await daemon.results.put(FrameResult(1.0, []))
-        await until(lambda: gate.calls == ["grant"])
+        tasks = rig.start()
+        await rig.stage.results.put(FrameResult(1.0, []))
+        await until(lambda: rig.gate.calls == ["grant"])
         assert store.recorded == []               # opened before anything was committed
         store.release.set()
         await until(lambda: store.recorded)
         for task in tasks:
             task.cancel()
 
-    run_then_shut_down(daemon, scenario())
+    rig.run(scenario())

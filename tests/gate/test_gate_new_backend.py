@@ -1,5 +1,6 @@
 """docs/adding-a-backend.md, run: its relay (one driver file, its configuration class, one registry line)
-driven through the daemon's gate path. The page's code blocks are executed as they stand."""
+driven through the daemon's gate path (`GateController.from_config`, as `build_services` builds it). The page's
+code blocks are executed as they stand."""
 from __future__ import annotations
 
 import re

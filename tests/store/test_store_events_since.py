@@ -32,7 +32,7 @@ def test_pages_through_the_log(store) -> None:
     for _ in range(5):
         store.record_event(_event())
     with ThreadPoolExecutor(1) as thread:
-        remote = RemoteCommands(SimpleNamespace(opened_store=store, store_thread=thread))  # type: ignore[arg-type]
+        remote = RemoteCommands(SimpleNamespace(store=store, store_thread=thread))  # type: ignore[arg-type]
         page = asyncio.run(remote.events_since({"seq": 2, "limit": 3}))
         assert [e["seq"] for e in page["events"]] == [2, 3, 4]
         assert (page["next_seq"], page["last_seq"], page["first_seq"], page["more"]) == (5, 5, 1, True)
@@ -45,6 +45,6 @@ def test_a_bad_page_is_a_failed_command(store) -> None:
     from kiosk.mqtt import CommandFailed
 
     with ThreadPoolExecutor(1) as thread:
-        remote = RemoteCommands(SimpleNamespace(opened_store=store, store_thread=thread))  # type: ignore[arg-type]
+        remote = RemoteCommands(SimpleNamespace(store=store, store_thread=thread))  # type: ignore[arg-type]
         with pytest.raises(CommandFailed, match="at least 1"):
             asyncio.run(remote.events_since({"seq": 1, "limit": 0}))

@@ -6,7 +6,7 @@
                                                               the log by seq: kiosk/mqtt/reconcile.py)
 
 `submit()` returns a future that is True once the event is in the log: a grant opens the gate only then
-(kiosk/daemon.py), so a crash or a failing disk cannot leave a gate opening unrecorded. An event that no
+(kiosk/stages/decision.py), so a crash or a failing disk cannot leave a gate opening unrecorded. An event that no
 retry can record (malformed: a bug) is refused and alarmed so that it does not hold back the ones behind it;
 any other failure (disk full, read-only, locked) is retried with backoff, in order, and alarmed.
 """
@@ -19,8 +19,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
 
-from .health import HealthMonitor
-from .store import MatchAttempt, RecordError
+from ..health import HealthMonitor
+from ..store import MatchAttempt, RecordError
 
 log = logging.getLogger("kiosk.daemon")
 
