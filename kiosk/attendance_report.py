@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, BinaryIO, Optional
 
 from .attendance import attendance_day
 from .config import KioskConfig
@@ -73,8 +73,9 @@ def to_csv(rows: Iterable[DayRow]) -> str:
     return out.getvalue()
 
 
-def write_xlsx(rows: Iterable[DayRow], path: Path, title: str) -> None:
-    """An .xlsx workbook with one sheet (dates and times as spreadsheet dates, minutes as numbers)."""
+def write_xlsx(rows: Iterable[DayRow], path: Path | BinaryIO, title: str) -> None:
+    """An .xlsx workbook with one sheet (dates and times as spreadsheet dates, minutes as numbers), to a file
+    or a binary stream (the console's download)."""
     from openpyxl import Workbook
     from openpyxl.worksheet.worksheet import Worksheet
 
@@ -92,5 +93,6 @@ def write_xlsx(rows: Iterable[DayRow], path: Path, title: str) -> None:
             cell.number_format = fmt
     sheet.freeze_panes = "A2"
     book.properties.title = title
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)

@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "kiosk.commands.mqtt_cmd",
     "kiosk.commands.calibrate_cmd",
     "kiosk.commands.backup_cmd",
+    "kiosk.commands.admin_cmd",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -12,6 +12,7 @@ server is bound by the daemon as its last start-up step. The gate is started her
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -117,11 +118,6 @@ async def build_services(config: KioskConfig, config_path: Optional[Path] = None
         except FeedbackError as exc:
             raise StartupError(str(exc)) from None
         undo.callback(feedback.close)
-        web = None
-        if config.web.enabled:
-            from .web.server import WebServer
-            web = WebServer(config, health.report)
-            feedback.subscribe(web.screen.show)
         gate = GateController.from_config(config)
         try:
             await gate.start()
@@ -134,8 +130,14 @@ async def build_services(config: KioskConfig, config_path: Optional[Path] = None
                             store_thread=store_thread, pipeline=loaded.pipeline, store=loaded.store,
                             calibration=loaded.calibration, attendance=loaded.attendance, matcher=loaded.matcher,
                             upper_matcher=loaded.upper_matcher, recognizer=loaded.recognizer, writer=writer,
-                            feedback=feedback, gate=gate, mqtt=mqtt, web=web, world=loaded.world,
+                            feedback=feedback, gate=gate, mqtt=mqtt, world=loaded.world,
                             close_store=loaded.close)
+        if config.web.enabled:     # last: the admin console works through the services
+            from .web.admin.console import for_services
+            from .web.server import WebServer
+            web = WebServer(config, health.report, console=for_services(services))
+            feedback.subscribe(web.screen.show)
+            services = dataclasses.replace(services, web=web)
         undo.pop_all()
     return services
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
+from typing import Any, Optional
 
 from .dates import day_start, parse_date
 from .store_common import actor, one_line_errors, write_output
@@ -22,9 +23,42 @@ def register(subparsers, common) -> None:
     report.set_defaults(handler=_report)
 
 
+def report_rows(store: Any, config: Any, first: date, last: date, *, actor: str, action: str = "export",
+                fmt: Optional[str] = None, role: Optional[str] = None) -> list[Any]:
+    """The report's rows for attendance days first..last (persons of `role` only, when given), audited as
+    `action` ('export', or 'view' for the console's table) with `actor`. The CLI and the console share it."""
+    from ..attendance_report import daily_rows
+
+    starts, tz = time.fromisoformat(config.attendance.day_starts_at), config.device.timezone
+    since = day_start(first, tz, starts).isoformat()
+    until = day_start(last + timedelta(days=1), tz, starts).isoformat()
+    events = store.events(since=since, until=until, types=["attendance"])
+    persons: dict[str, Any] = {}
+
+    def person(person_id: str) -> Any:
+        if person_id not in persons:
+            persons[person_id] = store.person_by_id(person_id)
+        return persons[person_id]
+
+    def name_of(person_id: str) -> str | None:
+        found = person(person_id)
+        return None if found is None or found.deleted else found.name
+
+    rows = daily_rows(events, config, name_of)
+    if role:
+        rows = [r for r in rows if (found := person(r.person_id)) is not None and found.role == role]
+    detail: dict[str, Any] = {"what": "attendance report", "from": str(first), "to": str(last), "rows": len(rows)}
+    if fmt:
+        detail["format"] = fmt
+    if role:
+        detail["role"] = role
+    store.audit(action, actor=actor, detail=detail)
+    return rows
+
+
 @one_line_errors
 def _report(args: argparse.Namespace) -> int:
-    from ..attendance_report import daily_rows, to_csv, write_xlsx
+    from ..attendance_report import to_csv, write_xlsx
     from ..cli import CommandError, load
     from ..store import Store
 
@@ -37,19 +71,8 @@ def _report(args: argparse.Namespace) -> int:
         raise CommandError(f"--to {last} is before --from {first}")
     if args.format == "xlsx" and args.out is None:
         raise CommandError("--format xlsx needs --out FILE (a workbook is not written to the terminal)")
-    starts, tz = time.fromisoformat(config.attendance.day_starts_at), config.device.timezone
-    since = day_start(first, tz, starts).isoformat()
-    until = day_start(last + timedelta(days=1), tz, starts).isoformat()
     with Store.open(config) as store:
-        events = store.events(since=since, until=until, types=["attendance"])
-
-        def name_of(person_id: str) -> str | None:
-            person = store.person_by_id(person_id)
-            return None if person is None or person.deleted else person.name
-
-        rows = daily_rows(events, config, name_of)
-        store.audit("export", actor=actor(), detail={"what": "attendance report", "format": args.format,
-                                                     "from": str(first), "to": str(last), "rows": len(rows)})
+        rows = report_rows(store, config, first, last, actor=actor(), fmt=args.format)
     if args.format == "xlsx":
         write_xlsx(rows, args.out, f"Attendance {first} to {last} ({config.device.id})")
     else:

@@ -82,7 +82,7 @@ def _withdraw(args: argparse.Namespace) -> int:
                 raise CommandError(f"withdrawing all consent erases '{args.person}' and cannot be undone; "
                                    "add --yes to confirm (or --scope fleet to stop fleet sharing only)")
             reason = f"consent withdrawn: {args.reason}" if args.reason else "consent withdrawn"
-            print(erase_person(store, person, reason, note="consent withdrawn; "))
+            print(erase_person(store, person, reason, note="consent withdrawn; ", actor=actor()))
             return 0
     where = ("a running daemon publishes a fleet tombstone within 10 s and the other kiosks erase the person"
              if config.mqtt.enabled and config.mqtt.fleet_sync else

@@ -59,12 +59,12 @@ def _list(args: argparse.Namespace) -> int:
     for e in events:
         outcome = (e.get("decision") or {}).get("outcome", "")
         reasons = ", ".join((e.get("decision") or {}).get("reasons", []))
-        print(f"{e.get('seq', '-'):>7}  {e['device_time']}  {e['type']:<16} {_who(e):<32} {outcome:<8} {reasons}")
+        print(f"{e.get('seq', '-'):>7}  {e['device_time']}  {e['type']:<16} {who(e):<32} {outcome:<8} {reasons}")
     print(f"{len(events)} event(s)")
     return 0
 
 
-def _who(event: dict[str, Any]) -> str:
+def who(event: dict[str, Any]) -> str:
     """The identified person, or "candidate E001" for a face that was not identified, or "-"."""
     person, candidate = event.get("person") or {}, event.get("candidate") or {}
     if person:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import timedelta
+from typing import Any, Optional
 
 from . import person_change_cmd
 from .person_options import EXAMPLE, check_schedule, parse_when
@@ -52,27 +53,39 @@ def register(subparsers, common) -> None:
     person_change_cmd.add_actions(actions, common)
 
 
-@one_line_errors
-def _add(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
-    from ..store import Store
+def add_person(store: Any, config: Any, *, employee_no: str, name: str, role: str, valid_from: Optional[str] = None,
+               valid_to: Optional[str] = None, valid_days: Optional[float] = None, schedule: Optional[str] = None,
+               actor: str) -> Any:
+    """`person add` as typed (dates in the device time zone, --valid-days); CommandError or StoreError.
+    Shared with the web console."""
+    from ..cli import CommandError
     from ..store.clock import to_utc_iso, utc_now
 
-    config = load(args)
     zone = config.device.timezone
-    valid_from = parse_when("--valid-from", args.valid_from, zone) if args.valid_from else None
-    valid_to = parse_when("--valid-to", args.valid_to, zone, end_of_day=True) if args.valid_to else None
-    if args.valid_days is not None:
-        if valid_to:
+    start = parse_when("--valid-from", valid_from, zone) if valid_from else None
+    end = parse_when("--valid-to", valid_to, zone, end_of_day=True) if valid_to else None
+    if valid_days is not None:
+        if end:
             raise CommandError("give --valid-to or --valid-days, not both")
-        if args.valid_days <= 0:
+        if valid_days <= 0:
             raise CommandError("--valid-days must be positive")
-        valid_to = to_utc_iso(utc_now() + timedelta(days=args.valid_days))
-    if args.schedule:
-        check_schedule(args.schedule, config)
+        end = to_utc_iso(utc_now() + timedelta(days=valid_days))
+    if schedule:
+        check_schedule(schedule, config)
+    return store.add_person(employee_no=employee_no, name=name, role=role, valid_from=start, valid_to=end,
+                            schedule=schedule, actor=actor)
+
+
+@one_line_errors
+def _add(args: argparse.Namespace) -> int:
+    from ..cli import load
+    from ..store import Store
+
+    config = load(args)
     with Store.open(config) as store:
-        person = store.add_person(employee_no=args.employee_no, name=args.name, role=args.role,
-                                  valid_from=valid_from, valid_to=valid_to, schedule=args.schedule, actor=actor())
+        person = add_person(store, config, employee_no=args.employee_no, name=args.name, role=args.role,
+                            valid_from=args.valid_from, valid_to=args.valid_to, valid_days=args.valid_days,
+                            schedule=args.schedule, actor=actor())
     print(f"added {person.name} ({person.employee_no}, {person.role}) as {person.person_id}")
     return 0
 
@@ -127,7 +140,7 @@ def _delete(args: argparse.Namespace) -> int:
     if not args.yes:
         raise CommandError(f"erasing '{args.person}' cannot be undone; add --yes to confirm")
     with open_store(args) as store:
-        print(erase_person(store, store.person(args.person), args.reason))
+        print(erase_person(store, store.person(args.person), args.reason, actor=actor()))
     return 0
 
 

@@ -59,10 +59,10 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def erase_person(store: Any, person: Any, reason: str | None, note: str = "") -> str:
+def erase_person(store: Any, person: Any, reason: str | None, note: str = "", *, actor: str) -> str:
     """Erase `person` (tombstone, templates, kept images, consent) and return the line saying so;
-    `note` goes before the counts (e.g. "consent withdrawn; ")."""
+    `note` goes before the counts (e.g. "consent withdrawn; "). The CLI and the web console share it."""
     templates = len(store.templates(person.person_id))
-    store.delete_person(person.person_id, actor=actor(), reason=reason)
+    store.delete_person(person.person_id, actor=actor, reason=reason)
     return (f"erased {person.name} ({person.employee_no}): {note}{templates} template(s), kept images and consent "
             f"removed; person {person.person_id} is now a tombstone (shared with the fleet)")

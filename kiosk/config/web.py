@@ -1,4 +1,4 @@
-"""[web]: the web server inside the daemon (the kiosk screen, its live updates and the health API)."""
+"""[web]: the web server inside the daemon (the kiosk screen, its live updates, the health API, the admin console)."""
 from __future__ import annotations
 
 import ipaddress
@@ -42,8 +42,8 @@ def is_loopback(host: str) -> bool:
 
 
 class WebConfig(Section):
-    enabled: bool = Field(False, description="Serve the kiosk screen (/), its live updates and /api/health from "
-                                             "the daemon.")
+    enabled: bool = Field(False, description="Serve the kiosk screen (/), its live updates, /api/health and the "
+                                             "admin console (/admin) from the daemon.")
     listen: str = Field("127.0.0.1:8080", description="HOST:PORT to listen on ([::1]:8080 for IPv6; port 0 = any "
                                                       "free port). The address is logged at start.")
     tls_cert: Optional[Path] = Field(None, description="PEM certificate (chain) for HTTPS; with tls_key.")
@@ -51,8 +51,8 @@ class WebConfig(Section):
     allow_plain_http: bool = Field(False, description="Serve plain HTTP on an address beyond localhost (refused "
                                                       "otherwise; warned about at every start).")
     session_lifetime_s: float = Field(28800.0, ge=300, le=7 * 86400,
-                                      description="Lifetime of an admin console session (the console is not built "
-                                                  "yet: no effect today).")
+                                      description="Lifetime of an admin console session from login (seconds); "
+                                                  "then the console asks to log in again.")
     preview_fps: float = Field(10.0, ge=0, le=30, description="Camera preview frames per second sent to each screen "
                                                                "(0 = no preview); encoded only while a screen "
                                                                "watches.")

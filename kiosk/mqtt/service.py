@@ -17,7 +17,6 @@ import asyncio
 import inspect
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -29,7 +28,7 @@ import paho.mqtt.client as mqtt
 
 from .. import __version__
 from ..config import KioskConfig
-from ..store.events import EVENT_TYPES
+from ..event_model import event_problem
 from .commands import CommandProcessor, CommandRegistry
 from .connection import ConnectError, Connection, Will, backoff_delay
 from .device_signing import sign_message
@@ -48,24 +47,15 @@ from .topics import Topics
 
 log = logging.getLogger("kiosk.mqtt")
 
-EVENT_ID = re.compile(r"[0-9a-f]{32}")
 AuditCallback = Callable[[str, dict[str, Any]], Any]
 
 
 def check_event(event: Any, device_id: str) -> Optional[str]:
-    """Cheap structural check of an event before it is committed (the schema is checked in tests)."""
-    if not isinstance(event, dict):
-        return f"an event is a dict, not {type(event).__name__}"
-    if event.get("type") not in EVENT_TYPES:
-        return f"event type {event.get('type')!r} is not one of {', '.join(sorted(EVENT_TYPES))}"
-    event_id = event.get("event_id")
-    if not (isinstance(event_id, str) and EVENT_ID.fullmatch(event_id)):
-        return f"event_id {event_id!r} is not 32 lower-case hex characters"
-    if event.get("device_id") != device_id:
-        return f"event device_id {event.get('device_id')!r} is not this device ({device_id!r})"
-    if not isinstance(event.get("signature"), dict):
-        return f"event {event_id} is not signed (the store signs events before they are published)"
-    return None
+    """The event contract (kiosk/event_model.py), signed, and from this device; None when it holds."""
+    problem = event_problem(event, signed=True)
+    if problem is None and event.get("device_id") != device_id:
+        problem = f"event device_id {event.get('device_id')!r} is not this device ({device_id!r})"
+    return problem
 
 
 def audit_to_store(store: Any) -> AuditCallback:

@@ -29,7 +29,8 @@ GENESIS = "0" * 64
 CHAINED = ("seq", "at", "action", "actor", "person_id", "outcome", "detail", "prev_hash", "hash")
 FIELDS = (*CHAINED, "signature")
 ACTIONS = ("enroll", "match", "export", "view", "delete", "config_change", "person_add", "person_update",
-           "fleet_apply", "reembed", "retention", "command", "key_init", "consent_withdraw")
+           "fleet_apply", "reembed", "retention", "command", "key_init", "consent_withdraw",
+           "account", "login", "consent")
 _ANCHOR, _LEGACY = "audit_anchor", "audit_legacy"
 
 

@@ -4,13 +4,14 @@
     GET /events/screen  Server-Sent Events: one `screen` event per change of the screen
     GET /preview.mjpg   the camera preview as MJPEG (when web.preview_fps > 0)
     GET /api/health     the daemon's health report as JSON
+    /admin/...          the admin console (kiosk/web/admin), when a Console is given
 """
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import jinja2
 from starlette.applications import Starlette
@@ -25,6 +26,9 @@ from .headers import SecurityHeaders
 from .preview import PreviewHub
 from .screen import ScreenHub, TooManyClients
 
+if TYPE_CHECKING:
+    from .admin.console import Console
+
 HERE = Path(__file__).parent
 MJPEG_BOUNDARY = "frame"
 SSE_RETRY_MS = 1000         # how soon a page reconnects after the daemon restarts
@@ -32,8 +36,9 @@ NO_STORE = {"cache-control": "no-store"}
 
 
 def create_app(screen: ScreenHub, health: Callable[[], dict[str, Any]], *, preview: Optional[PreviewHub] = None,
-               local_only: bool = True, tls: bool = False) -> SecurityHeaders:
-    """The ASGI app over the daemon's state: the screen hub, a health report reader, the preview hub."""
+               local_only: bool = True, tls: bool = False, console: Optional[Console] = None) -> SecurityHeaders:
+    """The ASGI app over the daemon's state: the screen hub, a health report reader, the preview hub, and the
+    admin console's link to the daemon."""
     templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                                        autoescape=True, undefined=jinja2.StrictUndefined))
 
@@ -69,6 +74,9 @@ def create_app(screen: ScreenHub, health: Callable[[], dict[str, Any]], *, previ
               Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     if preview is not None:
         routes.append(Route("/preview.mjpg", camera))
+    if console is not None:
+        from .admin.routes import admin_routes
+        routes.extend(admin_routes(console, screen))
     return SecurityHeaders(Starlette(routes=routes), local_only=local_only, tls=tls)
 
 

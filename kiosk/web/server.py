@@ -13,7 +13,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import uvicorn
 
@@ -25,6 +25,9 @@ from ..tracker import FaceSample
 from .app import create_app
 from .preview import PreviewHub
 from .screen import ScreenHub
+
+if TYPE_CHECKING:
+    from .admin.console import Console
 
 log = logging.getLogger("kiosk.web")
 
@@ -43,22 +46,27 @@ class _Server(uvicorn.Server):
 
 
 class WebServer:
-    def __init__(self, config: KioskConfig, health: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, config: KioskConfig, health: Callable[[], dict[str, Any]],
+                 console: Optional[Console] = None) -> None:
         self.config = config.web
         self.screen = ScreenHub(config.display.language.value)
         self._encoder = ThreadPoolExecutor(1, thread_name_prefix="preview")
         self.preview = (PreviewHub(self.config.preview_fps, self.config.preview_width, self._encoder)
                         if self.config.preview_fps > 0 else None)
         self.app = create_app(self.screen, health, preview=self.preview, local_only=is_loopback(self.config.host),
-                              tls=self.config.tls)
+                              tls=self.config.tls, console=console)
+        self.console = console
         self.url: Optional[str] = None
         self._socket: Optional[socket.socket] = None
         self._server: Optional[_Server] = None
 
     def offer_frame(self, frame: Frame) -> None:
-        """Each camera frame (loop thread): kept for the preview only while a page watches it."""
+        """Each camera frame (loop thread): kept for the preview only while a page watches it, and for a console
+        enrollment's burst only while one is armed."""
         if self.preview is not None:
             self.preview.offer_frame(frame)
+        if self.console is not None and self.console.burst is not None:
+            self.console.burst.offer(frame)
 
     def offer_faces(self, timestamp: float, samples: list[FaceSample]) -> None:
         """The faces of each recognised frame (loop thread), for the boxes on the preview."""
@@ -98,7 +106,10 @@ class WebServer:
             log.warning("web: plain HTTP on an address beyond localhost (web.allow_plain_http = true): the camera "
                         "preview crosses the network unencrypted; set web.tls_cert and web.tls_key",
                         extra={"fields": {"listen": web.listen}})
-        log.info("web: kiosk screen served", extra={"fields": {"url": self.url, "health": f"{self.url}api/health"}})
+        fields = {"url": self.url, "health": f"{self.url}api/health"}
+        if self.console is not None:
+            fields["console"] = f"{self.url}admin"
+        log.info("web: kiosk screen served", extra={"fields": fields})
         return self.url
 
     async def serve(self) -> None:
@@ -125,3 +136,5 @@ class WebServer:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         self._encoder.shutdown(wait=False, cancel_futures=True)
+        if self.console is not None:
+            self.console.password_executor.shutdown(wait=False, cancel_futures=True)

@@ -163,3 +163,27 @@ def test_home_assistant_payloads() -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_schema_has_a_title(name: str) -> None:
     assert load_schema(name).get("title")
+
+
+def test_the_event_schema_is_generated_from_the_event_model() -> None:
+    """One definition of an event: the published schema is kiosk/event_model.py's (regenerate with
+    `python -m kiosk.event_model > kiosk/mqtt/schemas/event.schema.json`)."""
+    from kiosk.event_model import json_schema
+
+    published = json.loads((Path(__file__).resolve().parents[2] / "kiosk" / "mqtt" / "schemas" /
+                            "event.schema.json").read_text())
+    assert published == json_schema()
+
+
+def test_the_event_model_names_the_field_that_breaks_the_contract() -> None:
+    from kiosk.event_model import event_problem
+
+    good = {"type": "alarm", "event_id": "a" * 32, "device_id": "kiosk-1", "device_time": "2026-03-04T10:00:00Z"}
+    assert event_problem(good, signed=False) is None
+    assert "not signed" in event_problem(good, signed=True)
+    assert "'person.employee_no'" in event_problem({**good, "person": {"person_id": "p"}}, signed=False)
+    assert "'temperature.quality'" in event_problem({**good, "temperature": {
+        "body_c": 36.6, "skin_c": 34.1, "quality": 1.5, "fever": False}}, signed=False)
+    assert "'seq'" in event_problem({**good, "seq": "7"}, signed=False)           # strict: no coercion
+    assert "not null" in event_problem({**good, "seq": None}, signed=False)
+    assert "'embedding'" in event_problem({**good, "embedding": [0.1] * 128}, signed=False)   # no extra fields

@@ -53,7 +53,8 @@ def source(tmp_path: Path, rng) -> Path:
         person = store.add_person(employee_no=f"E{i}", name=name, role="staff")
         store.enroll(person.person_id, list(unit(rng, 3)), model_id="m1", consent=consent_record(), qualities=[0.9] * 3)
         store.record_event({"type": "attendance", "event_id": uuid.uuid4().hex, "device_id": "door-1",
-                            "device_time": f"2026-12-0{i + 1}T08:00:00+01:00", "person": {"person_id": person.person_id},
+                            "device_time": f"2026-12-0{i + 1}T08:00:00+01:00",
+                            "person": {"person_id": person.person_id, "employee_no": person.employee_no},
                             "attendance": {"direction": "in"}})
     store.delete_person("E2", actor="test")
     store.add_person(employee_no="V1", name="Vic", role="visitor", valid_to="2027-01-01T00:00:00+00:00")

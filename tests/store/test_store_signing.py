@@ -88,7 +88,7 @@ def test_other_keys_and_missing_signatures(store, tmp_path):
 @pytest.mark.parametrize("changes, message", [
     ({"detail": {"embedding": [0.1, 0.2]}}, "detail.embedding"),
     ({"detail": {"snapshot": b"\xff\xd8"}}, "detail.snapshot"),
-    ({"type": "party"}, "event type"),
+    ({"type": "party"}, "'type'"),
     ({"event_id": "123"}, "event_id"),
     ({"device_time": "2026-11-28 22:50"}, "device_time"),
     ({"detail": {"reading": float("nan")}}, "RFC 8785"),

@@ -48,8 +48,9 @@ def face(box: tuple[float, float, float, float]) -> FaceSample:
 class LiveServer:
     """A WebServer serving on a loop in a thread, as the daemon serves it on its own loop."""
 
-    def __init__(self, config: KioskConfig, health: Callable[[], dict[str, Any]] = fake_health) -> None:
-        self.web = WebServer(config, health)
+    def __init__(self, config: KioskConfig, health: Callable[[], dict[str, Any]] = fake_health,
+                 console: Any = None) -> None:
+        self.web = WebServer(config, health, console=console)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="web-test-loop", daemon=True)
         self.url = ""
