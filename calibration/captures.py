@@ -1,6 +1,6 @@
 """Calibration captures on disk: one JSON file per capture, plus a PNG for camera images.
 
-    DIR/0001-registration.json   {"kind": "registration", "thermal": 24x32, "ta_c": .., "distance_m": ..,
+    DIR/0001-registration.json   {"kind": "registration", "thermal": rows x cols, "ta_c": .., "distance_m": ..,
                                   "camera_image": "0001-registration.png", "room_c": ..|null}
     DIR/0002-distance.json       {"kind": "distance", "thermal": .., "ta_c": .., "frame_size": [w, h],
                                   "face": {"box": [x1, y1, x2, y2], "keypoints": [[x, y] x6]},
@@ -29,7 +29,7 @@ class CaptureError(Exception):
 @dataclass
 class Capture:
     kind: str
-    thermal: np.ndarray                    # (24, 32) C
+    thermal: np.ndarray                    # (rows, cols) C, the sensor's frame
     ta_c: float
     fields: dict[str, Any] = field(default_factory=dict)
     camera_image: Optional[np.ndarray] = None   # BGR, registration captures
@@ -73,8 +73,8 @@ def load(path: Path) -> Capture:
     if kind not in KINDS:
         raise CaptureError(f"{path}: kind {kind!r} is not one of {', '.join(KINDS)}")
     thermal = np.asarray(document.pop("thermal", None), dtype=float)
-    if thermal.shape != (24, 32) or not np.all(np.isfinite(thermal)):
-        raise CaptureError(f"{path}: 'thermal' must be 24 rows of 32 finite temperatures")
+    if thermal.ndim != 2 or thermal.size == 0 or not np.all(np.isfinite(thermal)):
+        raise CaptureError(f"{path}: 'thermal' must be rows of finite temperatures, one per sensor pixel")
     ta = document.pop("ta_c", None)
     if not isinstance(ta, (int, float)):
         raise CaptureError(f"{path}: 'ta_c' (sensor die temperature) is missing")

@@ -144,7 +144,7 @@ def _show(args: argparse.Namespace) -> int:
         raise CalibrationCommandError(str(exc)) from None
     reg, dist, bb = cal.registration, cal.distance, cal.blackbody
     print(f"{path}: valid, created {cal.created or 'unknown'}")
-    print(f"  camera {cal.rig.camera.width}x{cal.rig.camera.height}, thermal 32x24")
+    print(f"  camera {cal.rig.camera.width}x{cal.rig.camera.height}, thermal {cal.rig.thermal.width}x{cal.rig.thermal.height}")
     print(f"  registration: {reg.source}, {reg.pairs} pairs, residual "
           + ("n/a" if reg.residual_px is None else f"{reg.residual_px:.3f} px"))
     print(f"  distance curve: {dist.range_m[0]:.2f}-{dist.range_m[1]:.2f} m, {dist.captures} readings, residual "

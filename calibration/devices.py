@@ -10,19 +10,12 @@ from .captures import Capture, CaptureError
 
 def _thermal_sensor(config: Any):
     thermal = config.thermal
-    if thermal.backend == "i2c":
-        from drivers.thermal.mlx90640_i2c import Mlx90640I2CSensor
+    if thermal.backend not in ("i2c", "uart"):
+        raise CaptureError(f"device captures need thermal.backend = i2c or uart (configured: {thermal.backend}); "
+                           f"use `calibrate simulate` for a simulated rig")
+    from kiosk.hardware import build_thermal
 
-        return Mlx90640I2CSensor(thermal.i2c_bus, thermal.i2c_address, refresh_hz=thermal.refresh_hz,
-                                 adc_resolution=thermal.adc_resolution, mode=str(thermal.mode),
-                                 chunk_words=thermal.i2c_chunk_words, emissivity=thermal.emissivity,
-                                 reflected_c=thermal.reflected_c)
-    if thermal.backend == "uart":
-        from drivers.thermal.mlx90640_uart import Mlx90640UartSensor
-
-        return Mlx90640UartSensor(thermal.uart_port, thermal.uart_baud, emissivity=thermal.emissivity)
-    raise CaptureError(f"device captures need thermal.backend = i2c or uart (configured: {thermal.backend}); "
-                       f"use `calibrate simulate` for a simulated rig")
+    return build_thermal(config, None)
 
 
 def _thermal_average(config: Any, frames: int) -> tuple[np.ndarray, float]:

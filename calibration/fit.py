@@ -27,12 +27,23 @@ class FitReport:
     # (distance, canthus read, forehead read, canthus true, forehead true)
 
 
-def _frame(capture: Capture) -> ThermalFrame:
-    return ThermalFrame(capture.thermal.astype(np.float32), capture.ta_c, 0.0, 0)
+def _frame(capture: Capture, calibration: Calibration) -> ThermalFrame:
+    return ThermalFrame(capture.thermal.astype(np.float32), capture.ta_c, 0.0, 0,
+                        geometry=calibration.rig.thermal_geometry)
+
+
+def _check_shapes(captures: list[Capture], base: Calibration) -> None:
+    """Every capture must be a frame of the rig's sensor (the configured one)."""
+    rows, cols = base.rig.thermal_geometry.resolution
+    for capture in captures:
+        if capture.thermal.shape != (rows, cols):
+            raise CaptureError(f"{capture.path}: 'thermal' must be {rows} rows of {cols} finite temperatures "
+                               f"(the configured sensor's frame)")
 
 
 def fit_captures(captures: list[Capture], base: Calibration) -> FitReport:
     """A calibration from `captures`; steps without captures keep `base`'s values (and say so)."""
+    _check_shapes(captures, base)
     report = FitReport(base)
     cal = base
     by_kind: dict[str, list[Capture]] = {}
@@ -64,7 +75,7 @@ def fit_captures(captures: list[Capture], base: Calibration) -> FitReport:
                             f"reads {blackbody.reference_reading_c:.2f} C at set point {blackbody.set_point_c:.2f} C")
 
     if "registration" in by_kind:
-        empty = [corrected_temperatures(_frame(c), cal) for c in by_kind.get("ambient", []) + by_kind.get("blackbody", [])]
+        empty = [corrected_temperatures(_frame(c, cal), cal) for c in by_kind.get("ambient", []) + by_kind.get("blackbody", [])]
         background = np.mean(empty, axis=0) if empty else None
         cam, th, dist, names = [], [], [], []
         for capture in by_kind["registration"]:
@@ -72,7 +83,7 @@ def fit_captures(captures: list[Capture], base: Calibration) -> FitReport:
                 raise CaptureError(f"{capture.path}: a registration capture needs its camera image")
             try:
                 cam.append(camera_target(capture.camera_image))
-                th.append(thermal_target(corrected_temperatures(_frame(capture), cal), background))
+                th.append(thermal_target(corrected_temperatures(_frame(capture, cal), cal), background))
             except TargetNotFound as exc:
                 report.lines.append(f"registration: skipped {capture.path.name if capture.path else '?'}: {exc}")
                 continue
@@ -99,7 +110,7 @@ def fit_captures(captures: list[Capture], base: Calibration) -> FitReport:
             except (KeyError, TypeError, ValueError):
                 raise CaptureError(f"{capture.path}: a distance capture needs face.box, face.keypoints "
                                    f"and frame_size") from None
-            frame = _frame(capture)
+            frame = _frame(capture, cal)
             room = cal.ambient.room_c(frame.ambient_c, capture.fields.get("room_c"))
             sites = read_sites(corrected_temperatures(frame, cal), map_face(observation, (width, height), cal), cal, room)
             if sites is None:

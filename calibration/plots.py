@@ -27,13 +27,14 @@ def write_plots(report: FitReport, directory: Path) -> list[Path]:
         mapped = cal.registration.to_thermal(cam, dist)
         error = mapped - th
         figure, axis = plt.subplots(figsize=(7, 5.5))
-        axis.add_patch(plt.Rectangle((-0.5, -0.5), 32, 24, fill=False, color="0.5"))
+        cols, rows = cal.rig.thermal.width, cal.rig.thermal.height
+        axis.add_patch(plt.Rectangle((-0.5, -0.5), cols, rows, fill=False, color="0.5"))
         scatter = axis.scatter(th[:, 0], th[:, 1], c=dist, cmap="viridis", label="target seen by the sensor")
         magnify = 20
         axis.quiver(th[:, 0], th[:, 1], error[:, 0] * magnify, error[:, 1] * magnify, angles="xy", scale_units="xy",
                     scale=1, color="crimson", width=0.004, label=f"registration error x{magnify}")
-        axis.set_xlim(-1.5, 32.5)
-        axis.set_ylim(24.5, -1.5)
+        axis.set_xlim(-1.5, cols + 0.5)
+        axis.set_ylim(rows + 0.5, -1.5)
         axis.set_aspect("equal")
         axis.set_xlabel("thermal column")
         axis.set_ylabel("thermal row")

@@ -71,7 +71,7 @@ class MockThermalSensor:
         frame = self._sensor.read_frame()
         self._seq += 1
         return ThermalFrame(frame.temperatures.astype(np.float32), float(frame.ta), self.clock.now, self._seq,
-                            frame.flagged)
+                            frame.flagged, geometry=self.scene.rig.thermal_geometry)
 
     def close(self) -> None:
         self._sensor.close()

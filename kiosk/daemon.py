@@ -220,7 +220,7 @@ class Running:
         thermal = build_thermal(config, services.world)
         self._start_reader("camera", camera, 1.0, self._on_frame)
         if thermal is not None:
-            self._start_reader("thermal", thermal, max(1.0, 3.0 / config.thermal.refresh_hz), self._on_thermal)
+            self._start_reader("thermal", thermal, max(1.0, 3.0 / (config.thermal.subpage_hz or 1.0)), self._on_thermal)
         services.health.gauge("queues", lambda: {"frames": self.frames.qsize(), "frames_dropped": self.frames.dropped,
                                                  "results": self.results.qsize(), "events": services.writer.qsize()})
         if services.mqtt is not None:
@@ -270,8 +270,8 @@ class Running:
         log.info("kiosk running", extra={"fields": {
             "device": config.device.id, "model": self.services.pipeline.model_id,
             "enrolled": self.services.matcher.person_count,
-            "camera": config.camera.backend.value, "thermal": config.thermal.backend.value,
-            "gate": config.gate.backend.value, "events_to": "; ".join(where)}})
+            "camera": config.camera.backend, "thermal": config.thermal.backend,
+            "gate": config.gate.backend, "events_to": "; ".join(where)}})
 
     # ---- stop ----------------------------------------------------------------------------------
     async def shutdown(self) -> None:

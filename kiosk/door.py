@@ -24,6 +24,7 @@ from drivers.gpio_inputs import DOOR, EXIT, GpioInputs, InputChange
 from .attendance import make_event
 from .config import KioskConfig
 from .gate import GateController
+from .hardware import build_inputs  # noqa: F401  (built in kiosk.hardware; imported from here by callers)
 
 log = logging.getLogger("kiosk.door")
 
@@ -163,13 +164,3 @@ class DoorWatcher:
                 self.on_alarm(alarm)
             except Exception:
                 log.exception("door alarm callback failed")
-
-
-def build_inputs(config: KioskConfig, *, request_lines: Optional[Callable[..., Any]] = None) -> Optional[GpioInputs]:
-    """The door inputs named by [gate], or None when neither line is configured."""
-    gate = config.gate
-    if gate.door_contact_line is None and gate.exit_button_line is None:
-        return None
-    return GpioInputs(gate.gpio_chip, door_line=gate.door_contact_line, exit_line=gate.exit_button_line,
-                      active_low=gate.inputs_active_low, debounce_s=gate.input_debounce_ms / 1000,
-                      request_lines=request_lines)

@@ -17,20 +17,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Optional
 
 from drivers.health import DeviceHealth
 from drivers.relay.base import Relay, RelayError
 
 from .config import KioskConfig
-from .config.gate import RelayBackend
 from .gate_supervisor import Lease
 from .gate_timing import MAX_PULSE_S, RETRY_LOCK_S, PulseTimer
+from .hardware import MOCK_STATE_FILE, build_relay, mock_state_path
 
 log = logging.getLogger("kiosk.gate")
-
-MOCK_STATE_FILE = "relay-mock.json"
 
 # Called from the worker thread after every relay transition: (unlocked, monotonic time).
 ChangeListener = Callable[[bool, float], None]
@@ -234,27 +231,6 @@ class GateController:
                 log.exception("gate change listener failed")
 
 
-# Building relays from the configuration -------------------------------------------------------
-def mock_state_path(config: KioskConfig) -> Path:
-    return config.state_dir / MOCK_STATE_FILE
-
-
-def build_relay(config: KioskConfig, *, request_lines: Optional[Callable] = None) -> Relay:
-    """The relay named by [gate] (not opened). `request_lines` replaces `gpiod.request_lines` in tests."""
-    gate = config.gate
-    if gate.backend == RelayBackend.gpio:
-        from drivers.relay.gpio import GpioRelay
-
-        return GpioRelay(gate.gpio_chip, gate.gpio_line, active_low=gate.active_low, request_lines=request_lines)
-    if gate.backend == RelayBackend.serial:
-        from drivers.relay.serial_board import SerialRelay
-
-        return SerialRelay(gate.serial_port, baud=gate.serial_baud, channel=gate.relay_channel)
-    from drivers.relay.mock import MockRelay
-
-    return MockRelay(mock_state_path(config))
-
-
 def lock_gate(config: KioskConfig, *, request_lines: Optional[Callable] = None) -> str:
     """Release the relay from a fresh process (systemd ExecStopPost, even after SIGKILL).
 
@@ -273,4 +249,4 @@ def _describe(relay: Relay) -> str:
     return describe() if callable(describe) else type(relay).__name__
 
 
-__all__ = ["GateController", "build_relay", "lock_gate", "mock_state_path"]
+__all__ = ["MOCK_STATE_FILE", "GateController", "build_relay", "lock_gate", "mock_state_path"]

@@ -1,55 +1,169 @@
-"""Build the configured devices: real drivers, or mocks fed by the scene simulator."""
+"""Build the configured devices: one registry per kind of device, from `backend` to a factory.
+
+Every factory takes its table of the configuration (the class of its backend, kiosk/config) and a
+`BuildContext`, and imports its driver itself, so that only the configured driver's dependencies
+load (gpiod, pyserial, OpenCV). A new backend is a driver file, its configuration class, and one
+`@REGISTRY.register("name")` factory here (docs/adding-a-backend.md).
+"""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 from drivers.camera.base import Camera
+from drivers.registry import Registry
+from drivers.relay.base import Relay
 from drivers.thermal.base import ThermalSensor
 
 from .config import KioskConfig
-from .config.camera import CameraBackend
-from .config.thermal import ThermalBackend
-from .sim.world import SimWorld
+from .config.camera import MockCameraConfig, OpenCVCameraConfig
+from .config.gate import GpioGateConfig, MockGateConfig, SerialGateConfig
+from .config.thermal import I2cThermalConfig, MockThermalConfig, NoThermalConfig, UartThermalConfig
 
 if TYPE_CHECKING:
+    from drivers.gpio_inputs import GpioInputs
     from drivers.mlx90640.i2c import I2cBus
 
+    from .sim.world import SimWorld
+
+MOCK_STATE_FILE = "relay-mock.json"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What factories may need besides their own table."""
+
+    config: KioskConfig
+    world: Optional[SimWorld] = None                      # the scene simulator, for mock devices
+    request_lines: Optional[Callable[..., Any]] = None    # replaces gpiod.request_lines (tests' fake chip)
+
+
+CameraFactory = Callable[[Any, BuildContext], Camera]
+ThermalFactory = Callable[[Any, BuildContext], Optional[ThermalSensor]]
+RelayFactory = Callable[[Any, BuildContext], Relay]
+InputsFactory = Callable[[Any, BuildContext], "GpioInputs"]
+
+CAMERAS: Registry[CameraFactory] = Registry("camera", "camera.backend")
+THERMAL_SENSORS: Registry[ThermalFactory] = Registry("thermal sensor", "thermal.backend")
+RELAYS: Registry[RelayFactory] = Registry("relay", "gate.backend")
+INPUTS: Registry[InputsFactory] = Registry("door inputs", "gate.inputs_backend")
 
 def needs_simulator(config: KioskConfig) -> bool:
-    return config.camera.backend == CameraBackend.mock or config.thermal.backend == ThermalBackend.mock
+    return config.camera.backend == "mock" or config.thermal.backend == "mock"
 
 
 def build_camera(config: KioskConfig, world: Optional[SimWorld]) -> Camera:
-    cam = config.camera
-    if cam.backend == CameraBackend.mock:
-        from drivers.camera.mock import MockCamera
+    return CAMERAS.get(config.camera.backend)(config.camera, BuildContext(config, world))
 
-        assert world is not None, "the mock camera needs the simulator"
-        return MockCamera(world.render_camera, fps=cam.fps)
+
+def build_thermal(config: KioskConfig, world: Optional[SimWorld]) -> Optional[ThermalSensor]:
+    """The thermal sensor (not opened), or None when `thermal.backend = "none"`."""
+    return THERMAL_SENSORS.get(config.thermal.backend)(config.thermal, BuildContext(config, world))
+
+
+def build_relay(config: KioskConfig, *, request_lines: Optional[Callable[..., Any]] = None) -> Relay:
+    """The relay named by [gate] (not opened). `request_lines` replaces `gpiod.request_lines` in tests."""
+    return RELAYS.get(config.gate.backend)(config.gate, BuildContext(config, request_lines=request_lines))
+
+
+def build_inputs(config: KioskConfig, *, request_lines: Optional[Callable[..., Any]] = None) -> Optional[GpioInputs]:
+    """The door inputs named by [gate], or None when neither line is configured."""
+    gate = config.gate
+    if gate.door_contact_line is None and gate.exit_button_line is None:
+        return None
+    return INPUTS.get(gate.inputs_backend)(gate, BuildContext(config, request_lines=request_lines))
+
+
+def mock_state_path(config: KioskConfig) -> Path:
+    return config.state_dir / MOCK_STATE_FILE
+
+
+# Cameras -----------------------------------------------------------------------------------------
+@CAMERAS.register("opencv")
+def _opencv_camera(cam: OpenCVCameraConfig, context: BuildContext) -> Camera:
     from drivers.camera.opencv import OpenCVCamera
 
     return OpenCVCamera(cam.device, cam.width, cam.height, cam.fps, cam.mirror)
 
 
-def build_thermal(config: KioskConfig, world: Optional[SimWorld]) -> Optional[ThermalSensor]:
-    """The thermal sensor, or None when `thermal.backend = "none"`."""
-    t = config.thermal
-    if t.backend == ThermalBackend.none:
-        return None
-    if t.backend == ThermalBackend.uart:
-        from drivers.thermal.mlx90640_uart import Mlx90640UartSensor
+@CAMERAS.register("mock")
+def _mock_camera(cam: MockCameraConfig, context: BuildContext) -> Camera:
+    from drivers.camera.mock import MockCamera
 
-        return Mlx90640UartSensor(t.uart_port, t.uart_baud, emissivity=t.emissivity)
+    assert context.world is not None, "the mock camera needs the simulator"
+    return MockCamera(context.world.render_camera, fps=cam.fps)
+
+
+# Thermal sensors ---------------------------------------------------------------------------------
+def _lens(context: BuildContext) -> str:
+    return context.config.temperature.sensor_fov.value
+
+
+def _mlx90640_on_i2c(t: I2cThermalConfig | MockThermalConfig, bus: int | I2cBus, context: BuildContext) -> ThermalSensor:
     from drivers.thermal.mlx90640_i2c import Mlx90640I2CSensor
 
-    if t.backend == ThermalBackend.mock:
-        from drivers.mlx90640.mock import MockMlx90640Bus
-
-        assert world is not None, "the mock thermopile needs the simulator"
-        # The simulated sensor sees the same emissivity as the driver assumes (a real face's is ~0.98).
-        bus: int | I2cBus = MockMlx90640Bus(world.thermal, emissivity=t.emissivity, reflected_c=t.reflected_c)
-    else:
-        bus = t.i2c_bus
     return Mlx90640I2CSensor(bus, t.i2c_address, refresh_hz=t.refresh_hz, adc_resolution=t.adc_resolution,
                              mode=str(t.mode), chunk_words=t.i2c_chunk_words, emissivity=t.emissivity,
-                             reflected_c=t.reflected_c, max_errors_before_degraded=t.max_errors_before_degraded)
+                             reflected_c=t.reflected_c, max_errors_before_degraded=t.max_errors_before_degraded,
+                             lens=_lens(context))
+
+
+@THERMAL_SENSORS.register("i2c")
+def _i2c_thermal(t: I2cThermalConfig, context: BuildContext) -> ThermalSensor:
+    return _mlx90640_on_i2c(t, t.i2c_bus, context)
+
+
+@THERMAL_SENSORS.register("mock")
+def _mock_thermal(t: MockThermalConfig, context: BuildContext) -> ThermalSensor:
+    from drivers.mlx90640.mock import MockMlx90640Bus
+
+    assert context.world is not None, "the mock thermopile needs the simulator"
+    # The simulated sensor sees the same emissivity as the driver assumes (a real face's is ~0.98).
+    return _mlx90640_on_i2c(t, MockMlx90640Bus(context.world.thermal, emissivity=t.emissivity,
+                                               reflected_c=t.reflected_c), context)
+
+
+@THERMAL_SENSORS.register("uart")
+def _uart_thermal(t: UartThermalConfig, context: BuildContext) -> ThermalSensor:
+    from drivers.thermal.mlx90640_uart import Mlx90640UartSensor
+
+    return Mlx90640UartSensor(t.uart_port, t.uart_baud, emissivity=t.emissivity, lens=_lens(context))
+
+
+@THERMAL_SENSORS.register("none")
+def _no_thermal(t: NoThermalConfig, context: BuildContext) -> None:
+    return None
+
+
+# Relays ------------------------------------------------------------------------------------------
+@RELAYS.register("gpio")
+def _gpio_relay(gate: GpioGateConfig, context: BuildContext) -> Relay:
+    from drivers.relay.gpio import GpioRelay
+
+    return GpioRelay(gate.gpio_chip, gate.gpio_line, active_low=gate.active_low, request_lines=context.request_lines)
+
+
+@RELAYS.register("serial")
+def _serial_relay(gate: SerialGateConfig, context: BuildContext) -> Relay:
+    from drivers.relay.serial_board import SerialRelay
+
+    return SerialRelay(gate.serial_port, baud=gate.serial_baud, channel=gate.relay_channel)
+
+
+@RELAYS.register("mock")
+def _mock_relay(gate: MockGateConfig, context: BuildContext) -> Relay:
+    from drivers.relay.mock import MockRelay
+
+    return MockRelay(mock_state_path(context.config))
+
+
+# Door inputs -------------------------------------------------------------------------------------
+@INPUTS.register("gpio")
+def _gpio_inputs(gate: Any, context: BuildContext) -> GpioInputs:
+    from drivers.gpio_inputs import GpioInputs
+
+    return GpioInputs(gate.gpio_chip, door_line=gate.door_contact_line, exit_line=gate.exit_button_line,
+                      active_low=gate.inputs_active_low, debounce_s=gate.input_debounce_ms / 1000,
+                      request_lines=context.request_lines)

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from . import catalogue
 from .config import KioskConfig
 from .config.temperature import FeverMode, MaskPolicy, ScreeningOrder
-from .config.thermal import ThermalBackend
 from .types import LivenessResult, MatchResult, TemperatureReading
 
 
@@ -215,7 +214,7 @@ def _checks(obs: Observation, config: KioskConfig, live: Optional[bool], fever: 
 
 # Liveness ------------------------------------------------------------------------------------------
 def _check_liveness(obs: Observation, config: KioskConfig, found: _Findings) -> Optional[bool]:
-    if not config.liveness.enabled or config.thermal.backend == ThermalBackend.none:
+    if not config.liveness.enabled or config.thermal.backend == "none":
         return None
     if obs.liveness is None:
         found.retry.append((LIVENESS_PENDING, Notice.stand_still))
@@ -345,7 +344,7 @@ def _check_temperature(obs: Observation, config: KioskConfig, found: _Findings,
     fever = None if latest is None or latest.body_c is None else latest.body_c >= cfg.fever_threshold_c
     if cfg.mode == FeverMode.off:
         return fever, latest                     # measured and reported only
-    if config.thermal.backend == ThermalBackend.none:
+    if config.thermal.backend == "none":
         found.warn.append(TEMPERATURE_NOT_MEASURED)
         return None, None
     if cfg.order == ScreeningOrder.after_identification and not identity_ok:

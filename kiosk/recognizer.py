@@ -60,7 +60,7 @@ class Recognizer:
         self.security: Optional[OpenSetPoint] = None   # the threshold in force and what to expect of it
         self.upper_security: Optional[OpenSetPoint] = None   # the same for masked faces (None: matched whole)
         self.reconfigure()
-        self.alignment = ThermalAlignment(config.thermal.refresh_hz)
+        self.alignment = ThermalAlignment(config.thermal.subpage_hz)
         self._thermal_used: Optional[int] = None   # seq of the last thermal frame measured
 
     def reconfigure(self) -> None:
@@ -203,8 +203,8 @@ class ThermalAlignment:
     thermal frame is used only when the face stood still between the two captures.
     """
 
-    def __init__(self, refresh_hz: float) -> None:
-        self.subpage_s = 1.0 / refresh_hz
+    def __init__(self, refresh_hz: Optional[float]) -> None:
+        self.subpage_s = 1.0 / refresh_hz if refresh_hz else 0.0   # None: no sensor, no frames to align
         self._boxes: deque[tuple[float, Box]] = deque(maxlen=64)
 
     def seen(self, t: float, box: Box) -> None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from .config import KioskConfig
-from .config.thermal import ThermalBackend
 
 if TYPE_CHECKING:
     from .face.pipeline import FacePipeline
@@ -50,7 +49,7 @@ class SelfTest:
         if cfg.camera.backend == "mock" or cfg.thermal.backend == "mock":
             items.append(("simulator", True, self.simulator))
         items.append(("camera", True, self.camera))
-        if cfg.thermal.backend != ThermalBackend.none:
+        if cfg.thermal.backend != "none":
             items.append(("thermal", True, self.thermal))
         items.append(("gate", True, self.gate))
         if cfg.mqtt.enabled:
@@ -133,7 +132,8 @@ class SelfTest:
         with camera:
             frame = camera.read(CHECK_TIMEOUT_S)
         height, width = frame.image.shape[:2]
-        return f"{self.config.camera.backend} {self.config.camera.device!r}: {width}x{height} frame"
+        device = getattr(self.config.camera, "device", None)     # the mock camera has none
+        return f"{self.config.camera.backend}{'' if device is None else f' {device!r}'}: {width}x{height} frame"
 
     def thermal(self) -> str:
         from .hardware import build_thermal
@@ -141,8 +141,10 @@ class SelfTest:
         sensor = build_thermal(self.config, self.world)
         assert sensor is not None
         with sensor:
-            frame = sensor.read(max(CHECK_TIMEOUT_S, 4.0 / self.config.thermal.refresh_hz))
-        return (f"{self.config.thermal.backend}: frame {frame.temperatures.min():.1f}..{frame.temperatures.max():.1f} C, "
+            frame = sensor.read(max(CHECK_TIMEOUT_S, 4.0 / (self.config.thermal.subpage_hz or 1.0)))
+        (rows, cols), (h_fov, v_fov) = frame.resolution, frame.fov_deg
+        return (f"{self.config.thermal.backend}: {rows}x{cols} frame over {h_fov:g}x{v_fov:g} degrees, "
+                f"{frame.temperatures.min():.1f}..{frame.temperatures.max():.1f} C, "
                 f"sensor Ta {frame.ambient_c:.1f} C, health {sensor.health.state}")
 
     def gate(self) -> str:

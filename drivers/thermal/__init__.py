@@ -1,4 +1,4 @@
 """Thermal sensors (MLX90640 over I2C or UART, and a register-level mock)."""
-from .base import ThermalError, ThermalFrame, ThermalSensor
+from .base import ThermalError, ThermalFrame, ThermalGeometry, ThermalSensor
 
-__all__ = ["ThermalError", "ThermalFrame", "ThermalSensor"]
+__all__ = ["ThermalError", "ThermalFrame", "ThermalGeometry", "ThermalSensor"]

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..mlx90640.eeprom import EepromError
 from ..mlx90640.i2c import I2cBus, Mlx90640Error
+from ..mlx90640.lens import STANDARD_LENS, mlx90640_geometry
 from ..mlx90640.registers import DEFAULT_ADDRESS, RAM_WORDS
 from ..mlx90640.sensor import Mlx90640
 from .base import ThermalError, ThermalFrame, ThermalSensor
@@ -27,6 +28,7 @@ class Mlx90640I2CSensor(ThermalSensor):
       both can be changed on `self.device` between reads (e.g. from an ambient sensor)
     - max_errors_before_degraded: consecutive bus errors before health turns degraded
       (`max_errors_before_degraded`)
+    - lens: "55x35" (BAB) or "110x75" (BAA, wide) (`temperature.sensor_fov`): the field of view frames carry
 
     `open()` raises ThermalError if the bus cannot be opened or the EEPROM is refused; `read()` raises
     ThermalError when no frame arrives within the timeout (health "failed" until frames flow again).
@@ -34,13 +36,15 @@ class Mlx90640I2CSensor(ThermalSensor):
 
     def __init__(self, bus: int | I2cBus = 1, address: int = DEFAULT_ADDRESS, *, refresh_hz: float = 8.0,
                  adc_resolution: int = 18, mode: str = "chess", chunk_words: int = RAM_WORDS, emissivity: float = 0.98,
-                 reflected_c: float | None = None, max_errors_before_degraded: int = 5) -> None:
+                 reflected_c: float | None = None, max_errors_before_degraded: int = 5,
+                 lens: str = STANDARD_LENS) -> None:
         if mode not in ("chess", "interleaved"):
             raise ValueError(f"mode {mode!r} must be 'chess' or 'interleaved'")
         self.device = Mlx90640(bus, address, refresh_hz=refresh_hz, resolution_bits=adc_resolution, chess=mode == "chess",
                                chunk_words=chunk_words, emissivity=emissivity, reflected_c=reflected_c,
                                errors_before_degraded=max_errors_before_degraded)
         self.health = self.device.health
+        self.geometry = mlx90640_geometry(lens)
         self._seq = itertools.count(1)
 
     def open(self) -> None:
@@ -56,7 +60,8 @@ class Mlx90640I2CSensor(ThermalSensor):
             raise ThermalError(str(exc)) from exc
         flagged = frame.flagged if frame.flagged.any() else None
         return ThermalFrame(temperatures=frame.temperatures.astype(np.float32), ambient_c=frame.ta,
-                            timestamp=frame.timestamp, seq=next(self._seq), flagged=flagged)
+                            timestamp=frame.timestamp, seq=next(self._seq), flagged=flagged,
+                            geometry=self.geometry)
 
     def close(self) -> None:
         self.device.close()

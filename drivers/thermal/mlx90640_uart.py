@@ -8,6 +8,7 @@ import numpy as np
 import serial
 
 from ..health import DeviceHealth, HealthState
+from ..mlx90640.lens import STANDARD_LENS, mlx90640_geometry
 from ..mlx90640.uart import GyMcu90640, UartError, UartPortError
 from .base import ThermalError, ThermalFrame, ThermalSensor
 
@@ -17,7 +18,8 @@ class Mlx90640UartSensor(ThermalSensor):
 
     Arguments (kiosk/config/thermal.py `[thermal]`): port (`uart_port`, e.g. /dev/ttyUSB0, /dev/serial0, or an
     open `serial.Serial`), baud (`uart_baud`: 9600, 115200 or 460800, what the module is set to),
-    emissivity (`emissivity`, sent to the module at open; the module applies it in its own calculation).
+    emissivity (`emissivity`, sent to the module at open; the module applies it in its own calculation),
+    lens ("55x35" or "110x75", `temperature.sensor_fov`: the field of view frames carry).
     The module has no broken-pixel information, so `flagged` is None; its update rate is set with
     `self.module.set_rate(hz)` (takes effect after a power cycle).
 
@@ -27,9 +29,10 @@ class Mlx90640UartSensor(ThermalSensor):
     """
 
     def __init__(self, port: str | serial.Serial = "/dev/ttyUSB0", baud: int = 115200, *,
-                 emissivity: float | None = 0.98) -> None:
+                 emissivity: float | None = 0.98, lens: str = STANDARD_LENS) -> None:
         self.module = GyMcu90640(port, baud, emissivity=emissivity)
         self.health = DeviceHealth()
+        self.geometry = mlx90640_geometry(lens)
         self._seq = itertools.count(1)
         self._seen_bad = 0
 
@@ -59,7 +62,7 @@ class Mlx90640UartSensor(ThermalSensor):
             self._set(HealthState.ok, "recovered")
         self._seen_bad = bad
         return ThermalFrame(temperatures=frame.temperatures.astype(np.float32), ambient_c=frame.ta,
-                            timestamp=time.monotonic(), seq=next(self._seq))
+                            timestamp=time.monotonic(), seq=next(self._seq), geometry=self.geometry)
 
     def close(self) -> None:
         self.module.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import types
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, ValidationInfo, field_validator
 
 
 class Section(BaseModel):
@@ -56,3 +56,13 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "a string (write it without quotes)"
     return {bool: "a boolean", float: "a fraction", int: "a number"}.get(type(value), f"a {type(value).__name__}")
+
+
+def by_backend(default: str) -> Discriminator:
+    """The discriminator of a table with backends (`Annotated[Union[Annotated[A, Tag("a")], ...], by_backend("a")]`):
+    its `backend` key picks the class, and a table that leaves `backend` out gets `default`."""
+    def tag(value: Any) -> Any:
+        if isinstance(value, dict):
+            return str(value.get("backend", default))
+        return str(getattr(value, "backend", default))
+    return Discriminator(tag)

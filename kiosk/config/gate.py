@@ -1,28 +1,20 @@
-"""[gate]: the door relay and optional door inputs."""
+"""[gate]: the door relay and optional door inputs. `backend` picks the relay driver; each takes only its own keys."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Optional
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, Tag
 
-from .base import Section
-
-
-class RelayBackend(StrEnum):
-    gpio = "gpio"      # libgpiod v2 line
-    serial = "serial"  # LCUS-type USB relay board
-    mock = "mock"      # in-memory relay (simulation, tests)
+from .base import Section, by_backend
 
 
-class GateConfig(Section):
-    backend: RelayBackend = Field(RelayBackend.gpio, description="gpio, serial or mock.")
-    gpio_chip: str = Field("/dev/gpiochip0", description="GPIO chip device.")
-    gpio_line: int = Field(17, ge=0, le=1023, description="Line offset driving the relay.")
-    active_low: bool = Field(False, description="Relay energises when the line is low.")
-    serial_port: str = Field("/dev/ttyUSB1", description="Serial port of an LCUS-type relay board.")
-    serial_baud: int = Field(9600, description="Baud of the relay board.")
-    relay_channel: int = Field(1, ge=1, le=8, description="Channel on a multi-relay board.")
+class _Gate(Section):
+    """Keys of every relay: pulse timing, the supervisor, and the door inputs (GPIO lines whatever the relay)."""
+
+    backend: str
+    gpio_chip: str = Field("/dev/gpiochip0", description="GPIO chip of the relay line (backend gpio) and of the "
+                                                         "door inputs.")
     pulse_s: float = Field(3.0, gt=0, le=60, description="How long the gate stays unlocked after a grant.")
     record_wait_s: float = Field(1.0, gt=0, le=10, description="A grant opens the gate once its event is "
                                                                "committed to the local event log; not committed "
@@ -36,6 +28,8 @@ class GateConfig(Section):
     lease_s: float = Field(2.0, ge=0.2, le=30, description="Supervisor: while the gate is unlocked the relay "
                                                            "thread renews its lease; no renewal for this long "
                                                            "and the daemon is killed and the gate locked.")
+    inputs_backend: Literal["gpio"] = Field("gpio", description="Driver of the door contact and exit button: gpio "
+                                                                 "(libgpiod lines with the kernel's debouncer).")
     door_contact_line: Optional[int] = Field(None, ge=0, le=1023,
                                              description="GPIO line of a door contact (closed = door shut).")
     exit_button_line: Optional[int] = Field(None, ge=0, le=1023,
@@ -47,6 +41,27 @@ class GateConfig(Section):
     exit_button_unlocks: bool = Field(True, description="A press of the exit button unlocks the gate for a pulse.")
     exit_grace_s: float = Field(10.0, ge=0, le=300, description="The door may open this long after an exit-button "
                                                                 "press without raising door_forced_open.")
+
+
+class GpioGateConfig(_Gate):
+    backend: Literal["gpio"] = "gpio"       # libgpiod v2 line
+    gpio_line: int = Field(17, ge=0, le=1023, description="Line offset driving the relay.")
+    active_low: bool = Field(False, description="Relay energises when the line is low.")
+
+
+class SerialGateConfig(_Gate):
+    backend: Literal["serial"] = "serial"   # LCUS-type USB relay board
+    serial_port: str = Field("/dev/ttyUSB1", description="Serial port of an LCUS-type relay board.")
+    serial_baud: int = Field(9600, description="Baud of the relay board.")
+    relay_channel: int = Field(1, ge=1, le=8, description="Channel on a multi-relay board.")
+
+
+class MockGateConfig(_Gate):
+    backend: Literal["mock"] = "mock"       # in-memory relay (simulation, tests)
+
+
+GateConfig = Annotated[Union[Annotated[GpioGateConfig, Tag("gpio")], Annotated[SerialGateConfig, Tag("serial")],
+                             Annotated[MockGateConfig, Tag("mock")]], by_backend("gpio")]
 
 
 class AttendanceMode(StrEnum):

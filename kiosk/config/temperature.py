@@ -42,7 +42,8 @@ class TemperatureConfig(Section):
                                                           "value; unset = the thermal sensor's die temperature "
                                                           "minus its calibrated self-heating.")
     sensor_fov: SensorFov = Field(SensorFov.standard, description="MLX90640 lens: 55x35 (BAB) or 110x75 (BAA, wide); "
-                                                                  "used by the default registration.")
+                                                                  "the field of view the sensor's frames carry and "
+                                                                  "the default registration uses.")
     sensor_offset_mm: tuple[float, float, float] = Field(
         (30.0, 0.0, 0.0), description="Thermal sensor position relative to the camera (x right, y down, z forward, "
                                       "mm), for the default registration before calibration.")

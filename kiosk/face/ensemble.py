@@ -11,9 +11,12 @@ genuine pairs MobileFaceNet misses (README, "Face pipeline").
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from drivers.registry import Registry
 
 from .detectors.base import KeypointLayout
 from .embedder import ChipVariants, Embedder
@@ -59,9 +62,17 @@ class EnsembleEmbedder:
         return np.concatenate(parts).astype(np.float32)
 
 
+EmbedderFactory = Callable[[ModelSpec, Path, int, str], "Embedder | EnsembleEmbedder"]
+# Keyed by a spec's `task`: one model, or an ensemble of installed ones. A new kind of embedder is its
+# class and one line here.
+EMBEDDERS: Registry[EmbedderFactory] = Registry("embedder", "the model spec's task")
+EMBEDDERS.add("embedder", Embedder)
+EMBEDDERS.add("ensemble", EnsembleEmbedder)
+
+
 def create_embedder(spec: ModelSpec, models_dir: Path, num_threads: int = 1,
                     landmarks: str = "detector") -> Embedder | EnsembleEmbedder:
-    """The embedder a spec describes: one model, or an ensemble of installed ones."""
-    if spec.task == "ensemble":
-        return EnsembleEmbedder(spec, models_dir, num_threads, landmarks)
-    return Embedder(spec, models_dir, num_threads, landmarks)
+    """The embedder a spec describes."""
+    if spec.task not in EMBEDDERS:
+        raise ModelError(spec_path(models_dir, spec.id), f"spec {spec.id} is a {spec.task}, not an embedder")
+    return EMBEDDERS.get(spec.task)(spec, models_dir, num_threads, landmarks)

@@ -2,8 +2,8 @@
 
 `render_thermal(rig, subjects, room_c)` traces a fine grid of rays through every sensor pixel
 (`supersample` x `supersample` per pixel), finds the nearest surface each ray meets, and averages
-back to 24x32, so a small or distant face is diluted by its background the way a real 32x24
-thermopile dilutes it. `project_face(rig, subject)` gives the same face's box and six BlazeFace
+back to the rig's sensor grid (24x32 for an MLX90640), so a small or distant face is diluted by its
+background the way a real thermopile dilutes it. `project_face(rig, subject)` gives the same face's box and six BlazeFace
 keypoints in camera pixels, so the camera image and the thermal image agree.
 
 A live face is drawn from a template in face-box units (box width = `face_width_m`): warm inner
@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..thermal.geometry import SENSOR_COLUMNS, SENSOR_ROWS, Rig
+from ..thermal.geometry import Rig
 from ..thermal.skin_core import MODEL
 from .walkups import Presentation, SubjectState
 
@@ -154,10 +154,11 @@ def _objects(subjects: Sequence[Subject], emitters: Sequence[Emitter]) -> list[t
 
 def render_thermal(rig: Rig, subjects: Sequence[Subject], room_c: float, emitters: Sequence[Emitter] = (),
                    supersample: int = 8) -> np.ndarray:
-    """The (24, 32) float32 object temperatures the sensor would see, background at `room_c`."""
+    """The (rows, cols) float32 object temperatures the rig's sensor would see, background at `room_c`."""
     s = supersample
-    cols = (np.arange(SENSOR_COLUMNS * s) + 0.5) / s - 0.5
-    rows = (np.arange(SENSOR_ROWS * s) + 0.5) / s - 0.5
+    n_rows, n_cols = rig.thermal_geometry.resolution
+    cols = (np.arange(n_cols * s) + 0.5) / s - 0.5
+    rows = (np.arange(n_rows * s) + 0.5) / s - 0.5
     grid_c, grid_r = np.meshgrid(cols, rows)
     origin, directions = rig.thermal_rays(np.column_stack([grid_c.ravel(), grid_r.ravel()]))
     image = np.full(grid_c.size, room_c, dtype=np.float64)
@@ -176,7 +177,7 @@ def render_thermal(rig: Rig, subjects: Sequence[Subject], room_c: float, emitter
         else:
             t, hit = _medium(x, y, thing, room_c)
         image[hit] = t[hit]
-    fine = image.reshape(SENSOR_ROWS, s, SENSOR_COLUMNS, s)
+    fine = image.reshape(n_rows, s, n_cols, s)
     return fine.mean(axis=(1, 3)).astype(np.float32)
 
 
@@ -184,7 +185,7 @@ def render_thermal(rig: Rig, subjects: Sequence[Subject], room_c: float, emitter
 class ThermalScene:
     """A scene that can be re-rendered as subjects move.
 
-    `scene(t)` -> ((24, 32) temperatures, sensor die temperature) is the scene callable of the
+    `scene(t)` -> ((rows, cols) temperatures, sensor die temperature) is the scene callable of the
     MLX90640 mock bus (drivers.mlx90640.mock.MockMlx90640Bus); the die runs `self_heating_c` above
     the room, as a real sensor in its housing does. `scene.faces()` gives the camera-side
     projections of the same subjects, in the same order.

@@ -16,9 +16,12 @@ from typing import Annotated, Any, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from drivers.mlx90640.lens import mlx90640_geometry
+from drivers.thermal.base import ThermalGeometry
+
 from ..runtime.files import write_atomic
 from .compensation import Ambient, Blackbody, DistanceCurve
-from .geometry import FOV_STANDARD, FOV_WIDE, Mount, Rig
+from .geometry import Mount, Rig
 from .registration import Registration
 
 FORMAT = "kiosk-thermal-calibration"
@@ -53,11 +56,10 @@ class Calibration:
 
 
 def rig_from_config(config) -> Rig:  # config: kiosk.config.KioskConfig (import kept lazy for the drivers)
-    temperature = config.temperature
-    fov = FOV_WIDE if temperature.sensor_fov == "110x75" else FOV_STANDARD
-    offset = tuple(v / 1000.0 for v in temperature.sensor_offset_mm)
-    return Rig.build(config.camera.width, config.camera.height, config.camera.horizontal_fov_deg, fov,
-                     Mount(offset, (0.0, 0.0, 0.0)))
+    """The nominal rig: the configured camera, and the configured thermal sensor's resolution and field of view."""
+    offset = tuple(v / 1000.0 for v in config.temperature.sensor_offset_mm)
+    return Rig.build(config.camera.width, config.camera.height, config.camera.horizontal_fov_deg,
+                     config.thermal_geometry, Mount(offset, (0.0, 0.0, 0.0)))
 
 
 def calibration_for_config(config) -> Calibration:
@@ -72,6 +74,10 @@ def calibration_for_config(config) -> Calibration:
     if abs(cam.width / cam.height - config.camera.width / config.camera.height) > 0.01:
         raise CalibrationError(f"{path}: made for a {cam.width}x{cam.height} camera, but camera.width x height is "
                                f"{config.camera.width}x{config.camera.height} (another aspect ratio): recalibrate")
+    made_for, sensor = calibration.rig.thermal_geometry.resolution, config.thermal_geometry.resolution
+    if made_for != sensor:
+        raise CalibrationError(f"{path}: made for a thermal sensor of {made_for[0]}x{made_for[1]} pixels, but "
+                               f"thermal.backend = {config.thermal.backend} gives {sensor[0]}x{sensor[1]}: recalibrate")
     return calibration
 
 
@@ -98,6 +104,9 @@ class _CameraDoc(_Strict):
 class _ThermalDoc(_Strict):
     horizontal_fov_deg: float = Field(gt=1, lt=180)
     vertical_fov_deg: float = Field(gt=1, lt=180)
+    # Files written before the sensor's resolution was recorded were all made for an MLX90640.
+    rows: int = Field(default_factory=lambda: mlx90640_geometry().rows, ge=1, le=4096)
+    cols: int = Field(default_factory=lambda: mlx90640_geometry().cols, ge=1, le=4096)
 
 
 class _MountDoc(_Strict):
@@ -146,6 +155,9 @@ class _AmbientDoc(_Strict):
     ta_offset_c: float = Field(ge=-5, le=30)
 
 
+REGION_RULE = "must be [row0, col0, row1, col1] inside the thermal frame, end exclusive"
+
+
 class _BlackbodyDoc(_Strict):
     region: Annotated[list[int], Field(min_length=4, max_length=4)]
     set_point_c: float = Field(ge=0, le=100)
@@ -153,10 +165,10 @@ class _BlackbodyDoc(_Strict):
 
     @field_validator("region")
     @classmethod
-    def _inside(cls, value: list[int]) -> list[int]:
+    def _ordered(cls, value: list[int]) -> list[int]:
         r0, c0, r1, c1 = value
-        if not (0 <= r0 < r1 <= 24 and 0 <= c0 < c1 <= 32):
-            raise ValueError("must be [row0, col0, row1, col1] inside the 24x32 frame, end exclusive")
+        if not (0 <= r0 < r1 and 0 <= c0 < c1):
+            raise ValueError(REGION_RULE)
         return value
 
 
@@ -183,8 +195,8 @@ def to_dict(calibration: Calibration) -> dict:
         "rig": {
             "camera": {"width": rig.camera.width, "height": rig.camera.height,
                        "horizontal_fov_deg": math.degrees(2 * math.atan(rig.camera.width / 2 / rig.camera.fx))},
-            "thermal": {"horizontal_fov_deg": math.degrees(2 * math.atan(rig.thermal.width / 2 / rig.thermal.fx)),
-                        "vertical_fov_deg": math.degrees(2 * math.atan(rig.thermal.height / 2 / rig.thermal.fy))},
+            "thermal": {"horizontal_fov_deg": rig.thermal.fov_deg[0], "vertical_fov_deg": rig.thermal.fov_deg[1],
+                        "rows": rig.thermal.height, "cols": rig.thermal.width},
             "mount": {"offset_m": list(rig.mount.offset_m), "rotation_deg": list(rig.mount.rotation_deg)},
         },
         "registration": {"homography": reg.homography.tolist(), "parallax": reg.parallax.tolist(),
@@ -212,8 +224,9 @@ def from_dict(data: object, source: str = "calibration") -> Calibration:
         if first["type"] == "missing":
             raise CalibrationError(f"{source}: missing field '{where}'") from None
         raise CalibrationError(f"{source}: {where} = {first.get('input')!r}: {first['msg']}") from None
+    thermal = doc.rig.thermal
     rig = Rig.build(doc.rig.camera.width, doc.rig.camera.height, doc.rig.camera.horizontal_fov_deg,
-                    (doc.rig.thermal.horizontal_fov_deg, doc.rig.thermal.vertical_fov_deg),
+                    ThermalGeometry(thermal.rows, thermal.cols, (thermal.horizontal_fov_deg, thermal.vertical_fov_deg)),
                     Mount(_vector3(doc.rig.mount.offset_m), _vector3(doc.rig.mount.rotation_deg)))
     reg = doc.registration
     registration = Registration(np.array(reg.homography, dtype=float), np.array(reg.parallax, dtype=float),
@@ -225,6 +238,9 @@ def from_dict(data: object, source: str = "calibration") -> Calibration:
     if doc.blackbody is not None:
         bb = doc.blackbody
         r0, c0, r1, c1 = bb.region
+        if r1 > thermal.rows or c1 > thermal.cols:
+            raise CalibrationError(f"{source}: blackbody.region = {bb.region!r}: {REGION_RULE} "
+                                   f"({thermal.rows}x{thermal.cols})")
         blackbody = Blackbody((r0, c0, r1, c1), bb.set_point_c, bb.reference_reading_c)
     return Calibration(rig, registration, distance, Ambient(doc.ambient.ta_offset_c), blackbody, doc.created, source)
 

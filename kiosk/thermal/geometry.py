@@ -1,8 +1,9 @@
-"""The rig: an RGB camera and an MLX90640 mounted next to it, as pinhole models.
+"""The rig: an RGB camera and a thermal sensor (an MLX90640) mounted next to it, as pinhole models.
 
 Coordinates are the camera's (OpenCV convention): x to the image right, y down, z forward,
-metres. Pixel coordinates put the centre of pixel (col, row) at (col, row), so a 32x24
-thermal image spans -0.5..31.5 by -0.5..23.5. The thermal image is taken to be upright and
+metres. Pixel coordinates put the centre of pixel (col, row) at (col, row), so a thermal image of
+cols x rows pixels spans -0.5..cols-0.5 by -0.5..rows-0.5. Its size and field of view are the
+sensor driver's (`ThermalGeometry`). The thermal image is taken to be upright and
 unmirrored like the camera image; a sensor mounted otherwise is absorbed by a fitted
 registration (a homography can mirror and rotate).
 
@@ -16,10 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SENSOR_COLUMNS, SENSOR_ROWS = 32, 24
-# MLX90640 lens variants: BAB (55x35, standard) and BAA (110x75, wide).
-FOV_STANDARD = (55.0, 35.0)
-FOV_WIDE = (110.0, 75.0)
+from drivers.mlx90640.lens import mlx90640_geometry
+from drivers.thermal.base import ThermalGeometry
 
 # Nominal adult face: inter-ocular distance between the BlazeFace eye keypoints (pupil centres)
 # and the width of the BlazeFace box, which spans roughly ear to ear at eye level.
@@ -43,6 +42,12 @@ class Pinhole:
         fx = (width / 2) / math.tan(math.radians(horizontal_fov_deg) / 2)
         fy = fx if vertical_fov_deg is None else (height / 2) / math.tan(math.radians(vertical_fov_deg) / 2)
         return cls(width, height, fx, fy)
+
+    @property
+    def fov_deg(self) -> tuple[float, float]:
+        """(horizontal, vertical) field of view in degrees."""
+        return (math.degrees(2 * math.atan(self.width / 2 / self.fx)),
+                math.degrees(2 * math.atan(self.height / 2 / self.fy)))
 
     @property
     def cx(self) -> float:
@@ -102,10 +107,16 @@ class Rig:
 
     @classmethod
     def build(cls, camera_width: int = 640, camera_height: int = 480, camera_hfov_deg: float = 62.2,
-              thermal_fov_deg: tuple[float, float] = FOV_STANDARD, mount: Mount | None = None) -> Rig:
+              thermal: ThermalGeometry | None = None, mount: Mount | None = None) -> Rig:
+        """`thermal`: the sensor's geometry (default: a standard-lens MLX90640, the kiosk's sensor)."""
+        sensor = thermal or mlx90640_geometry()
         camera = Pinhole.from_fov(camera_width, camera_height, camera_hfov_deg)
-        thermal = Pinhole.from_fov(SENSOR_COLUMNS, SENSOR_ROWS, *thermal_fov_deg)
-        return cls(camera, thermal, mount or Mount())
+        return cls(camera, Pinhole.from_fov(sensor.cols, sensor.rows, *sensor.fov_deg), mount or Mount())
+
+    @property
+    def thermal_geometry(self) -> ThermalGeometry:
+        """The thermal sensor this rig models: its frames must have this shape."""
+        return ThermalGeometry(self.thermal.height, self.thermal.width, self.thermal.fov_deg)
 
     def to_thermal_frame(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) camera-frame points -> the same points in the sensor's frame."""

@@ -1,7 +1,7 @@
 """Body temperature of one face in one thermal frame.
 
 1. Sensor drift is taken off every pixel when a blackbody reference is calibrated.
-2. The face's regions (inner canthi, forehead, the face as a whole) are mapped onto the 24x32 grid
+2. The face's regions (inner canthi, forehead, the face as a whole) are mapped onto the sensor's grid
    (kiosk.thermal.roi) at the distance its size in the camera image gives.
 3. Pixels the face only partly fills are unmixed from the local background
    (T_face = T_bg + (T_pixel - T_bg) / fill), so a small face is not read cold; pixels filled less
@@ -168,6 +168,9 @@ def measure(frame: ThermalFrame, face: FaceObservation, frame_size: tuple[int, i
 def measure_roi(frame: ThermalFrame, roi: FaceRoi, calibration: Calibration, config: TemperatureConfig,
                 motion_px: float = 0.0) -> TemperatureReading:
     """`measure` for a face already mapped onto the thermal grid."""
+    if frame.resolution != roi.face.shape:
+        raise ValueError(f"a {frame.resolution[0]}x{frame.resolution[1]} thermal frame cannot be measured with a "
+                         f"calibration for {roi.face.shape[0]}x{roi.face.shape[1]} pixels")
     temperatures = corrected_temperatures(frame, calibration)
     room = calibration.ambient.room_c(frame.ambient_c, config.ambient_sensor_c)
     sites = read_sites(temperatures, roi, calibration, room)

@@ -2,7 +2,7 @@
 
 Each region is an ellipse drawn in camera pixels from the keypoints, carried into the thermal
 image by the registration at the face's distance (centre mapped exactly, axes through the local
-Jacobian), and rasterised as coverage: the fraction of each of the 24x32 pixels it fills, found
+Jacobian), and rasterised as coverage: the fraction of each of the sensor's pixels it fills, found
 by supersampling every pixel. Coverage is what lets the measurement use only the pixels the face
 really fills and undo the dilution of the others.
 """
@@ -15,18 +15,17 @@ import numpy as np
 
 from ..types import FaceObservation
 from .calibration import Calibration
-from .geometry import SENSOR_COLUMNS, SENSOR_ROWS
 
 EYE_L, EYE_R, NOSE, MOUTH = 0, 1, 2, 3
 SUBSAMPLE = 6
 INNER_CANTHUS = 0.27   # inner canthus: this fraction of the eye distance from a pupil towards the other
 
 
-@lru_cache(maxsize=1)
-def _subsamples() -> tuple[np.ndarray, np.ndarray]:
+@lru_cache(maxsize=4)
+def _subsamples(n_rows: int, n_cols: int) -> tuple[np.ndarray, np.ndarray]:
     offsets = (np.arange(SUBSAMPLE) + 0.5) / SUBSAMPLE - 0.5
-    cols = (np.arange(SENSOR_COLUMNS)[:, None] + offsets).ravel()
-    rows = (np.arange(SENSOR_ROWS)[:, None] + offsets).ravel()
+    cols = (np.arange(n_cols)[:, None] + offsets).ravel()
+    rows = (np.arange(n_rows)[:, None] + offsets).ravel()
     return np.meshgrid(cols, rows)
 
 
@@ -37,15 +36,16 @@ class Ellipse:
     centre: np.ndarray
     axes: np.ndarray
 
-    def coverage(self) -> np.ndarray:
-        """(24, 32) fraction of each thermal pixel inside this (thermal-space) ellipse."""
-        cols, rows = _subsamples()
+    def coverage(self, resolution: tuple[int, int]) -> np.ndarray:
+        """(rows, cols) = `resolution`: the fraction of each thermal pixel inside this (thermal-space) ellipse."""
+        n_rows, n_cols = resolution
+        cols, rows = _subsamples(n_rows, n_cols)
         inverse = np.linalg.inv(self.axes)
         du, dv = cols - self.centre[0], rows - self.centre[1]
         u = inverse[0, 0] * du + inverse[0, 1] * dv
         v = inverse[1, 0] * du + inverse[1, 1] * dv
         inside = (u * u + v * v <= 1.0).astype(np.float32)
-        return inside.reshape(SENSOR_ROWS, SUBSAMPLE, SENSOR_COLUMNS, SUBSAMPLE).mean(axis=(1, 3))
+        return inside.reshape(n_rows, SUBSAMPLE, n_cols, SUBSAMPLE).mean(axis=(1, 3))
 
     @property
     def area(self) -> float:
@@ -113,14 +113,15 @@ def map_face(face: FaceObservation, frame_size: tuple[int, int], calibration: Ca
         return Ellipse(centre, jacobian @ region.axes)
 
     thermal = {name: to_thermal(region) for name, region in camera_regions.items()}
+    grid = rig.thermal_geometry.resolution
     head = thermal["head"]
     ring = Ellipse(head.centre, head.axes * 1.6)
-    canthi_coverage = np.maximum(*(to_thermal(_ellipse(c, right, down, 0.16 * iod, 0.16 * iod)).coverage()
+    canthi_coverage = np.maximum(*(to_thermal(_ellipse(c, right, down, 0.16 * iod, 0.16 * iod)).coverage(grid)
                                    for c in canthi))
-    face_coverage = thermal["face"].coverage()
+    face_coverage = thermal["face"].coverage(grid)
     face_px = thermal["face"].area
     return FaceRoi(distance_m=distance, centre=thermal["face"].centre, face=face_coverage,
-                   head=head.coverage(), ring=ring.coverage(), canthi=canthi_coverage,
-                   canthi_points=registration.to_thermal(np.array(canthi), distance), forehead=thermal["forehead"].coverage(),
-                   nose=thermal["nose"].coverage(), in_view=float(min(1.0, face_coverage.sum() / max(face_px, 1e-9))),
-                   face_px=face_px)
+                   head=head.coverage(grid), ring=ring.coverage(grid), canthi=canthi_coverage,
+                   canthi_points=registration.to_thermal(np.array(canthi), distance),
+                   forehead=thermal["forehead"].coverage(grid), nose=thermal["nose"].coverage(grid),
+                   in_view=float(min(1.0, face_coverage.sum() / max(face_px, 1e-9))), face_px=face_px)

@@ -10,6 +10,7 @@ from typing import Optional
 import numpy as np
 
 from drivers.camera.base import Frame
+from drivers.mlx90640.lens import mlx90640_geometry
 from drivers.thermal.base import ThermalFrame
 from kiosk.health import HealthMonitor
 from kiosk.recognizer import FrameResult
@@ -36,7 +37,7 @@ def frame(seq: int) -> Frame:
 
 
 def thermal(seq: int) -> ThermalFrame:
-    return ThermalFrame(np.zeros((24, 32), np.float32), 25.0, float(seq), seq)
+    return ThermalFrame(np.zeros((24, 32), np.float32), 25.0, float(seq), seq, geometry=mlx90640_geometry())
 
 
 def run(recognizer: FakeRecognizer, scenario) -> tuple[HealthMonitor, list[float]]:
