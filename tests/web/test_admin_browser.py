@@ -1,6 +1,6 @@
 """The console in real Chromium (headless, Debian's chromium + chromedriver, Selenium): log in, see a
-decision arrive live on the dashboard, add a person, enroll them by upload with consent, export the
-day's attendance as CSV and XLSX and check the rows; no console error (a CSP violation would be one).
+decision arrive live on the dashboard, add a person, enroll them by upload with consent, register a
+visitor, export the day's attendance as CSV and XLSX and check the rows; no console error (a CSP violation would be one).
 Screenshots at desktop and phone width (KIOSK_SCREENSHOT_DIR keeps them)."""
 from __future__ import annotations
 
@@ -122,6 +122,18 @@ def test_log_in_enroll_by_upload_and_export_attendance_in_chromium(tmp_path: Pat
             _size(driver, *PHONE)
             _save(driver, tmp_path, "admin-dashboard-phone.png")
             _size(driver, *DESKTOP)
+
+            # a visitor, pre-registered with host, purpose and window
+            driver.get(f"{url}/admin/visitors/new")
+            driver.find_element(By.ID, "visitor-name").send_keys("Vera Visitor")
+            driver.find_element(By.ID, "host").send_keys("Ann Example")
+            driver.find_element(By.ID, "purpose").send_keys("audit meeting")
+            driver.find_element(By.ID, "valid-to").send_keys("2099-12-31")
+            driver.find_element(By.ID, "register-visitor").click()
+            driver.get(f"{url}/admin/visitors")
+            wait.until(lambda d: "Vera Visitor" in d.find_element(By.ID, "visitors").text)
+            [visitor] = admin.store.persons(role="visitor")
+            assert visitor.name == "Vera Visitor" and visitor.valid_to is not None
 
             # the day's attendance, then both exports
             now = device_time(admin.config.device.timezone)
