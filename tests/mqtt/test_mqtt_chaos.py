@@ -92,6 +92,17 @@ class Kiosk:
         self.proc.wait(10)
         self.kills += 1
 
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL: no kiosk process outlives the test, whatever failed."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
 
@@ -120,7 +131,11 @@ def wait_stalled(kiosk: Kiosk, quiet_s: float = 1.5, guard_s: float = 60) -> int
 def refused_to_start(kiosk: Kiosk, why: str) -> str:
     """Start the kiosk on storage it cannot write: it must exit with an error that says so."""
     proc = kiosk.start()
-    assert proc.wait(60) != 0, f"started on {why} storage"
+    try:
+        code = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        code = 0
+    assert code != 0, f"started on {why} storage"
     return kiosk.log()
 
 
@@ -189,9 +204,7 @@ def test_chaos_every_logged_event_reaches_hr(tmp_path: Path, small_disk: Path, d
         assert recorder.wait_for(lambda ms: len(ms) >= len(wanted) and arrived() >= wanted, 60), \
             f"{len(wanted - arrived())} logged events never arrived\nkiosk: {kiosk.log()}\nbroker: {broker.log()}"
     finally:
-        if kiosk.proc is not None and kiosk.proc.poll() is None:
-            kiosk.proc.send_signal(signal.SIGTERM)
-            kiosk.proc.wait(10)
+        kiosk.stop()
         recorder.close()
     received = [json.loads(m.payload) for m in recorder.messages]
     assert len(logged) == COUNT and sorted(logged) == list(range(1, COUNT + 1))
