@@ -65,7 +65,11 @@ def test_watchdog_is_not_fed_when_the_pipeline_stalls(tmp_path, models_dir, sim_
     # No camera at all: the loop runs, but no frame is ever recognised.
     process, sock = start(tmp_path, models_dir, sim_dir, {"backend": "opencv", "device": "/dev/no-such-camera"})
     try:
-        messages = collect(sock, 8)
+        messages: list[tuple[float, str]] = []
+        deadline = time.monotonic() + 90          # a guard: start-up takes longer on a busy machine
+        while time.monotonic() < deadline and not any(line == "READY=1" for _, line in messages):
+            messages.extend(collect(sock, 0.2))
+        messages.extend(collect(sock, 8))         # then 8 s of a loop without frames
     finally:
         stop(process, sock)
         stderr = process.stderr.read()

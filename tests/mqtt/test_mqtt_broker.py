@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -136,7 +137,9 @@ def test_events_committed_while_the_broker_is_down_go_out_in_order_after_it_retu
     latencies = run(main())
     recorder.close()
     assert [e["detail"]["n"] for e in events_of(recorder.messages)][:300] == list(range(300))
-    assert max(latencies) < 0.25           # committing never waits for the broker
+    # Committing never waits for the broker: it was down for the whole loop, so a publish that waited for it
+    # would not have returned at all. The bounds are guards against a slow path, loose enough for a busy disk.
+    assert statistics.median(latencies) < 0.1 and max(latencies) < 5.0
 
 
 def test_last_will_marks_a_killed_kiosk_offline(tmp_path: Path, broker: Mosquitto) -> None:
