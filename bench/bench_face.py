@@ -8,9 +8,9 @@ from pathlib import Path
 
 from kiosk.commands.bench_cmd import default_images
 from kiosk.config import load_config
-from kiosk.face.benchmark import format_table, run
 from kiosk.face.spec import spec_path
-from kiosk.face.walkup_bench import format_walkup, run_walkup
+from kiosk.recognition.benchmark import format_table, run
+from kiosk.recognition.walkup_bench import format_walkup, run_walkup
 
 # The bars, on one thread of this class of machine; compared with the median, which other
 # processes on a shared 2-core machine disturb less than the mean.

@@ -1,6 +1,6 @@
 """MQTT flood: unauthenticated commands at network speed while the daemon records events at a steady pace.
 
-The daemon's own wiring (kiosk/services.py, kiosk/daemon.py): one store thread shared by the event writer
+The daemon's own wiring (kiosk/service/services.py, kiosk/service/daemon.py): one store thread shared by the event writer
 (the EventWriter stage: sign, local event log, durable outbox) and the MQTT service's audit
 callback (audit_to_store). A paho client in another process (bench.flood_client) publishes
 unsigned `open_gate` commands evenly over the flood (QoS 1, a local mosquitto); meanwhile events
@@ -36,9 +36,9 @@ class FloodRig:
     """The daemon's event writer and the MQTT service on one store thread, as the daemon wires them."""
 
     def __init__(self, config: Any, store: Any) -> None:
-        from kiosk.health import HealthMonitor
         from kiosk.mqtt import MqttService, audit_to_store
-        from kiosk.stages.event_writer import EventWriter
+        from kiosk.service.health import HealthMonitor
+        from kiosk.service.stages.event_writer import EventWriter
 
         self.store_thread = ThreadPoolExecutor(1, thread_name_prefix="store")
         self.writer = EventWriter(store, self.store_thread, HealthMonitor(30.0))

@@ -25,10 +25,10 @@ from drivers.relay.fake_chip import FakeGpioChip
 from drivers.relay.gpio import GpioRelay
 from drivers.relay.mock import pulse_lengths
 from drivers.relay.serial_board import SerialRelay, lcus_command
+from kiosk.access.gate import GateController
+from kiosk.access.tracker import Tracker
 from kiosk.config import parse_config
-from kiosk.gate import GateController
-from kiosk.policy import PersonInfo
-from kiosk.tracker import FaceSample, Tracker
+from kiosk.recognition.observations import FaceSample, PersonInfo
 from kiosk.types import FaceObservation, LivenessResult, MatchResult, TemperatureReading
 
 BAR_S = 0.020

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--queries", type=int, default=1000)
     args = parser.parse_args(argv)
 
-    from kiosk.matching import Matcher
+    from kiosk.recognition.matching import Matcher
     from kiosk.store import Store
 
     rng = np.random.default_rng(20241128)

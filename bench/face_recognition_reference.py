@@ -18,12 +18,12 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from kiosk.face.benchmark import dlib_model_files
 from kiosk.face.evaluation import BORDER, all_impostor_pairs
 from kiosk.face.images import read_image
 from kiosk.face.pairs import read_pairs
 from kiosk.face.verification import summary
 from kiosk.models.wheels import default_cache_dir
+from kiosk.recognition.benchmark import dlib_model_files
 
 UPSAMPLE = 1   # face_recognition's default number_of_times_to_upsample
 

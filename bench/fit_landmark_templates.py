@@ -25,13 +25,13 @@ import numpy as np
 
 from kiosk.config.face import FaceConfig
 from kiosk.face.align import similarity_transform
-from kiosk.face.benchmark import dlib_model_files
 from kiosk.face.detectors.yunet import YuNetDetector
 from kiosk.face.images import read_image
 from kiosk.face.landmarks import ARCFACE_112
 from kiosk.face.pipeline import FacePipeline
 from kiosk.models.registry import DLIB_CHIP_TEMPLATE
 from kiosk.models.wheels import default_cache_dir
+from kiosk.recognition.benchmark import dlib_model_files
 
 DLIB_CHIP_SIZE, DLIB_PADDING = 150, 0.25
 

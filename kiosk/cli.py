@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import __version__
+from .actions.errors import CommandError
 from .config import ConfigError, KioskConfig, load_config
 
 # Each module registers one or more sub-commands.
@@ -42,10 +43,6 @@ COMMAND_MODULES = [
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CONFIG_ENV = "KIOSK_CONFIG"
-
-
-class CommandError(Exception):
-    """An error to show the operator as one line, with exit status 1."""
 
 
 def load(args: argparse.Namespace) -> KioskConfig:

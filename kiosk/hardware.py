@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
+
+import numpy as np
 
 from drivers.camera.base import Camera
 from drivers.registry import Registry
@@ -26,9 +28,16 @@ if TYPE_CHECKING:
     from drivers.gpio_inputs import GpioInputs
     from drivers.mlx90640.i2c import I2cBus
 
-    from .sim.world import SimWorld
 
 MOCK_STATE_FILE = "relay-mock.json"
+
+
+class Scene(Protocol):
+    """What the mock devices sample of the scene simulator (kiosk.sim.world.SimWorld, a layer above, passed in)."""
+
+    def render_camera(self, now: float, /) -> np.ndarray: ...
+
+    def thermal(self, bus_time: float, /) -> tuple[np.ndarray, float]: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class BuildContext:
     """What factories may need besides their own table."""
 
     config: KioskConfig
-    world: Optional[SimWorld] = None                      # the scene simulator, for mock devices
+    world: Optional[Scene] = None                         # the scene simulator, for mock devices
     request_lines: Optional[Callable[..., Any]] = None    # replaces gpiod.request_lines (tests' fake chip)
 
 
@@ -54,11 +63,11 @@ def needs_simulator(config: KioskConfig) -> bool:
     return config.camera.backend == "mock" or config.thermal.backend == "mock"
 
 
-def build_camera(config: KioskConfig, world: Optional[SimWorld]) -> Camera:
+def build_camera(config: KioskConfig, world: Optional[Scene]) -> Camera:
     return CAMERAS.get(config.camera.backend)(config.camera, BuildContext(config, world))
 
 
-def build_thermal(config: KioskConfig, world: Optional[SimWorld]) -> Optional[ThermalSensor]:
+def build_thermal(config: KioskConfig, world: Optional[Scene]) -> Optional[ThermalSensor]:
     """The thermal sensor (not opened), or None when `thermal.backend = "none"`."""
     return THERMAL_SENSORS.get(config.thermal.backend)(config.thermal, BuildContext(config, world))
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..attendance import LEDGER_FILE
+from ..access.attendance import LEDGER_FILE
 from ..config import KioskConfig
 from ..store.keys import FLEET_KEY, SIGNING_KEY, SIGNING_PUB, TEMPLATE_KEY
 

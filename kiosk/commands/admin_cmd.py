@@ -43,7 +43,7 @@ def _accounts(args: argparse.Namespace):
 
 def read_password() -> str:
     """Twice from a terminal; else the first line of stdin."""
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
 
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
@@ -58,7 +58,7 @@ def read_password() -> str:
 
 @one_line_errors
 def _add(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
     from ..web.admin.accounts import AccountError, check_name
     from ..web.admin.passwords import PasswordError, check_strength
 
@@ -92,7 +92,7 @@ def _list(args: argparse.Namespace) -> int:
 
 @one_line_errors
 def _remove(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
     from ..web.admin.accounts import AccountError
 
     accounts = _accounts(args)

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Any, Optional
 
-from .dates import day_start, parse_date
+from ..actions.dates import parse_date
+from ..actions.reports import report_rows
 from .store_common import actor, one_line_errors, write_output
 
 
@@ -23,43 +22,11 @@ def register(subparsers, common) -> None:
     report.set_defaults(handler=_report)
 
 
-def report_rows(store: Any, config: Any, first: date, last: date, *, actor: str, action: str = "export",
-                fmt: Optional[str] = None, role: Optional[str] = None) -> list[Any]:
-    """The report's rows for attendance days first..last (persons of `role` only, when given), audited as
-    `action` ('export', or 'view' for the console's table) with `actor`. The CLI and the console share it."""
-    from ..attendance_report import daily_rows
-
-    starts, tz = time.fromisoformat(config.attendance.day_starts_at), config.device.timezone
-    since = day_start(first, tz, starts).isoformat()
-    until = day_start(last + timedelta(days=1), tz, starts).isoformat()
-    events = store.events(since=since, until=until, types=["attendance"])
-    persons: dict[str, Any] = {}
-
-    def person(person_id: str) -> Any:
-        if person_id not in persons:
-            persons[person_id] = store.person_by_id(person_id)
-        return persons[person_id]
-
-    def name_of(person_id: str) -> str | None:
-        found = person(person_id)
-        return None if found is None or found.deleted else found.name
-
-    rows = daily_rows(events, config, name_of)
-    if role:
-        rows = [r for r in rows if (found := person(r.person_id)) is not None and found.role == role]
-    detail: dict[str, Any] = {"what": "attendance report", "from": str(first), "to": str(last), "rows": len(rows)}
-    if fmt:
-        detail["format"] = fmt
-    if role:
-        detail["role"] = role
-    store.audit(action, actor=actor, detail=detail)
-    return rows
-
-
 @one_line_errors
 def _report(args: argparse.Namespace) -> int:
-    from ..attendance_report import to_csv, write_xlsx
-    from ..cli import CommandError, load
+    from ..access.attendance_report import to_csv, write_xlsx
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..store import Store
 
     config = load(args)

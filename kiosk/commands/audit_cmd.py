@@ -30,7 +30,8 @@ def register(subparsers, common) -> None:
 
 @one_line_errors
 def _verify(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..store import audit as ledger
     from ..store import load_public_key
     from ..store.audit_verify import verify_records

@@ -30,7 +30,7 @@ def register(subparsers, common) -> None:
 
 def _passphrase(args: argparse.Namespace, *, confirm: bool) -> str:
     """From --passphrase-file, or asked on the terminal; never from the command line (it would show in ps)."""
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
 
     if args.passphrase_file is not None:
         lines = args.passphrase_file.read_text(encoding="utf-8").splitlines()
@@ -45,10 +45,11 @@ def _passphrase(args: argparse.Namespace, *, confirm: bool) -> str:
 
 @one_line_errors
 def _backup(args: argparse.Namespace) -> int:
+    from ..actions.errors import CommandError
     from ..backup import BackupError, collect
     from ..backup.dbfile import describe
     from ..backup.restore import write_private
-    from ..cli import CommandError, load
+    from ..cli import load
 
     config = load(args)
     try:
@@ -65,8 +66,9 @@ def _backup(args: argparse.Namespace) -> int:
 
 @one_line_errors
 def _restore(args: argparse.Namespace) -> int:
+    from ..actions.errors import CommandError
     from ..backup import BackupError, restore
-    from ..cli import CommandError, load
+    from ..cli import load
 
     config = load(args)
     sealed = args.archive.read_bytes()

@@ -32,11 +32,12 @@ def register(subparsers, common) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
-    from ..face.benchmark import format_table, run
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..face.choice import choose_embedder
     from ..face.errors import PIPELINE_SETUP_ERRORS
-    from ..face.walkup_bench import format_walkup, run_walkup
+    from ..recognition.benchmark import format_table, run
+    from ..recognition.walkup_bench import format_walkup, run_walkup
 
     config = load(args)
     images = args.images or default_images(config.sim_assets_dir)

@@ -42,7 +42,7 @@ def _check_person_schedules(config: KioskConfig, path: Path) -> None:
     they would be denied 'invalid_schedule'. Only when the configured database exists on this machine."""
     if not config.database_path.exists():
         return
-    from ..policy import unknown_schedules
+    from ..access.policy import unknown_schedules
     from ..store import Store, StoreError
 
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .store_common import actor, erase_person, one_line_errors, open_store, print_json
+from ..actions.persons import erase_person
+from .store_common import actor, one_line_errors, open_store, print_json
 
 SHOWN = (("given_by", "given by"), ("given_at", "given at"), ("notice_version", "notice version"),
          ("method", "how"), ("guardian", "guardian"), ("minor", "minor"), ("recorded_at", "recorded at"))
@@ -65,7 +66,8 @@ def _show(args: argparse.Namespace) -> int:
 
 @one_line_errors
 def _withdraw(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..store import Store
 
     config = load(args)

@@ -97,7 +97,7 @@ def _consent_for(args: argparse.Namespace, notice_version: str, name: str, key: 
 
 
 def _images_in(folder: Path, limit: Optional[int]) -> list[Path]:
-    from ..enroll import IMAGE_SUFFIXES
+    from ..face.images import IMAGE_SUFFIXES
 
     images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     return images[:limit] if limit else images
@@ -118,10 +118,11 @@ def _describe(report: Any) -> str:
 
 @one_line_errors
 def _enroll(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
-    from ..enroll import Enroller, NewPerson
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.pipeline import FacePipeline
+    from ..recognition.enroll import Enroller, NewPerson
     from ..store import ConsentError, Store, StoreError, parse_consent
     from ..store.clock import to_utc_iso, utc_now
 
@@ -174,7 +175,7 @@ def _enroll(args: argparse.Namespace) -> int:
 def _camera_enroll(enroller: Any, ref: Any, consent: Optional[dict[str, Any]], config: Any, args: argparse.Namespace) -> Any:
     from drivers.camera.base import CameraError
 
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
     from ..hardware import build_camera
 
     if config.camera.backend != "opencv":
@@ -192,8 +193,8 @@ def _batch(args: argparse.Namespace, enroller: Any, notice: str, valid_to: Optio
            errors: tuple[type[Exception], ...]) -> int:
     from tqdm import tqdm
 
-    from ..cli import CommandError
-    from ..enroll import NewPerson
+    from ..actions.errors import CommandError
+    from ..recognition.enroll import NewPerson
 
     if not args.batch.is_dir():
         raise CommandError(f"{args.batch}: not a directory")

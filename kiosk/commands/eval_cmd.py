@@ -42,7 +42,8 @@ def register(subparsers, common) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.evaluation import evaluate, plot_roc
     from ..face.pairs import PairsError, read_pairs
@@ -79,7 +80,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_mask(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.mask import load_classifier
     from ..face.mask_eval import LabelsError, evaluate_mask, format_mask_report, read_labels

@@ -55,7 +55,8 @@ def register(subparsers, common) -> None:
 
 
 def _pipeline(args: argparse.Namespace):
-    from ..cli import CommandError, load
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.pipeline import FacePipeline
 
@@ -67,7 +68,7 @@ def _pipeline(args: argparse.Namespace):
 
 
 def _strangers(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
     from ..face.masked import upper_space_id
     from ..face.openset import open_set_point
     from ..face.openset_eval import measure_stranger_scores
@@ -101,7 +102,7 @@ def _strangers(args: argparse.Namespace) -> int:
 
 
 def _open_set(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
     from ..face.openset_eval import evaluate_open_set, plot_det, split_open_set
 
     config, pipeline = _pipeline(args)

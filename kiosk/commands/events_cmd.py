@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..actions.reports import who
 from .dates import DATE_HELP, time_range
 from .store_common import actor, one_line_errors, open_store, print_json, write_output
 
@@ -64,14 +65,6 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def who(event: dict[str, Any]) -> str:
-    """The identified person, or "candidate E001" for a face that was not identified, or "-"."""
-    person, candidate = event.get("person") or {}, event.get("candidate") or {}
-    if person:
-        return f"{person['name']} ({person.get('employee_no')})" if person.get("name") else str(person.get("employee_no"))
-    return f"candidate {candidate.get('employee_no')}" if candidate else "-"
-
-
 @one_line_errors
 def _export(args: argparse.Namespace) -> int:
     with open_store(args) as store:
@@ -91,7 +84,8 @@ REPLAY_PAGE = 500
 
 @one_line_errors
 def _replay(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..mqtt.replay import ReplayError, publish_events
     from ..store import Store
 
@@ -142,7 +136,8 @@ def parse_events_file(path: Path) -> list[Any]:
 
 @one_line_errors
 def _verify(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..store import load_public_key, verify_event
     from ..store.keys import SIGNING_PUB
 

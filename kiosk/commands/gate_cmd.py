@@ -23,8 +23,9 @@ def register(subparsers, common) -> None:
 def _lock(args: argparse.Namespace) -> int:
     from drivers.relay.base import RelayError
 
-    from ..cli import CommandError, load
-    from ..gate import lock_gate
+    from ..access.gate import lock_gate
+    from ..actions.errors import CommandError
+    from ..cli import load
 
     config = load(args)
     try:
@@ -38,8 +39,9 @@ def _lock(args: argparse.Namespace) -> int:
 def _test(args: argparse.Namespace) -> int:
     from drivers.relay.base import RelayError
 
-    from ..cli import CommandError, load
-    from ..gate import GateController, build_relay
+    from ..access.gate import GateController, build_relay
+    from ..actions.errors import CommandError
+    from ..cli import load
 
     config = load(args)
     pulse = args.pulse if args.pulse is not None else config.gate.pulse_s

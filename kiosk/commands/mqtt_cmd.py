@@ -60,7 +60,7 @@ def register(subparsers, common) -> None:
 
 
 def _fail(message: str):
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
 
     return CommandError(message)
 

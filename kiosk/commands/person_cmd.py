@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
-from typing import Any, Optional
 
+from ..actions.person_options import EXAMPLE
+from ..actions.persons import add_person, erase_person
 from . import person_change_cmd
-from .person_options import EXAMPLE, check_schedule, parse_when
-from .store_common import actor, erase_person, one_line_errors, open_store, print_json
+from .store_common import actor, one_line_errors, open_store, print_json
 
 
 def register(subparsers, common) -> None:
@@ -51,29 +50,6 @@ def register(subparsers, common) -> None:
     reembed.set_defaults(handler=_reembed)
 
     person_change_cmd.add_actions(actions, common)
-
-
-def add_person(store: Any, config: Any, *, employee_no: str, name: str, role: str, valid_from: Optional[str] = None,
-               valid_to: Optional[str] = None, valid_days: Optional[float] = None, schedule: Optional[str] = None,
-               actor: str) -> Any:
-    """`person add` as typed (dates in the device time zone, --valid-days); CommandError or StoreError.
-    Shared with the web console."""
-    from ..cli import CommandError
-    from ..store.clock import to_utc_iso, utc_now
-
-    zone = config.device.timezone
-    start = parse_when("--valid-from", valid_from, zone) if valid_from else None
-    end = parse_when("--valid-to", valid_to, zone, end_of_day=True) if valid_to else None
-    if valid_days is not None:
-        if end:
-            raise CommandError("give --valid-to or --valid-days, not both")
-        if valid_days <= 0:
-            raise CommandError("--valid-days must be positive")
-        end = to_utc_iso(utc_now() + timedelta(days=valid_days))
-    if schedule:
-        check_schedule(schedule, config)
-    return store.add_person(employee_no=employee_no, name=name, role=role, valid_from=start, valid_to=end,
-                            schedule=schedule, actor=actor)
 
 
 @one_line_errors
@@ -135,7 +111,7 @@ def _show(args: argparse.Namespace) -> int:
 
 @one_line_errors
 def _delete(args: argparse.Namespace) -> int:
-    from ..cli import CommandError
+    from ..actions.errors import CommandError
 
     if not args.yes:
         raise CommandError(f"erasing '{args.person}' cannot be undone; add --yes to confirm")
@@ -148,10 +124,11 @@ def _delete(args: argparse.Namespace) -> int:
 def _reembed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..cli import CommandError, load
-    from ..enroll import reembed
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.pipeline import FacePipeline
+    from ..recognition.enroll import reembed
     from ..store import Store
 
     config = load(args)

@@ -15,8 +15,8 @@ def register(subparsers, common) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .. import logs
     from ..cli import load
-    from ..daemon import Daemon
-    from ..services import StartupError
+    from ..service.daemon import Daemon
+    from ..service.services import StartupError
 
     config = load(args)
     logs.setup(config.device.log_level, config.device.log_format.value, native=True)

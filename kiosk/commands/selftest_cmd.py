@@ -14,7 +14,7 @@ def _selftest(args: argparse.Namespace) -> int:
     import logging
 
     from ..cli import load
-    from ..selftest import SelfTest, failed, format_results
+    from ..service.selftest import SelfTest, failed, format_results
 
     logging.basicConfig(level=logging.WARNING)
     results = SelfTest(load(args)).run()

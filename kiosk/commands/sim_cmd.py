@@ -16,7 +16,8 @@ def register(subparsers, common) -> None:
 
 
 def _assets(args: argparse.Namespace) -> int:
-    from ..cli import CommandError, load
+    from ..actions.errors import CommandError
+    from ..cli import load
     from ..models.wheels import FetchError
     from ..sim.assets import install_assets
 

@@ -26,7 +26,7 @@ def one_line_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[a
     """Turn store errors (and unreadable files) into one-line operator errors."""
     @functools.wraps(handler)
     def wrapped(args: argparse.Namespace) -> int:
-        from ..cli import CommandError
+        from ..actions.errors import CommandError
         from ..store import StoreError
 
         try:
@@ -59,10 +59,3 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def erase_person(store: Any, person: Any, reason: str | None, note: str = "", *, actor: str) -> str:
-    """Erase `person` (tombstone, templates, kept images, consent) and return the line saying so;
-    `note` goes before the counts (e.g. "consent withdrawn; "). The CLI and the web console share it."""
-    templates = len(store.templates(person.person_id))
-    store.delete_person(person.person_id, actor=actor, reason=reason)
-    return (f"erased {person.name} ({person.employee_no}): {note}{templates} template(s), kept images and consent "
-            f"removed; person {person.person_id} is now a tombstone (shared with the fleet)")

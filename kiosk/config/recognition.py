@@ -42,7 +42,7 @@ class RecognitionConfig(Section):
     confirm_frames: int = Field(3, ge=1, le=30, description="Agreeing frames needed before a decision.")
     fusion_frames: int = Field(8, ge=1, le=30,
                                description="Each frame is matched as the walk-up so far: the face's last this "
-                                           "many good frames, fused (kiosk.fusion; 1 = each frame alone).")
+                                           "many good frames, fused (kiosk.recognition.fusion; 1 = each frame alone).")
     cooldown_s: float = Field(30.0, ge=0, le=86400, description="The same person is not decided again within this.")
     track_timeout_s: float = Field(2.0, gt=0, le=60, description="A face unseen this long ends its track.")
     retry_timeout_s: float = Field(10.0, gt=0, le=300, description="A person still asked to come closer, stand "

@@ -8,6 +8,8 @@ import numpy as np
 
 from .errors import ImageError
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")   # what enrollment and evaluation read from a folder
+
 
 def read_image(path: Path | str) -> np.ndarray:
     """A BGR uint8 image from a file; ImageError naming the file when it cannot be read or decoded."""

@@ -16,8 +16,8 @@ from typing import Optional
 import numpy as np
 
 from ..config.recognition import SECURITY_LEVEL_FPIR, RecognitionConfig
-from ..enroll import IMAGE_SUFFIXES
 from .evaluation import embed_images
+from .images import IMAGE_SUFFIXES
 from .metrics import distances
 from .openset import fit_stranger_scores
 from .pairs import read_pairs

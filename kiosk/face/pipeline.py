@@ -24,7 +24,6 @@ import numpy as np
 
 from ..config.face import FaceConfig
 from ..config.recognition import SECURITY_LEVEL_FPIR, RecognitionConfig, SecurityLevel
-from ..models.registry import pinned_upper_stranger_scores
 from ..types import FaceObservation
 from .choice import choose_embedder
 from .detectors import create_detector
@@ -38,6 +37,7 @@ from .masked import masked_chips, upper_face, upper_space_id
 from .metrics import FAR_TARGETS, distance, distances
 from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
 from .photo_faces import the_one_face
+from .pinned_scores import pinned_upper_stranger_scores
 from .quality import assess
 from .spec import Metric, StrangerScores, load_spec, spec_path
 

@@ -35,7 +35,7 @@ def interpreter_class() -> tuple[type, str]:
 
 
 def _sha256(path: Path) -> str:
-    from ..models.wheels import sha256_file
+    from ..runtime.files import sha256_file
 
     return sha256_file(path)
 

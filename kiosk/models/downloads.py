@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..runtime.files import replace_durably
-from .wheels import FetchError, sha256_file
+from ..runtime.files import replace_durably, sha256_file
+from .wheels import FetchError
 
 DOWNLOAD_TIMEOUT_S = 30.0
 

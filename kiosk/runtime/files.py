@@ -6,6 +6,7 @@ the disk before the data); without the second the rename itself may be lost.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
@@ -58,3 +59,12 @@ def set_aside(path: Path, companions: tuple[str, ...] = ()) -> Path:
             os.replace(source, Path(f"{aside}{suffix}"))
     fsync_dir(path.parent)
     return aside
+
+
+def sha256_file(path: Path) -> str:
+    """The hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..enroll import Enroller, NewPerson
+from ..recognition.enroll import Enroller, NewPerson
 from ..store.clock import utc_now
 from ..store.consent import Consent
 from ..store.errors import PersonNotFound

@@ -81,6 +81,13 @@ def calibration_for_config(config) -> Calibration:
     return calibration
 
 
+def describe_calibration(config) -> str:
+    """Which calibration is in force, for the selftest and the console: its file (or the defaults) and kind."""
+    calibration = calibration_for_config(config)
+    source = config.calibration_path if Path(config.calibration_path).exists() else "built-in defaults"
+    return f"{source} ({type(calibration).__name__})"
+
+
 # ---- file schema -------------------------------------------------------------------------------
 
 Vector3 = Annotated[list[float], Field(min_length=3, max_length=3)]

@@ -1,6 +1,6 @@
 """Fever screening over repeated readings of one person: a verdict only on good readings.
 
-Same rule as the gate policy (kiosk.policy): only readings with quality >= temperature.min_quality
+Same rule as the gate policy (kiosk.access.policy): only readings with quality >= temperature.min_quality
 count; the latest good reading below the threshold clears the person; a fever is confirmed only
 when the last `temperature.confirm_readings` good readings are all at or above the threshold.
 Until then the state says what to ask the person ("come closer", "stand still").

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from .. import catalogue
+from ..access import catalogue
 from .headers import SecurityHeaders
 from .preview import PreviewHub
 from .screen import ScreenHub, TooManyClients

@@ -19,7 +19,7 @@ import numpy as np
 
 from drivers.camera.base import Frame
 
-from ..tracker import FaceSample
+from ..recognition.observations import FaceSample
 from .screen import TooManyClients
 
 Box = tuple[float, float, float, float]

@@ -1,6 +1,6 @@
 """The kiosk screen's state of the moment, rendered in the screen's language and pushed to every page.
 
-`ScreenHub.show` is a `kiosk.feedback` listener: it runs on the daemon's loop when the screen
+`ScreenHub.show` is a `kiosk.access.feedback` listener: it runs on the daemon's loop when the screen
 changes (never per frame), so a page gets state pushed and never polls the pipeline. Each page
 has a small queue of its own; a page too slow to take its updates loses the oldest, never the
 newest.
@@ -11,9 +11,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Optional
 
-from .. import catalogue
-from ..feedback import IDLE_TEXT, Screen
-from ..policy import Notice
+from ..access import catalogue
+from ..access.feedback import IDLE_TEXT, Screen
+from ..access.policy import Notice
 from ..runtime.queues import LatestQueue
 
 CLIENT_QUEUE = 8

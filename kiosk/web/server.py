@@ -21,7 +21,7 @@ from drivers.camera.base import Frame
 
 from ..config import KioskConfig
 from ..config.web import is_loopback
-from ..tracker import FaceSample
+from ..recognition.observations import FaceSample
 from .app import create_app
 from .preview import PreviewHub
 from .screen import ScreenHub

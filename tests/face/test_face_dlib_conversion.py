@@ -13,7 +13,7 @@ from kiosk.face.spec import ModelSpec, load_spec
 from kiosk.models.dlib_dat import DlibFormatError, read_layers
 from kiosk.models.registry import default_model
 from kiosk.models.tflite_writer import GraphBuilder
-from kiosk.models.wheels import sha256_file
+from kiosk.runtime.files import sha256_file
 
 
 def test_converted_dlib_model_reproduces_dlibs_embedding(models_dir: Path, testdata: Path):

@@ -1,4 +1,4 @@
-"""The recognizer matches the fused walk-up (kiosk.fusion), in process, with the real models and photos.
+"""The recognizer matches the fused walk-up (kiosk.recognition.fusion), in process, with the real models and photos.
 
 Obama and Biden are enrolled in a real store from one photo each; the walk-up frames are made from
 their other photos at kiosk size (face 150-210 px in 640x480, kiosk.face.frames) with explicit
@@ -13,12 +13,12 @@ import pytest
 from drivers.camera.base import Frame
 from kiosk.config import KioskConfig
 from kiosk.config.store import StoreConfig
-from kiosk.enroll import Enroller, NewPerson
 from kiosk.face.frames import kiosk_frame
 from kiosk.face.images import read_image
 from kiosk.face.pipeline import FacePipeline
 from kiosk.face.spec import Metric
-from kiosk.recognizer import Recognizer
+from kiosk.recognition.enroll import Enroller, NewPerson
+from kiosk.recognition.recognizer import Recognizer
 from kiosk.store import Store, init_keys
 from kiosk.thermal import calibration_for_config
 

@@ -19,11 +19,11 @@ from kiosk.face.errors import ModelError
 from kiosk.face.openset import distance_at_fmr, fit_stranger_scores, fmr_at, fmr_for_fpir, fnir_at, fpir_for_fmr, open_set_point
 from kiosk.face.pipeline import FacePipeline
 from kiosk.face.spec import StrangerScores, load_spec
-from kiosk.health import HealthMonitor
-from kiosk.matching import Matcher
 from kiosk.models.registry import default_model
-from kiosk.recognizer import Recognizer
-from kiosk.selftest import SecurityLevelWarning, SelfTest
+from kiosk.recognition.matching import Matcher
+from kiosk.recognition.recognizer import Recognizer
+from kiosk.service.health import HealthMonitor
+from kiosk.service.selftest import SecurityLevelWarning, SelfTest
 from kiosk.store import Store, init_keys
 from kiosk.thermal import calibration_for_config
 

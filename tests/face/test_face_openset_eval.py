@@ -16,8 +16,8 @@ from kiosk.config.recognition import SecurityLevel
 from kiosk.face.choice import AUTO, choose_embedder
 from kiosk.face.evaluation import embed_images
 from kiosk.face.openset_eval import in_fit_half, split_open_set
-from kiosk.matching import Matcher
-from kiosk.models.registry import pinned_stranger_scores
+from kiosk.face.pinned_scores import pinned_stranger_scores
+from kiosk.recognition.matching import Matcher
 from kiosk.store import Store, init_keys
 
 pytestmark = pytest.mark.shared

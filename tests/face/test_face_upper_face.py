@@ -15,15 +15,15 @@ from drivers.camera.base import Frame
 from kiosk.config import KioskConfig
 from kiosk.config.recognition import SecurityLevel
 from kiosk.config.store import StoreConfig
-from kiosk.enroll import MAX_TEMPLATES_PER_PERSON, Enroller, NewPerson, reembed
 from kiosk.face.evaluation import evaluate
 from kiosk.face.frames import kiosk_frame
 from kiosk.face.images import read_image
 from kiosk.face.pairs import read_pairs
 from kiosk.face.pipeline import FacePipeline
 from kiosk.face.synthetic_mask import MASK_STYLES, draw_mask
-from kiosk.matching import Matcher
-from kiosk.recognizer import Recognizer
+from kiosk.recognition.enroll import MAX_TEMPLATES_PER_PERSON, Enroller, NewPerson, reembed
+from kiosk.recognition.matching import Matcher
+from kiosk.recognition.recognizer import Recognizer
 from kiosk.store import Store, init_keys
 from kiosk.thermal import calibration_for_config
 

@@ -14,13 +14,13 @@ from e2e_support import sim_kiosk
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gate"))
 from gate_helpers import AT, LIVE, STAFF, config, match, reading  # noqa: E402
 
-from kiosk.attendance import Attendance  # noqa: E402
-from kiosk.gate import MOCK_STATE_FILE  # noqa: E402
-from kiosk.health import HealthMonitor  # noqa: E402
-from kiosk.policy import Observation, decide  # noqa: E402
-from kiosk.recognizer import FrameResult  # noqa: E402
-from kiosk.stages.decision import DecisionStage  # noqa: E402
-from kiosk.tracker import Step, Verdict  # noqa: E402
+from kiosk.access.attendance import Attendance  # noqa: E402
+from kiosk.access.gate import MOCK_STATE_FILE  # noqa: E402
+from kiosk.access.policy import Observation, decide  # noqa: E402
+from kiosk.access.tracker import Step, Verdict  # noqa: E402
+from kiosk.recognition.recognizer import FrameResult  # noqa: E402
+from kiosk.service.health import HealthMonitor  # noqa: E402
+from kiosk.service.stages.decision import DecisionStage  # noqa: E402
 
 
 class RecordingGate:

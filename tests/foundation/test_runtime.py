@@ -5,9 +5,9 @@ import asyncio
 import itertools
 import time
 
-from kiosk.health import HealthMonitor
 from kiosk.runtime.queues import LatestQueue
 from kiosk.runtime.reader import DeviceReader, wait_stopped
+from kiosk.service.health import HealthMonitor
 
 
 def test_latest_queue_keeps_only_the_newest_items():
@@ -52,7 +52,7 @@ def test_reader_delivers_on_the_loop_and_survives_errors():
 
 def test_watchdog_is_fed_only_while_results_come(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr("kiosk.health.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("kiosk.service.health.time.monotonic", lambda: clock[0])
     health = HealthMonitor(stall_s=10)
     assert health.pipeline_alive()  # grace period after start
     clock[0] += 11

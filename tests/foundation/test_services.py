@@ -11,7 +11,7 @@ import pytest
 from e2e_support import sim_kiosk
 
 from kiosk.config import load_config
-from kiosk.services import StartupError, build_services
+from kiosk.service.services import StartupError, build_services
 
 
 def _config(tmp_path: Path, models_dir: Path, sim_dir: Path):

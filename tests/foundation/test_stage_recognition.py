@@ -12,10 +12,10 @@ import numpy as np
 from drivers.camera.base import Frame
 from drivers.mlx90640.lens import mlx90640_geometry
 from drivers.thermal.base import ThermalFrame
-from kiosk.health import HealthMonitor
-from kiosk.recognizer import FrameResult
+from kiosk.recognition.recognizer import FrameResult
 from kiosk.runtime.queues import LatestQueue
-from kiosk.stages.recognition import RecognitionStage
+from kiosk.service.health import HealthMonitor
+from kiosk.service.stages.recognition import RecognitionStage
 
 
 class FakeRecognizer:

@@ -1,7 +1,7 @@
 """A thermal frame is used only while the face stands where it stood when the frame was measured."""
 from __future__ import annotations
 
-from kiosk.recognizer import ThermalAlignment
+from kiosk.recognition.recognizer import ThermalAlignment
 
 BOX = (200.0, 100.0, 340.0, 270.0)
 

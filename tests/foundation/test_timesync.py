@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import timesync
-from kiosk.selftest import ClockWarning, SelfTest
-from kiosk.timesync import ClockState, clock_state, describe
+from kiosk.service import timesync
+from kiosk.service.selftest import ClockWarning, SelfTest
+from kiosk.service.timesync import ClockState, clock_state, describe
 
 
 def test_kernel_state_answers_on_linux():
@@ -47,16 +47,16 @@ def test_selftest_warns_but_does_not_fail_on_an_unsynchronised_clock(monkeypatch
 
 
 def test_the_clock_watch_raises_and_clears_the_clock_alarm(monkeypatch):
-    from kiosk.health import HealthMonitor
-    from kiosk.timesync import ClockWatch
+    from kiosk.service.health import HealthMonitor
+    from kiosk.service.timesync import ClockWatch
 
     health = HealthMonitor(30.0)
     clock = ClockWatch(health)
-    monkeypatch.setattr("kiosk.timesync.clock_state", lambda: ClockState(False, "kernel"))
+    monkeypatch.setattr("kiosk.service.timesync.clock_state", lambda: ClockState(False, "kernel"))
     clock.check()
     assert "NOT synchronised" in health.alarms["clock"] and clock.synchronised is False
     assert health.failing_alarms() == {}                      # a warning: the remote selftest still passes
-    monkeypatch.setattr("kiosk.timesync.clock_state", lambda: ClockState(True, "kernel"))
+    monkeypatch.setattr("kiosk.service.timesync.clock_state", lambda: ClockState(True, "kernel"))
     clock.check()
     assert "clock" not in health.alarms
 
@@ -75,8 +75,8 @@ def test_events_recorded_while_the_clock_is_not_synchronised_say_so(synchronised
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from kiosk.health import HealthMonitor
-    from kiosk.stages.event_writer import EventWriter
+    from kiosk.service.health import HealthMonitor
+    from kiosk.service.stages.event_writer import EventWriter
 
     store, store_thread = RecordingStore(), ThreadPoolExecutor(1)
     clock = ClockState(synchronised, "kernel")

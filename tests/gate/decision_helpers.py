@@ -7,11 +7,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from kiosk.access.tracker import Step, Verdict
 from kiosk.config import KioskConfig
-from kiosk.health import HealthMonitor
-from kiosk.stages.decision import DecisionStage
-from kiosk.stages.event_writer import EventWriter
-from kiosk.tracker import Step, Verdict
+from kiosk.service.health import HealthMonitor
+from kiosk.service.stages.decision import DecisionStage
+from kiosk.service.stages.event_writer import EventWriter
 
 
 class RecordingGate:

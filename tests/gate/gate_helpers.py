@@ -11,7 +11,7 @@ from typing import Any, Optional
 import numpy as np
 
 from kiosk.config import KioskConfig, parse_config
-from kiosk.policy import PersonInfo
+from kiosk.recognition.observations import PersonInfo
 from kiosk.types import FaceObservation, FaceQuality, LivenessResult, MatchResult, TemperatureReading
 
 AT = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)     # a Wednesday, 10:00 UTC

@@ -26,9 +26,9 @@ from drivers.relay.fake_chip import FakeGpioChip
 from drivers.relay.gpio import GpioRelay
 from drivers.relay.mock import MockRelay
 from drivers.relay.serial_board import SerialRelay
+from kiosk.access.gate import GateController
+from kiosk.access.gate_supervisor import Lease
 from kiosk.config import KioskConfig
-from kiosk.gate import GateController
-from kiosk.gate_supervisor import Lease
 
 
 def make_relay(kind: str, target: str) -> Relay:

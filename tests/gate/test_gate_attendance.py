@@ -1,4 +1,4 @@
-"""kiosk.attendance: event dicts per docs/contracts.md section 1, clock in/out, cooldown, ledger."""
+"""kiosk.access.attendance: event dicts per docs/contracts.md section 1, clock in/out, cooldown, ledger."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,12 @@ from typing import Any, Optional
 import pytest
 from gate_helpers import AT, LIVE, PHOTO, STAFF, STAFF_2, VISITOR, config, match, reading
 
-from kiosk.attendance import Attendance, make_event
+from kiosk.access.attendance import Attendance, make_event
+from kiosk.access.policy import Observation, decide
+from kiosk.access.tracker import Verdict
 from kiosk.config import KioskConfig
 from kiosk.mqtt.schemas import first_error
-from kiosk.policy import Observation, PersonInfo, decide
-from kiosk.tracker import Verdict
+from kiosk.recognition.observations import PersonInfo
 from kiosk.types import MatchResult
 
 SIGNATURE = {"alg": "Ed25519", "key_id": "0123456789abcdef", "canon": "jcs", "value": "A" * 88}

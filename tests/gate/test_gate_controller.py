@@ -1,4 +1,4 @@
-"""kiosk.gate.GateController: the worker applies the PulseTimer through the real drivers, fail-secure exits.
+"""kiosk.access.gate.GateController: the worker applies the PulseTimer through the real drivers, fail-secure exits.
 
 The timing rules themselves are tested with made-up times in test_gate_timing.py. Here every
 test waits for the relay transitions it expects (the controller's on_change listener), with a
@@ -19,8 +19,8 @@ from drivers.relay.fake_chip import FakeGpioChip
 from drivers.relay.gpio import GpioRelay
 from drivers.relay.mock import MockRelay
 from drivers.relay.serial_board import SerialRelay
-from kiosk.gate import GateController
-from kiosk.gate_timing import RETRY_LOCK_S
+from kiosk.access.gate import GateController
+from kiosk.access.gate_timing import RETRY_LOCK_S
 
 LATE_S = 2.0   # a pulse ending later than this past its end would be a bug, not load
 
@@ -267,7 +267,7 @@ def test_from_config_builds_the_configured_relay(tmp_path) -> None:
     from gate_helpers import config
 
     from drivers.relay.mock import read_state_file
-    from kiosk.gate import mock_state_path
+    from kiosk.access.gate import mock_state_path
 
     cfg = config({"gate": {"backend": "mock", "pulse_s": 30}, "device": {"state_dir": str(tmp_path)}})
     heard = Transitions()

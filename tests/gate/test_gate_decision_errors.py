@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfoNotFoundError
 from decision_helpers import DecisionRig, OneVerdict, RecordingStore, until
 from gate_helpers import AT, LIVE, STAFF, config, match, reading
 
-from kiosk.attendance import Attendance
-from kiosk.health import HealthMonitor
-from kiosk.policy import Observation, decide
-from kiosk.recognizer import FrameResult
-from kiosk.stages.event_writer import EventWriter
+from kiosk.access.attendance import Attendance
+from kiosk.access.policy import Observation, decide
+from kiosk.access.tracker import Verdict
+from kiosk.recognition.recognizer import FrameResult
+from kiosk.service.health import HealthMonitor
+from kiosk.service.stages.event_writer import EventWriter
 from kiosk.store import RecordError
-from kiosk.tracker import Verdict
 
 
 class BrokenAttendance:

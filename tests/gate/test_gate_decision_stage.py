@@ -10,12 +10,12 @@ from typing import Any, Optional
 from decision_helpers import RecordingGate, until
 from gate_helpers import AT, LIVE, STAFF, config, match, reading
 
-from kiosk.attendance import Attendance
-from kiosk.health import HealthMonitor
-from kiosk.policy import Observation, decide
-from kiosk.recognizer import FrameResult
-from kiosk.stages.decision import DecisionStage
-from kiosk.tracker import Step, Verdict
+from kiosk.access.attendance import Attendance
+from kiosk.access.policy import Observation, decide
+from kiosk.access.tracker import Step, Verdict
+from kiosk.recognition.recognizer import FrameResult
+from kiosk.service.health import HealthMonitor
+from kiosk.service.stages.decision import DecisionStage
 
 
 class Script:

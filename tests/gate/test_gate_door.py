@@ -13,8 +13,17 @@ from gpiod.line import Bias, Direction, Edge
 from drivers.gpio_inputs import DOOR, EXIT, GpioInputs, InputError
 from drivers.relay.fake_chip import FakeGpioChip
 from drivers.relay.mock import MockRelay
-from kiosk.door import FORCED_OPEN, GATE_OPENED, HELD_OPEN, RELOCK_GRACE_S, DoorAlarm, DoorMonitor, DoorWatcher, build_inputs
-from kiosk.gate import GateController
+from kiosk.access.door import (
+    FORCED_OPEN,
+    GATE_OPENED,
+    HELD_OPEN,
+    RELOCK_GRACE_S,
+    DoorAlarm,
+    DoorMonitor,
+    DoorWatcher,
+    build_inputs,
+)
+from kiosk.access.gate import GateController
 
 DOOR_LINE, EXIT_LINE = 22, 23
 SHUT, OPEN = 0, 1          # contact to ground, pull-up: shut pulls the line low

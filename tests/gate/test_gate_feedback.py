@@ -1,4 +1,4 @@
-"""kiosk.feedback: messages per state, hold time, the headless and OpenCV displays, LEDs and buzzer."""
+"""kiosk.access.feedback: messages per state, hold time, the headless and OpenCV displays, LEDs and buzzer."""
 from __future__ import annotations
 
 import logging
@@ -10,9 +10,9 @@ import pytest
 from gate_helpers import AT, LIVE, STAFF, WAIT_S, config, match, reading
 
 from drivers.relay.fake_chip import FakeGpioChip
-from kiosk.feedback import COLOURS, IDLE_TEXT, Feedback, FeedbackError, Screen, SignalOutputs, render
-from kiosk.policy import Notice, Observation, decide
-from kiosk.tracker import Step, Verdict
+from kiosk.access.feedback import COLOURS, IDLE_TEXT, Feedback, FeedbackError, Screen, SignalOutputs, render
+from kiosk.access.policy import Notice, Observation, decide
+from kiosk.access.tracker import Step, Verdict
 
 
 class WatchedChip(FakeGpioChip):

@@ -1,4 +1,4 @@
-"""kiosk.fusion.TrackFusion: a walk-up's frames are fused, two people never are.
+"""kiosk.recognition.fusion.TrackFusion: a walk-up's frames are fused, two people never are.
 
 Synthetic 128-d embeddings (dlib-like scale: distances of 0.3-0.6 between photos of one person,
 about 1.4 between people) and explicit timestamps at 15 fps (no sleeping)."""
@@ -9,8 +9,8 @@ import pytest
 
 from kiosk.face.metrics import distance
 from kiosk.face.spec import Metric
-from kiosk.fusion import TrackFusion
-from kiosk.matching import Matcher
+from kiosk.recognition.fusion import TrackFusion
+from kiosk.recognition.matching import Matcher
 
 FPS = 15.0
 THRESHOLD = 0.55            # dlib_resnet_v1 at the `normal` level

@@ -10,10 +10,10 @@ from typing import Any
 from decision_helpers import DecisionRig, OneVerdict, RecordingStore, until
 from gate_helpers import AT, LIVE, STAFF, config, match, reading
 
-from kiosk.attendance import Attendance
-from kiosk.policy import Observation, decide
-from kiosk.recognizer import FrameResult
-from kiosk.tracker import Verdict
+from kiosk.access.attendance import Attendance
+from kiosk.access.policy import Observation, decide
+from kiosk.access.tracker import Verdict
+from kiosk.recognition.recognizer import FrameResult
 
 
 class HeldStore(RecordingStore):

@@ -15,10 +15,10 @@ from pydantic import Field, Tag, ValidationError
 
 import kiosk.config.gate as gate_config
 import kiosk.hardware as hardware
+from kiosk.access.gate import GateController, lock_gate
 from kiosk.config import KioskConfig, describe_keys
 from kiosk.config.base import by_backend
 from kiosk.config.gate import GateConfig, GpioGateConfig
-from kiosk.gate import GateController, lock_gate
 from kiosk.hardware import RELAYS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "adding-a-backend.md"

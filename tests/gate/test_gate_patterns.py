@@ -1,7 +1,7 @@
-"""kiosk.signal_patterns.PatternPlayer: LED/buzzer patterns with made-up times (no threads, no sleeping)."""
+"""kiosk.access.signal_patterns.PatternPlayer: LED/buzzer patterns with made-up times (no threads, no sleeping)."""
 from __future__ import annotations
 
-from kiosk.signal_patterns import PATTERNS, PatternPlayer
+from kiosk.access.signal_patterns import PATTERNS, PatternPlayer
 
 GREEN_BEEP, GREEN = frozenset({"green", "buzzer"}), frozenset({"green"})
 RED_BEEP, RED = frozenset({"red", "buzzer"}), frozenset({"red"})

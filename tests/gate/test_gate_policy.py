@@ -1,4 +1,4 @@
-"""Table-driven tests of kiosk.policy.decide: every rule, their combinations and the edges."""
+"""Table-driven tests of kiosk.access.policy.decide: every rule, their combinations and the edges."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,7 +8,8 @@ from typing import Any, Optional
 import pytest
 from gate_helpers import AT, LIVE, PHOTO, STAFF, STAFF_2, VISITOR, config, match, reading
 
-from kiosk.policy import Notice, Observation, Outcome, PersonInfo, Window, decide
+from kiosk.access.policy import Notice, Observation, Outcome, Window, decide
+from kiosk.recognition.observations import PersonInfo
 
 SATURDAY = datetime(2026, 3, 7, 10, 0, tzinfo=UTC)
 SUNDAY = datetime(2026, 3, 8, 10, 0, tzinfo=UTC)

@@ -11,7 +11,8 @@ from gate_helpers import AT, LIVE, PHOTO, STAFF, VISITOR, config, match, reading
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.policy import MESSAGES, Observation, Outcome, PersonInfo, decide
+from kiosk.access.policy import MESSAGES, Observation, Outcome, decide
+from kiosk.recognition.observations import PersonInfo
 from kiosk.types import LivenessResult
 
 SUSPENDED = replace(STAFF, person_id="p-sus", status="suspended")

@@ -21,8 +21,8 @@ from gate_helpers import WAIT_S, Transitions
 from holder_helpers import Supervised, Target, next_line, wait_until
 
 from drivers.relay.mock import MockRelay
-from kiosk.gate import GateController
-from kiosk.gate_supervisor import CLOSED, LOCKED, UNLOCKED, Ending, watch
+from kiosk.access.gate import GateController
+from kiosk.access.gate_supervisor import CLOSED, LOCKED, UNLOCKED, Ending, watch
 
 LEASE_S = 0.5
 

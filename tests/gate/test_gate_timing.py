@@ -1,7 +1,7 @@
-"""kiosk.gate_timing.PulseTimer: the gate's pulse rules with made-up times (no threads, no sleeping)."""
+"""kiosk.access.gate_timing.PulseTimer: the gate's pulse rules with made-up times (no threads, no sleeping)."""
 from __future__ import annotations
 
-from kiosk.gate_timing import MAX_PULSE_S, RETRY_LOCK_S, Change, PulseTimer
+from kiosk.access.gate_timing import MAX_PULSE_S, RETRY_LOCK_S, Change, PulseTimer
 
 
 def switch(timer: PulseTimer, now: float, *, ok: bool = True) -> bool:

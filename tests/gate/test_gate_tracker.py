@@ -1,4 +1,4 @@
-"""kiosk.tracker: confirmation over frames, one verdict per person, cooldown, new faces, retries.
+"""kiosk.access.tracker: confirmation over frames, one verdict per person, cooldown, new faces, retries.
 
 Simulated walk-ups: frames at 15 fps with explicit timestamps (no sleeping)."""
 from __future__ import annotations
@@ -9,9 +9,10 @@ from typing import Optional
 
 from gate_helpers import AT, LIVE, PHOTO, STAFF, STAFF_2, config, face, match, reading
 
-from kiosk.attendance import Attendance
-from kiosk.policy import Notice, Outcome, PersonInfo
-from kiosk.tracker import FaceSample, Step, Tracker
+from kiosk.access.attendance import Attendance
+from kiosk.access.policy import Notice, Outcome
+from kiosk.access.tracker import Step, Tracker
+from kiosk.recognition.observations import FaceSample, PersonInfo
 from kiosk.types import TemperatureReading
 
 FPS = 15.0

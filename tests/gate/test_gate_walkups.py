@@ -9,10 +9,11 @@ from datetime import timedelta
 from gate_helpers import AT, LIVE, PHOTO, STAFF, STAFF_2, Transitions, config, face, match, reading
 
 from drivers.relay.mock import MockRelay
-from kiosk.attendance import Attendance
-from kiosk.feedback import Feedback
-from kiosk.gate import GateController
-from kiosk.tracker import FaceSample, Tracker
+from kiosk.access.attendance import Attendance
+from kiosk.access.feedback import Feedback
+from kiosk.access.gate import GateController
+from kiosk.access.tracker import Tracker
+from kiosk.recognition.observations import FaceSample
 
 FPS = 15
 STAFF_3 = dataclasses.replace(STAFF, person_id="p-kat", employee_no="E003", name="Katherine Johnson")

@@ -31,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mqtt_support import kiosk_config, make_keys  # noqa: E402
 
-from kiosk.health import HealthMonitor  # noqa: E402
 from kiosk.mqtt import MqttService  # noqa: E402
 from kiosk.mqtt.connection import Connection  # noqa: E402
 from kiosk.mqtt.durable import DurableQueue  # noqa: E402
 from kiosk.mqtt.outbox import Outbox  # noqa: E402
-from kiosk.stages.event_writer import EventWriter  # noqa: E402
+from kiosk.service.health import HealthMonitor  # noqa: E402
+from kiosk.service.stages.event_writer import EventWriter  # noqa: E402
 from kiosk.store import Store  # noqa: E402
 
 STEPS = ("log_committed", "outbox_committed", "published", "acked", "deleted")

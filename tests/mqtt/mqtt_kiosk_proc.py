@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mqtt_support import kiosk_config  # noqa: E402
 
-from kiosk.enroll import NewPerson, enroll_remote  # noqa: E402
-from kiosk.matching import Matcher  # noqa: E402
 from kiosk.mqtt import CommandFailed, MqttService, audit_to_store  # noqa: E402
+from kiosk.recognition.enroll import NewPerson, enroll_remote  # noqa: E402
+from kiosk.recognition.matching import Matcher  # noqa: E402
 from kiosk.store.errors import StoreError  # noqa: E402
 from kiosk.store.store import Store  # noqa: E402
 

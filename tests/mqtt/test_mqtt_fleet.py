@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mqtt_support import Mosquitto, Recorder, kiosk_config, make_keys
 
-from kiosk.matching import Matcher
 from kiosk.mqtt.fleet import FleetCipher
 from kiosk.mqtt.signing import new_envelope, sign_envelope
+from kiosk.recognition.matching import Matcher
 from kiosk.store.store import Store
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

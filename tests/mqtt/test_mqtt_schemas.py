@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jsonschema import Draft202012Validator
 from mqtt_support import event_signer, kiosk_config, make_event, make_keys
 
-from kiosk.health import HealthMonitor
 from kiosk.mqtt.device_signing import sign_message
 from kiosk.mqtt.fleet import FleetCipher
 from kiosk.mqtt.ha import HaState, discovery_messages, removal_messages
@@ -19,6 +18,7 @@ from kiosk.mqtt.schemas import COMMANDS, first_error, load_schema, schema_names
 from kiosk.mqtt.service import MqttService
 from kiosk.mqtt.signing import new_envelope, sign_envelope
 from kiosk.mqtt.topics import Topics
+from kiosk.service.health import HealthMonitor
 
 EXPECTED = {"event", "status", "health", "command", "command-result", "person-record", "fleet-envelope", "ha-state",
             "audit-head", *(f"cmd-{name}" for name in COMMANDS)}

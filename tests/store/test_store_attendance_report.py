@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.attendance_report import daily_rows
+from kiosk.access.attendance_report import daily_rows
 from kiosk.cli import main
 from kiosk.config import load_config, parse_config
 from kiosk.store import Store

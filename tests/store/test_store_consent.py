@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from store_helpers import consent_record, unit
 
-from kiosk.enroll import enroll_remote
+from kiosk.recognition.enroll import enroll_remote
 from kiosk.store import ConsentError, Store, parse_consent
 
 
@@ -59,7 +59,7 @@ def test_minor_with_guardian_is_accepted_and_kept(store, rng):
 
 
 def test_remote_enroll_refused_without_consent_creates_no_person(store, rng):
-    from kiosk.enroll import NewPerson
+    from kiosk.recognition.enroll import NewPerson
 
     with pytest.raises(ConsentError):
         enroll_remote(store, NewPerson("R1", "Remote"), list(unit(rng)), model_id="m1", consent=None,

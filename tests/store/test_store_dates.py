@@ -6,8 +6,9 @@ from datetime import date, time
 
 import pytest
 
-from kiosk.cli import CommandError
-from kiosk.commands.dates import day_start, parse_date, time_range
+from kiosk.actions.dates import day_start, parse_date
+from kiosk.actions.errors import CommandError
+from kiosk.commands.dates import time_range
 from kiosk.store.clock import parse_iso
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.attendance import LEDGER_FILE, Attendance, LedgerDamaged, open_ledger
+from kiosk.access.attendance import LEDGER_FILE, Attendance, LedgerDamaged, open_ledger
 from kiosk.config import KioskConfig
 from kiosk.mqtt.durable import DurableQueue
 from kiosk.mqtt.outbox import Message, Outbox, OutboxDamaged

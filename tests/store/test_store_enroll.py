@@ -12,8 +12,8 @@ from store_helpers import consent_record, unit
 
 from drivers.camera.mock import MockCamera
 from kiosk.config.face import FaceConfig
-from kiosk.enroll import Enroller, EnrollError, NewPerson, enroll_remote, reembed
-from kiosk.matching import Matcher
+from kiosk.recognition.enroll import Enroller, EnrollError, NewPerson, enroll_remote, reembed
+from kiosk.recognition.matching import Matcher
 from kiosk.store import ConsentError
 
 pytestmark = pytest.mark.shared
@@ -156,7 +156,7 @@ def test_reembed_after_a_model_change(make_store, pipeline, faces, rng):
 
 def test_a_person_keeps_at_most_five_templates(enroller, store, faces, tmp_path):
     """An enrollment keeps its 5 best shots; a later one replaces the oldest templates beyond 5."""
-    from kiosk.enroll import MAX_TEMPLATES_PER_PERSON
+    from kiosk.recognition.enroll import MAX_TEMPLATES_PER_PERSON
 
     photos = sorted((faces / "Adel_Al-Jubeir").glob("*.jpg"))
     files = []

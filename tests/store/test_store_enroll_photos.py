@@ -13,9 +13,9 @@ from store_helpers import consent_record
 from kiosk.cli import main
 from kiosk.config import KioskConfig
 from kiosk.config.face import FaceConfig
-from kiosk.enroll import Enroller, EnrollError, NewPerson, enroll_remote
 from kiosk.face.errors import FaceError, ImageError
 from kiosk.face.image_size import check_pixels
+from kiosk.recognition.enroll import Enroller, EnrollError, NewPerson, enroll_remote
 
 
 @pytest.fixture(scope="module")

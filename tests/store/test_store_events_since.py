@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from kiosk.mqtt.schemas import COMMANDS, first_error
-from kiosk.remote import RemoteCommands
+from kiosk.service.remote import RemoteCommands
 from kiosk.store.clock import utc_now
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from store_helpers import consent_record, unit
 
-from kiosk.matching import Matcher
+from kiosk.recognition.matching import Matcher
 from kiosk.store import RecordError, StoreError, init_keys
 
 FLEET = consent_record(scope=["local", "fleet"])

@@ -19,7 +19,7 @@ from kiosk.cli import main
 from kiosk.config import load_config
 from kiosk.config.recognition import SecurityLevel
 from kiosk.face.pipeline import FacePipeline
-from kiosk.matching import Matcher
+from kiosk.recognition.matching import Matcher
 from kiosk.store import Store
 
 pytestmark = pytest.mark.shared

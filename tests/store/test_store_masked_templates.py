@@ -10,10 +10,10 @@ import pytest
 from store_helpers import consent_record
 
 from kiosk.config.face import FaceConfig
-from kiosk.enroll import Enroller, NewPerson, reembed
 from kiosk.face.images import read_image
 from kiosk.face.synthetic_mask import MASK_STYLES
-from kiosk.matching import Matcher
+from kiosk.recognition.enroll import Enroller, NewPerson, reembed
+from kiosk.recognition.matching import Matcher
 from kiosk.store import StoreError
 
 pytestmark = pytest.mark.shared

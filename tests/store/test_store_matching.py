@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from store_helpers import consent_record, unit
 
-from kiosk.matching import Matcher
+from kiosk.recognition.matching import Matcher
 
 
 def _gallery(rng, persons: int = 20, per_person: int = 3, noise: float = 0.01):

@@ -9,7 +9,7 @@ import pytest
 
 from kiosk.cli import main
 from kiosk.config import load_config
-from kiosk.policy import PersonInfo
+from kiosk.recognition.observations import PersonInfo
 from kiosk.store import Store
 from kiosk.store.clock import to_utc_iso, utc_now
 

@@ -11,9 +11,9 @@ import pytest
 from store_helpers import consent_record, unit
 
 from kiosk.config import parse_config
-from kiosk.health import HealthMonitor
-from kiosk.remote import RemoteCommands
-from kiosk.stages.event_writer import EventWriter
+from kiosk.service.health import HealthMonitor
+from kiosk.service.remote import RemoteCommands
+from kiosk.service.stages.event_writer import EventWriter
 from kiosk.store import Store
 
 
@@ -34,7 +34,7 @@ class RecordingLedger:
 
 
 def services(store: Store, thread: ThreadPoolExecutor, **gate: Any) -> SimpleNamespace:
-    """The part of kiosk.services.Services these commands use."""
+    """The part of kiosk.service.services.Services these commands use."""
     health = HealthMonitor(30.0)
     return SimpleNamespace(config=parse_config({"gate": gate}, "test"), store=store, store_thread=thread,
                            health=health, writer=EventWriter(store, thread, health), gate=RecordingGate(),

@@ -15,8 +15,8 @@ from cryptography.x509.oid import NameOID
 from starlette.testclient import TestClient
 from web_support import WAIT_S, LiveServer, SseReader, fake_health, web_config, welcome
 
-from kiosk.feedback import Screen
-from kiosk.policy import Notice
+from kiosk.access.feedback import Screen
+from kiosk.access.policy import Notice
 from kiosk.web.app import create_app
 from kiosk.web.headers import host_name
 from kiosk.web.screen import ScreenHub

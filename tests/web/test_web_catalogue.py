@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import catalogue
+from kiosk.access import catalogue
+from kiosk.access.feedback import IDLE_TEXT, Feedback, Screen
+from kiosk.access.policy import MESSAGES, Notice, Observation, decide
+from kiosk.access.tracker import Step, Verdict
 from kiosk.config import parse_config
-from kiosk.feedback import IDLE_TEXT, Feedback, Screen
-from kiosk.policy import MESSAGES, Notice, Observation, PersonInfo, decide
-from kiosk.tracker import Step, Verdict
+from kiosk.recognition.observations import PersonInfo
 from kiosk.web.screen import ScreenHub, view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gate"))

@@ -12,10 +12,10 @@ from typing import Any, Optional
 import httpx
 import numpy as np
 
+from kiosk.access.feedback import Screen
+from kiosk.access.policy import Notice
 from kiosk.config import KioskConfig, parse_config
-from kiosk.feedback import Screen
-from kiosk.policy import Notice
-from kiosk.tracker import FaceSample
+from kiosk.recognition.observations import FaceSample
 from kiosk.types import FaceObservation
 from kiosk.web.server import WebServer
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ...attendance_report import to_csv, write_xlsx
-from ...commands.attendance_cmd import report_rows
-from ...commands.dates import parse_date
+from ...access.attendance_report import to_csv, write_xlsx
+from ...actions.dates import parse_date
+from ...actions.reports import report_rows
 from .auth import Context
 from .console import actor
 from .dashboard import device_time

@@ -1,6 +1,6 @@
 """What the console needs from the daemon, behind one object the routes share.
 
-In the daemon (`for_services`): the daemon's store on its store thread (one owner of kiosk.db), its
+In the daemon (kiosk.service.console.console_for): the daemon's store on its store thread (one owner of kiosk.db), its
 health report, its gate (relay test, through the same code as the MQTT `open_gate` command) and
 its selftest answer. Tests build a Console over a store of their own.
 """
@@ -23,10 +23,9 @@ from .limits import LoginLimiter
 from .visits import VisitBook
 
 if TYPE_CHECKING:
-    from ...enroll import EnrollReport
     from ...face.pipeline import FacePipeline
-    from ...matching import Matcher
-    from ...services import Services
+    from ...recognition.enroll import EnrollReport
+    from ...recognition.matching import Matcher
     from ...store import Store
 
 Enroll = Callable[[str, list[tuple[str, bytes]], Any, str], Awaitable["EnrollReport"]]
@@ -76,7 +75,7 @@ def actor(session: Session) -> str:
 
 
 def _enroller(config: KioskConfig, store: Store, faces: FacePipeline, matcher: Optional[Matcher], who: str) -> Any:
-    from ...enroll import Enroller
+    from ...recognition.enroll import Enroller
 
     return Enroller(store, faces, threshold=faces.threshold_for(config.recognition, 1), matcher=matcher,
                     recognition=config.recognition, allow_duplicates=config.store.allow_duplicate_faces,
@@ -95,7 +94,7 @@ def enroll_with(config: KioskConfig, store: Callable[[], Store], pipeline: Calla
         return await asyncio.get_running_loop().run_in_executor(executor, run)
 
     async def frames(person_id: str, burst: list[Frame], consent: Any, who: str) -> EnrollReport:
-        from ...enroll import EnrollError
+        from ...recognition.enroll import EnrollError
 
         def run() -> EnrollReport:
             if not burst:
@@ -114,25 +113,3 @@ def enroll_with(config: KioskConfig, store: Callable[[], Store], pipeline: Calla
         return await asyncio.get_running_loop().run_in_executor(executor, run)
 
     return photos, frames
-
-
-def for_services(services: Services) -> Console:
-    """The console over the daemon's services (the gate is started before the console is made)."""
-    from ...remote import RemoteCommands
-
-    remote = RemoteCommands(services)
-
-    async def open_gate(reason: str) -> dict[str, Any]:
-        return await remote.open_gate({"reason": reason})
-
-    async def selftest() -> dict[str, Any]:
-        return await remote.selftest({})
-
-    def store() -> Store:
-        return services.store
-
-    photos, frames = enroll_with(services.config, store, lambda: services.pipeline, services.infer,
-                                 lambda: services.matcher)
-    return Console(config=services.config, accounts=Accounts.in_state_dir(services.config.state_dir), store=store,
-                   store_executor=services.store_thread, health=services.health.report, open_gate=open_gate,
-                   selftest=selftest, enroll=photos, enroll_burst=frames, burst=FrameBurst())

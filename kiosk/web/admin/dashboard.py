@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from ...commands.dates import day_start
-from ...commands.events_cmd import who
+from ...actions.dates import day_start
+from ...actions.reports import who
 from ..screen import ScreenHub, TooManyClients
 from .auth import Context
 from .render import render

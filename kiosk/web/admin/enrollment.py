@@ -7,7 +7,7 @@ Two steps, so that no image reaches the daemon before the consent exists:
    a 'consent' audit record with the notice's SHA-256, and holds the consent for this session and
    person (15 minutes). Only then is the upload form shown.
 2. POST .../enroll/photos (multipart, at most 10 MiB and 5 files) hands the photos and the held
-   consent to the same Enroller as the CLI and MQTT (kiosk.enroll): pixel cap before decoding, one
+   consent to the same Enroller as the CLI and MQTT (kiosk.recognition.enroll): pixel cap before decoding, one
    face per photo, quality, same face in every photo, duplicates. Its refusals are shown as they are
    (no face, two faces, too small, already enrolled as someone else), and nothing is stored then.
    Or POST .../enroll/camera: a burst of the running kiosk's frames (kiosk/web/admin/burst.py) through

@@ -10,10 +10,8 @@ from typing import Any, Optional
 
 from starlette.responses import RedirectResponse, Response
 
-from ...cli import CommandError
-from ...commands.person_change_cmd import edit_person, extend_person, set_status
-from ...commands.person_cmd import add_person
-from ...commands.store_common import erase_person
+from ...actions.errors import CommandError
+from ...actions.persons import add_person, edit_person, erase_person, extend_person, set_status
 from ...store.errors import StoreError
 from .auth import Context
 from .console import actor

@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 from starlette.responses import Response
 
-from ...cli import CommandError
-from ...commands.events_cmd import who
-from ...commands.person_options import parse_when
+from ...actions.errors import CommandError
+from ...actions.person_options import parse_when
+from ...actions.reports import who
 from ...event_model import EVENT_TYPES
 from ...store.errors import StoreError
 from .auth import Context

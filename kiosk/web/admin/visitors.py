@@ -14,8 +14,8 @@ from typing import Any, Optional
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ...cli import CommandError
-from ...commands.person_cmd import add_person
+from ...actions.errors import CommandError
+from ...actions.persons import add_person
 from ...store.clock import parse_iso
 from ...store.errors import StoreError
 from .auth import Context
