@@ -35,7 +35,8 @@ from .observations import FaceSample, PersonInfo
 log = logging.getLogger("kiosk.recognizer")
 Box = tuple[float, float, float, float]
 
-MAX_THERMAL_AGE_S = 0.5   # a thermal frame older than this (relative to the camera frame) is not used
+MAX_THERMAL_AGE_S = 0.5   # a camera sighting this close to the thermal measurement stands for it
+MAX_STILL_SPAN_S = 2.0    # a face seen still from before the measurement until now: a thermal frame this old is used
 MAX_MOTION = 0.1          # face moved more than this fraction of its width between the two captures: skip thermal
 
 
@@ -199,7 +200,11 @@ class ThermalAlignment:
     The two sensors are not synchronised: a thermal frame is finished up to one full frame
     after its subpages were measured. Mapping a moving face into an older thermal frame would
     measure the background (a false "not live") or half a face (a wrong temperature), so the
-    thermal frame is used only when the face stood still between the two captures.
+    thermal frame is used only when the face stood still between the two captures: the face was
+    seen at the measurement (within MAX_THERMAL_AGE_S), or before it and every time since (up to
+    MAX_STILL_SPAN_S), always within MAX_MOTION of where it is now. The second case keeps readings
+    coming when recognition runs at a few frames a second (a slow or busy device), where no
+    sighting falls close to the measurement.
     """
 
     def __init__(self, refresh_hz: Optional[float]) -> None:
@@ -210,13 +215,18 @@ class ThermalAlignment:
         self._boxes.append((t, box))
 
     def matches(self, camera_t: float, thermal_t: float, box: Box) -> bool:
-        if abs(camera_t - thermal_t) > MAX_THERMAL_AGE_S:
-            return False
         measured_at = thermal_t - self.subpage_s    # between the frame's two subpages
-        then = min(self._boxes, key=lambda item: abs(item[0] - measured_at), default=None)
-        if then is None or abs(then[0] - measured_at) > MAX_THERMAL_AGE_S:
+        if thermal_t - camera_t > MAX_THERMAL_AGE_S or camera_t - measured_at > MAX_STILL_SPAN_S:
             return False
-        return _motion(then[1], box) <= MAX_MOTION
+        near = [t for t, _ in self._boxes if abs(t - measured_at) <= MAX_THERMAL_AGE_S]
+        before = [t for t, _ in self._boxes if measured_at - MAX_STILL_SPAN_S <= t <= measured_at]
+        if near:
+            start = min(near, key=lambda t: abs(t - measured_at))
+        elif before:
+            start = max(before)
+        else:
+            return False
+        return all(_motion(seen, box) <= MAX_MOTION for t, seen in self._boxes if start <= t <= camera_t)
 
 
 def _motion(a: Box, b: Box) -> float:
