@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import os
 import signal
@@ -29,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mqtt_support import kiosk_config, make_keys  # noqa: E402
+from mqtt_support import kiosk_config, make_keys, read_progress, stable_id  # noqa: E402
 
 from kiosk.mqtt import MqttService  # noqa: E402
 from kiosk.mqtt.connection import Connection  # noqa: E402
@@ -42,15 +41,6 @@ from kiosk.store import Store  # noqa: E402
 STEPS = ("log_committed", "outbox_committed", "published", "acked", "deleted")
 
 
-def stable_id(device: str, n: int) -> str:
-    return hashlib.sha256(f"{device}:{n}".encode()).hexdigest()[:32]
-
-
-def read_progress(path: Path) -> int:
-    try:
-        return int(path.read_text().strip() or -1)
-    except (FileNotFoundError, ValueError):
-        return -1
 
 
 def crash_on(owner: Any, name: str, after: int, before: bool = False) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import os
 import signal
@@ -20,21 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mqtt_support import event_signer, kiosk_config, make_event, make_keys  # noqa: E402
+from mqtt_support import event_signer, kiosk_config, make_event, make_keys, read_progress, stable_id  # noqa: E402
 
 from kiosk.mqtt import MqttService  # noqa: E402
-
-
-def stable_id(device: str, n: int) -> str:
-    """The same event always has the same id, as when the daemon re-reads its own event log."""
-    return hashlib.sha256(f"{device}:{n}".encode()).hexdigest()[:32]
-
-
-def read_progress(path: Path) -> int:
-    try:
-        return int(path.read_text().strip() or -1)
-    except (FileNotFoundError, ValueError):
-        return -1
 
 
 async def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import hashlib
 import json
 import os
 import shutil
@@ -221,3 +222,16 @@ async def until(condition: Callable[[], bool], guard_s: float) -> bool:
             return False
         await asyncio.sleep(0.02)
     return True
+
+
+def stable_id(device: str, n: int) -> str:
+    """The same event always has the same id, as when the daemon re-reads its own event log."""
+    return hashlib.sha256(f"{device}:{n}".encode()).hexdigest()[:32]
+
+
+def read_progress(path: Path) -> int:
+    """The number a kiosk process wrote to its progress file (-1 before the first)."""
+    try:
+        return int(path.read_text().strip() or -1)
+    except (FileNotFoundError, ValueError):
+        return -1
