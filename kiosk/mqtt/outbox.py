@@ -86,7 +86,6 @@ class Message:
 @dataclass(frozen=True)
 class EventCursor:
     through: Optional[int]              # None: the outbox predates cursors (start at the log's end)
-    taken: frozenset[int]               # taken numbers above `through`
 
 
 @dataclass(frozen=True)
@@ -181,10 +180,7 @@ class Outbox:
     def event_cursor(self) -> Optional[EventCursor]:
         """None for a new outbox (nothing taken yet)."""
         row = self._db.execute("SELECT through FROM event_cursor WHERE id = 1").fetchone()
-        if row is None:
-            return None
-        taken = frozenset(s for (s,) in self._db.execute("SELECT event_seq FROM events_taken"))
-        return EventCursor(row[0], taken)
+        return None if row is None else EventCursor(row[0])
 
     def move_cursor(self, through: int) -> None:
         """Set `through` (a new cursor, or past numbers the log no longer has); it never moves back."""

@@ -44,7 +44,6 @@ class EventReconciler:
         self.in_store = in_store
         self.topics = topics
         self.behind = True                   # until the first catch-up has run
-        self.taken = 0                       # events taken from the log (not via the fast path)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -81,7 +80,6 @@ class EventReconciler:
             if events and not await self.queue.add_now([event_message(self.topics, e) for e in events]):
                 self.behind = True           # storage refused: the alarm is raised; try again later
                 return
-            self.taken += len(events)
             missing = sorted(set(range(start, page["through"] + 1)) - {e["seq"] for e in events})
             if missing:
                 log.warning("mqtt: %d events (seq %d..%d) are not in the local log or fail their signature check "

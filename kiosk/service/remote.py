@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..access.attendance import make_event
 from ..config import ConfigError, load_config
+from .stages.event_writer import wait_recorded
 
 if TYPE_CHECKING:
     from .services import Services
@@ -55,14 +56,10 @@ class RemoteCommands:
         opened_for = duration or services.config.gate.pulse_s
         recorded = services.writer.submit(make_event("gate_opened", services.config, datetime.now(UTC), detail={
             "source": "remote_command", "reason": params.get("reason"), "duration_s": opened_for}))
-        if not services.config.gate.open_before_recorded:
-            try:
-                ok = await asyncio.wait_for(asyncio.shield(recorded), services.config.gate.record_wait_s)
-            except TimeoutError:
-                ok = False
-            if not ok:
-                raise CommandFailed("gate kept locked: its gate_opened event could not be recorded "
-                                    "(see the health alarm event_log)")
+        if (not services.config.gate.open_before_recorded
+                and await wait_recorded([recorded], services.config.gate.record_wait_s) is not None):
+            raise CommandFailed("gate kept locked: its gate_opened event could not be recorded "
+                                "(see the health alarm event_log)")
         services.gate.grant(duration)
         log.info("gate opened by remote command", extra={"fields": {"reason": params.get("reason"),
                                                                        "duration_s": duration}})

@@ -574,7 +574,8 @@ class Store:
         given = dict(event)
         presigned = verify_event(given, [self.signer.public_key]) is None
         eventlog.check_event(given)
-        with self._write() as db:
+        # Only a match record moves the audit head (which `_write` then re-signs): plain events skip that check.
+        with (self._write() if match is not None else self._db.write()) as db:
             existing = eventlog.stored(db, given["event_id"])
             if existing is not None:
                 return existing

@@ -15,16 +15,8 @@ from admin_support import admin_console, logged_in, post
 from web_support import WAIT_S
 
 from drivers.camera.base import Frame
-from kiosk.face.pipeline import FacePipeline
 
 CONSENT = {"given_by": "", "method": "in person, notice shown on the console", "agreed": "yes"}
-
-
-@pytest.fixture(scope="module")
-def pipeline(models_dir: Path):
-    from kiosk.config import parse_config
-
-    return FacePipeline(parse_config({}).face, models_dir)
 
 
 @pytest.fixture

@@ -8,18 +8,10 @@ from pathlib import Path
 import pytest
 from admin_support import admin_console, logged_in, post
 
-from kiosk.face.pipeline import FacePipeline
 from kiosk.web.admin.visits import MAX_ATTEMPTS
 
 VISIT = {"name": "Vera Visitor", "employee_no": "", "host": "Ann Example", "purpose": "audit <meeting>",
          "valid_from": "", "valid_to": "2099-12-31", "link": "yes", "link_hours": "24"}
-
-
-@pytest.fixture(scope="module")
-def pipeline(models_dir: Path):
-    from kiosk.config import parse_config
-
-    return FacePipeline(parse_config({}).face, models_dir)
 
 
 @pytest.fixture

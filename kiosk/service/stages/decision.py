@@ -25,6 +25,7 @@ from ...access.tracker import FaceSample, Step, Verdict
 from ...recognition.recognizer import FrameResult
 from ...store import MatchAttempt
 from ..health import HealthMonitor
+from .event_writer import wait_recorded
 
 log = logging.getLogger("kiosk.daemon")
 decisions_log = logging.getLogger("kiosk.decision")
@@ -162,15 +163,11 @@ class DecisionStage:
     async def _grant_when_recorded(self, recorded: list[asyncio.Future[bool]]) -> None:
         """Open the gate once every event of the grant is in the local log (a crash or a failing disk cannot
         leave an opening unrecorded); not within gate.record_wait_s and it stays locked."""
-        try:
-            done = await asyncio.wait_for(asyncio.gather(*(asyncio.shield(r) for r in recorded)), self.record_wait_s)
-        except TimeoutError:
-            self._withheld(f"its events were not recorded within {self.record_wait_s:g} s")
-            return
-        if all(done):
+        problem = await wait_recorded(recorded, self.record_wait_s)
+        if problem is None:
             self.gate.grant()
         else:
-            self._withheld("its events were refused by the event log")
+            self._withheld(f"its events were {problem}")
 
     def _withheld(self, why: str) -> None:
         self.health.count("grants_withheld")

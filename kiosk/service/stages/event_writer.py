@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
@@ -41,6 +41,16 @@ class PendingEvent:
     event: dict[str, Any]
     match: Optional[MatchAttempt]
     recorded: asyncio.Future[bool] = field(repr=False)
+
+
+async def wait_recorded(recorded: Sequence[asyncio.Future[bool]], timeout_s: float) -> Optional[str]:
+    """None once every event (futures of `EventWriter.submit`) is in the local log; else why not: refused, or not
+    within `timeout_s`. Waiting never cancels a write (the futures are shielded)."""
+    try:
+        done = await asyncio.wait_for(asyncio.gather(*(asyncio.shield(r) for r in recorded)), timeout_s)
+    except TimeoutError:
+        return f"not recorded within {timeout_s:g} s"
+    return None if all(done) else "refused by the event log"
 
 
 class EventWriter:

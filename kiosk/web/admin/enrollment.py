@@ -25,7 +25,7 @@ from .auth import Context
 from .burst import BurstBusy
 from .console import actor
 from .held import Held
-from .notice import NoticeMissing, notice_for
+from .notice import Notice, NoticeMissing, notice_for
 from .render import render
 
 HOLD_S = 900.0
@@ -34,15 +34,16 @@ PHOTO_TERMS = {": move closer": ": the face is too small in the photo (take it c
 METHODS = ("in person, notice shown on the console", "signed paper form")
 
 
-async def _person(context: Context) -> Any:
+async def _person_and_notice(context: Context) -> tuple[Any, Notice]:
+    """The person of the URL and the notice in force (StoreError, NoticeMissing)."""
     ref = context.request.path_params["ref"]
-    return await context.console.in_store(lambda store: store.person(ref))
+    person = await context.console.in_store(lambda store: store.person(ref))
+    return person, notice_for(context.console.config)
 
 
 async def consent_form(context: Context, *, error: str | None = None, status: int = 200) -> Response:
     try:
-        person = await _person(context)
-        notice = notice_for(context.console.config)
+        person, notice = await _person_and_notice(context)
     except (StoreError, NoticeMissing) as exc:
         return render(context, "enroll.html", 404 if isinstance(exc, StoreError) else 409, error=str(exc),
                       person=None, notice=None, step="consent", methods=METHODS, held="", camera=False)
@@ -57,8 +58,7 @@ async def record_consent(context: Context) -> Response:
     """Step 1: the consent, checked and audited; no image has been sent yet."""
     console = context.console
     try:
-        person = await _person(context)
-        notice = notice_for(console.config)
+        person, notice = await _person_and_notice(context)
     except (StoreError, NoticeMissing) as exc:
         return await consent_form(context, error=str(exc), status=400)
     if context.text("agreed") != "yes":
@@ -100,8 +100,7 @@ async def camera(context: Context) -> Response:
 async def _enroll(context: Context, source: Any, error: str | None) -> Response:
     console = context.console
     try:
-        person = await _person(context)
-        notice = notice_for(console.config)
+        person, notice = await _person_and_notice(context)
     except (StoreError, NoticeMissing) as exc:
         return await consent_form(context, error=str(exc), status=400)
     key = context.text("held")
