@@ -235,3 +235,14 @@ def read_progress(path: Path) -> int:
         return int(path.read_text().strip() or -1)
     except (FileNotFoundError, ValueError):
         return -1
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL: no kiosk process outlives the test, whatever failed."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

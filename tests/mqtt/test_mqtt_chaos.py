@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from mqtt_support import Mosquitto, Recorder
+from mqtt_support import Mosquitto, Recorder, stop_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
@@ -94,14 +94,8 @@ class Kiosk:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL: no kiosk process outlives the test, whatever failed."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.proc is not None:
+            stop_process(self.proc)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from event_path_proc import STEPS
-from mqtt_support import Mosquitto, Recorder
+from mqtt_support import Mosquitto, Recorder, stop_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
@@ -31,17 +31,6 @@ def log_events(state: Path) -> dict[int, str]:
         return dict(db.execute("SELECT seq, event_id FROM events"))
 
 
-def stop(process: subprocess.Popen[str]) -> None:
-    """SIGTERM, then SIGKILL: no kiosk process outlives the test, whatever failed."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 @pytest.mark.parametrize("step", STEPS)
 def test_every_logged_event_arrives_after_a_kill_at(step: str, tmp_path: Path, broker: Mosquitto) -> None:
     state = tmp_path / "kiosk"
@@ -52,7 +41,7 @@ def test_every_logged_event_arrives_after_a_kill_at(step: str, tmp_path: Path, b
         try:
             code = crashed.wait(60)
         finally:
-            stop(crashed)
+            stop_process(crashed)
         assert code == -signal.SIGKILL, (state / "kiosk.log").read_text()[-2000:]
         before = log_events(state)
         assert len(before) >= 5               # the kill came mid-run (the 10th call may not be the 10th event)
@@ -67,7 +56,7 @@ def test_every_logged_event_arrives_after_a_kill_at(step: str, tmp_path: Path, b
                 return {json.loads(m.payload)["event_id"] for m in recorder.messages}
             assert recorder.wait_for(lambda _: arrived() >= wanted, 30), f"missing: {wanted - arrived()}"
         finally:
-            stop(kiosk)
+            stop_process(kiosk)
     finally:
         recorder.close()
     first_seen: list[int] = []
