@@ -33,11 +33,12 @@ run: install
 
 # The tests run with every model, MobileFaceNet included, installed from ../shared into a separate
 # directory; the product's $(STATE)/models (make install) never takes files from ../shared.
-SHARED_MODELS ?= ../shared/models/embedding
+SHARED_MODELS ?= ../shared/models
 TEST_MODELS := $(STATE)/test-models
 
 test: install
-	if [ -d $(SHARED_MODELS) ]; then $(KIOSK) models install --dir $(TEST_MODELS) --from $(SHARED_MODELS); \
+	if [ -d $(SHARED_MODELS) ]; then $(KIOSK) models install --dir $(TEST_MODELS) \
+	  --from $(SHARED_MODELS)/embedding --from $(SHARED_MODELS)/mask; \
 	  else $(KIOSK) models install --dir $(TEST_MODELS); fi
 	KIOSK_MODELS_DIR=$(CURDIR)/$(TEST_MODELS) KIOSK_SIM_DIR=$(CURDIR)/$(STATE)/sim \
 	  $(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)

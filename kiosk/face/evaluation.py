@@ -7,7 +7,7 @@ more with a 25% border, and the report counts those retries. Pairs with an image
 face at all are left out of the figures and counted as failures.
 
 The headline figures compare pairs as the kiosk does with its configuration: with `mask.upper_face`
-(on by default) a pair in which either image's mask score (kiosk.face.mask.mask_score, the daemon's
+(on by default) a pair in which either image's mask score (the pipeline's `mask` scorer, the daemon's
 own) is at least `mask.threshold` is compared by upper-face embeddings, like a masked walk-up with
 the upper-face templates; other pairs by the whole face. Without a masked image (LFW) that is the
 plain comparison. The whole-face figures of every pair are kept in `bare`.
@@ -16,7 +16,7 @@ Masked faces (kiosk.face.masked), further rules reported beside the headline:
 - `--masked-templates`: each image of a pair in turn plays the enrolled person (its bare embedding
   plus one per synthetic mask style) and the other the walk-up; the pair's distance is the best
   (smallest) over both directions, as 1:N matching scores a person by its best template.
-- `--upper-face`: when the mask score (kiosk.face.mask.mask_score, the daemon's own) of either
+- `--upper-face`: when the mask score (the pipeline's `mask` scorer, the daemon's own) of either
   image is at least `mask.threshold`, the pair is compared by upper-face embeddings, else as usual.
 """
 from __future__ import annotations
@@ -33,7 +33,6 @@ import numpy as np
 from ..config.recognition import RecognitionConfig, SecurityLevel
 from .errors import ImageError
 from .images import read_image
-from .mask import mask_score
 from .metrics import FAR_TARGETS
 from .pairs import Pair, identity_of
 from .pipeline import FacePipeline
@@ -86,7 +85,7 @@ def embed_images(pipeline: FacePipeline, paths: list[Path], progress: bool = Tru
             out.masked[path] = pipeline.masked_embeddings(image, face.keypoints, face.layout)
         if upper_face:
             out.upper[path] = pipeline.upper_embedding(image, face.keypoints, face.layout)
-            out.mask_scores[path] = mask_score(image, face)
+            out.mask_scores[path] = pipeline.mask.score(image, face)
     return out
 
 

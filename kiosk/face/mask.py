@@ -1,5 +1,7 @@
 """Mask score: a small learnt classifier on the aligned face, 0 = bare .. 1 = masked.
 
+The fallback where the AIZOO SSD (kiosk.face.mask_ssd, more accurate on real masks) is not installed.
+
 The face is aligned from the detector's keypoints to a 64 px five-point template (any keypoint
 layout that `align` knows), then described by
 - HOG of the whole face at 24 px (in numpy: OpenCV 5 has no HOGDescriptor): a mask removes the
@@ -164,6 +166,15 @@ def load_classifier(path: Path = DEFAULT_WEIGHTS) -> MaskClassifier:
     return MaskClassifier.load(path)
 
 
-def mask_score(image_bgr: np.ndarray, detection: Detection) -> float:
-    """0 = bare .. 1 = masked, for one detected face."""
-    return float(load_classifier().score(features(image_bgr, detection)))
+class LearnedMaskScorer:
+    """The mask score from the learnt classifier (always available: its weights ship with the package)."""
+
+    name = "learned"
+
+    def __init__(self, path: Path = DEFAULT_WEIGHTS) -> None:
+        self.classifier = load_classifier(path)
+        self.model_id = self.classifier.model_id
+
+    def score(self, image_bgr: np.ndarray, detection: Detection) -> float:
+        """0 = bare .. 1 = masked, for one detected face."""
+        return float(self.classifier.score(features(image_bgr, detection)))

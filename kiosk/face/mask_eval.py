@@ -12,7 +12,7 @@ from pathlib import Path
 from .crops import Detects, find_face
 from .errors import ImageError
 from .images import read_image
-from .mask import load_classifier, mask_score
+from .mask_scorer import MaskScorer
 
 
 class LabelsError(ValueError):
@@ -43,11 +43,11 @@ def read_labels(path: Path) -> list[Labelled]:
     return rows
 
 
-def evaluate_mask(detector: Detects, rows: list[Labelled], threshold: float, detector_name: str,
+def evaluate_mask(detector: Detects, scorer: MaskScorer, rows: list[Labelled], threshold: float, detector_name: str,
                   progress: bool = True) -> dict:
     """The JSON report: images, detected, accuracy (over found faces) and the detail behind them.
 
-    `detector` should give the keypoints the kiosk gives `mask_score` (a FacePipeline does)."""
+    `detector` should give the keypoints the kiosk gives the scorer (a FacePipeline's `detect` does)."""
     from tqdm import tqdm
 
     counts = {(truth, predicted): 0 for truth in (True, False) for predicted in (True, False)}
@@ -66,7 +66,7 @@ def evaluate_mask(detector: Detects, rows: list[Labelled], threshold: float, det
             continue
         found[row.masked] += 1
         with_border += hit.with_border
-        score = mask_score(hit.image, hit.detection)
+        score = scorer.score(hit.image, hit.detection)
         predicted = score >= threshold
         counts[(row.masked, predicted)] += 1
         if predicted != row.masked:
@@ -85,7 +85,7 @@ def evaluate_mask(detector: Detects, rows: list[Labelled], threshold: float, det
         "images": len(rows), "detected": detected, "detected_share": detected / len(rows) if rows else 0.0,
         "accuracy": correct / detected if detected else 0.0, "correct": correct,
         "accuracy_over_all_images": correct / len(rows) if rows else 0.0,
-        "threshold": threshold, "classifier": load_classifier().model_id, "detector": detector_name,
+        "threshold": threshold, "classifier": scorer.model_id, "detector": detector_name,
         "found_only_with_border": with_border,
         "masked": per_class(True), "bare": per_class(False),
         "confusion": {"masked_as_masked": counts[(True, True)], "masked_as_bare": counts[(True, False)],

@@ -32,7 +32,8 @@ from .ensemble import create_embedder
 from .errors import FaceError, ModelError
 from .images import as_bgr
 from .landmarks import create_landmarks
-from .mask import mask_score
+from .mask_memory import RecentMaskScores
+from .mask_scorer import MaskScorer, create_mask_scorer
 from .masked import masked_chips, upper_face, upper_space_id
 from .metrics import FAR_TARGETS, distance, distances
 from .openset import OpenSetPoint, fixed_threshold_point, open_set_point
@@ -56,6 +57,8 @@ class FacePipeline:
         self.models_dir = Path(models_dir)
         self.detector = create_detector(config, self.models_dir)
         self.landmarks = create_landmarks(config, self.models_dir)
+        self.mask: MaskScorer = create_mask_scorer(config, self.models_dir)
+        self._recent_masks = RecentMaskScores(config.mask_every_s)
         choice = choose_embedder(config.embedder, self.models_dir)
         log.info(choice.log_line, extra={"fields": {"embedder": choice.model_id}})
         self.spec = load_spec(self.models_dir, choice.model_id)
@@ -86,15 +89,17 @@ class FacePipeline:
         Raises ImageError for an input that is not an image; a frame without faces gives [].
         """
         image = as_bgr(image_bgr)
-        return [self._observe(image, d) for d in self.detector.detect(image)]
+        return [self._observe(image, d, camera=True) for d in self.detector.detect(image)]
 
-    def _observe(self, image: np.ndarray, detection: Detection) -> FaceObservation:
+    def _observe(self, image: np.ndarray, detection: Detection, camera: bool = False) -> FaceObservation:
+        """`camera`: a frame of a sequence, whose mask scores may be reused for `face.mask_every_s`."""
         face = self.landmarks.refine(image, detection)
         chip = self.embedder.chip(image, face.keypoints, face.layout)
         quality = assess(face, chip, self.config)
+        mask_score = (self._recent_masks.score(detection.box, lambda: self.mask.score(image, face)) if camera
+                      else self.mask.score(image, face))
         observation = FaceObservation(box=detection.box, score=detection.score, keypoints=detection.keypoints,
-                                      quality=quality, model_id=self.model_id,
-                                      mask_score=mask_score(image, face),
+                                      quality=quality, model_id=self.model_id, mask_score=mask_score,
                                       landmarks=None if face is detection else face.keypoints)
         if quality.ok:
             observation.embedding = self.embedder.embed_face(image, face.keypoints, face.layout, chip)

@@ -9,7 +9,7 @@ one thread at a time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -43,7 +43,9 @@ def _sha256(path: Path) -> str:
 class TFLiteModel:
     """A loaded model: `run(batch)` returns its outputs in the model's output order."""
 
-    def __init__(self, spec: ModelSpec, spec_dir: Path, num_threads: int = 1, check_hash: bool = True) -> None:
+    def __init__(self, spec: ModelSpec, spec_dir: Path, num_threads: int = 1, check_hash: bool = True,
+                 run_size: Optional[tuple[int, int]] = None) -> None:
+        """`run_size` (width, height) runs a fully convolutional model at another input size than the spec's."""
         self.spec = spec
         self.path = spec.model_path(Path(spec_dir))
         if not self.path.is_file():
@@ -54,6 +56,9 @@ class TFLiteModel:
         interpreter, self.runtime = interpreter_class()
         try:
             self._interpreter = interpreter(model_path=str(self.path), num_threads=num_threads)
+            if run_size is not None:
+                index = self._interpreter.get_input_details()[0]["index"]
+                self._interpreter.resize_tensor_input(index, [1, run_size[1], run_size[0], 3])
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -62,7 +67,7 @@ class TFLiteModel:
         if len(inputs) != 1:
             raise ModelError(self.path, f"has {len(inputs)} inputs, expected 1")
         self._input = inputs[0]
-        width, height = spec.model_input_size()
+        width, height = run_size or spec.model_input_size()
         expected = [1, height, width, 3]
         if list(self._input["shape"]) != expected:
             raise ModelError(self.path, f"wrong shape: input {list(self._input['shape'])}, spec {spec.id} says {expected}")

@@ -96,7 +96,7 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    task: str = Field(pattern=r"^(detector|embedder|landmarks|ensemble)$")
+    task: str = Field(pattern=r"^(detector|embedder|landmarks|mask|ensemble)$")
     file: Optional[str] = Field(None, description="the model file; every task but 'ensemble' has one")
     sha256: Optional[str] = Field(None, pattern=r"^[0-9a-f]{64}$")
     input_size: Optional[tuple[int, int]] = Field(None, description="width, height of the model input (every task "

