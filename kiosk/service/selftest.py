@@ -72,7 +72,8 @@ class SelfTest:
 
         self.pipeline = FacePipeline(self.config.face, self.config.models_dir)
         self.pipeline.operating_point(self.config.recognition, 1)   # the daemon refuses to start without a threshold
-        return f"{self.pipeline.model_id} ({self.pipeline.metric_description}); detector {self.config.face.detector}"
+        return (f"{self.pipeline.model_id} ({self.pipeline.metric_description}); detector {self.config.face.detector}; "
+                f"mask {self.pipeline.mask.model_id}")
 
     def store(self) -> str:
         from ..store import Store

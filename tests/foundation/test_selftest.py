@@ -22,6 +22,9 @@ def test_simulated_kiosk_passes_every_check(tmp_path, models_dir, sim_dir):
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("models", "store", "calibration", "simulator", "camera", "thermal", "gate"):
         assert any(line.startswith("ok") and f" {name} " in line for line in result.stdout.splitlines()), name
+    models_line = next(line for line in result.stdout.splitlines() if line.startswith("ok") and " models " in line)
+    installed = (models_dir / "aizoo_mask.json").is_file()         # make test installs it from ../shared
+    assert f"; mask {'aizoo_mask@' if installed else 'mask_logreg@'}" in models_line
 
 
 def test_missing_models_and_unreachable_broker_are_named_and_fail(tmp_path, sim_dir):
