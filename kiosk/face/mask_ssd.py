@@ -87,7 +87,7 @@ class SsdMaskScorer:
         shift_x = RUN_SIZE / 2 - (x1 + x2) / 2 * scale
         shift_y = RUN_SIZE / 2 - (y1 + y2) / 2 * scale
         warp = np.array([[scale, 0.0, shift_x], [0.0, scale, shift_y]], np.float32)
-        return cv2.warpAffine(image_bgr, warp, (RUN_SIZE, RUN_SIZE), flags=cv2.INTER_AREA,
+        return cv2.warpAffine(image_bgr, warp, (RUN_SIZE, RUN_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
 
     def score(self, image_bgr: np.ndarray, detection: Detection) -> float:
