@@ -57,7 +57,11 @@ def test_only_a_live_known_active_valid_person_without_fever_is_let_in(obs: Obse
         return
     assert obs.person is not None and obs.match is not None
     assert obs.match.person_id == obs.person.person_id and obs.match.distance <= obs.match.threshold
-    assert obs.person.status == "active" and obs.person not in (SUSPENDED, EXPIRED)
+    assert obs.person.status == "active" and obs.person != SUSPENDED
+    # valid at the time of the walk-up: EXPIRED's card ran out a day before AT, but walk-ups are drawn
+    # up to 40 days either side of AT, so it is let in before its end (hypothesis found such a case).
+    assert obs.person.valid_from is None or obs.person.valid_from <= obs.at
+    assert obs.person.valid_to is None or obs.at < obs.person.valid_to
     assert obs.liveness is not PHOTO                        # a photo or a screen is never let in
     if cfg.temperature.mode == "hard":                      # soft: let in, with a fever alert
         assert decision.fever is not True
@@ -72,3 +76,12 @@ def test_only_a_live_known_active_valid_person_without_fever_is_let_in(obs: Obse
 def test_a_decision_does_not_depend_on_anything_but_the_observation_and_config(obs: Observation) -> None:
     cfg = CONFIGS["plain"]
     assert decide(obs, cfg) == decide(obs, cfg)          # pure: the same input, the same verdict
+
+
+def test_a_card_lets_its_holder_in_until_its_end_and_not_after():
+    """The case hypothesis found: a visitor whose card ends a day before AT, walking up before that."""
+    assert EXPIRED.valid_to is not None
+    for at, granted in ((EXPIRED.valid_to - timedelta(hours=17), True), (EXPIRED.valid_to, False)):
+        obs = Observation(at=at, match=match(EXPIRED, distance=0.1), person=EXPIRED, liveness=LIVE,
+                          temperatures=(reading(36.6, 1.0), reading(36.6, 1.0)), final=True)
+        assert decide(obs, CONFIGS["plain"]).granted is granted
