@@ -289,8 +289,7 @@ class Running:
         if self.pace is not None:
             self.pace.leave()     # the camera reader must not wait for a recognition that has stopped
         if services.world is not None:
-            log.info("simulated scene: waited for the kiosk", extra={"fields": {
-                "behind_s": round(services.world.clock.behind_s, 2)}})
+            log.info("simulated scene: waited for the kiosk", extra={"fields": services.world.clock.waited()})
         writer = next((t for t in self.tasks if t.get_name() == "events"), None)
         others = [t for t in self.tasks if t is not writer]
         for task in others:

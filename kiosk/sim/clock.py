@@ -74,11 +74,14 @@ class PacedClock:
                 self._wait(self._condition, min(left, self._wall_until(t)))
             return True
 
-    @property
-    def behind_s(self) -> float:
-        """How much the participants have slowed the clock down in all (wall time minus the clock's)."""
+    def waited(self) -> dict[str, float]:
+        """Wall seconds the clock has waited, in all (`behind_s`) and for each participant (overlapping)."""
         with self._condition:
-            return self._wall() - self._advance()
+            report = {"behind_s": round(self._wall() - self._advance(), 2)}
+            for p in self._participants:
+                key = f"{p.name.replace(' ', '_')}_s"
+                report[key] = round(report.get(key, 0.0) + p.held_s, 2)
+            return report
 
     @property
     def held(self) -> bool:
@@ -109,14 +112,16 @@ class PacedClock:
             if self._held_since is None:
                 self._held_since = self._wall_at
             expiry = self._held_since + self.max_hold_s
+            holding = [p for p in self._participants if p.active and p.bound <= self._now]
+            for p in holding:
+                p.held_s += min(expiry, wall) - self._wall_at
             if expiry > wall:
                 self._wall_at = wall
                 break
-            for p in self._participants:
-                if p.active and p.bound <= self._now:
-                    p.active = False
-                    log.warning("simulator: %s held the scene for %.1f s; the scene runs on without it", p.name,
-                                self.max_hold_s)
+            for p in holding:
+                p.active = False
+                log.warning("simulator: %s held the scene for %.1f s; the scene runs on without it", p.name,
+                            self.max_hold_s)
             self._wall_at, self._held_since = expiry, None
         return self._now
 
@@ -145,6 +150,7 @@ class Participant:
         self.name = name
         self.lag_s = lag_s
         self.active = False
+        self.held_s = 0.0                # wall seconds the clock has waited for it, in all
         self._done = -math.inf           # how far it has got
         self._asleep_until = -math.inf   # it needs nothing before this
 

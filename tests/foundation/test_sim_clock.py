@@ -52,7 +52,7 @@ def test_without_participants_it_is_the_wall_clock() -> None:
     paced, wall = clock()
     assert paced.now() == START
     wall.t += 3.0
-    assert paced.now() == START + 3.0 and paced.behind_s == 0.0
+    assert paced.now() == START + 3.0 and paced.waited() == {"behind_s": 0.0}
     paced.participant("thermal reader", 0.01)          # one that never looked holds nothing
     wall.t += 1.0
     assert paced.now() == START + 4.0
@@ -64,7 +64,7 @@ def test_held_at_the_lag_past_the_last_mark_and_resumed_without_a_jump() -> None
     recognition.mark()
     wall.t += 1.0                                       # recognition is busy for a second of wall time
     assert paced.now() == pytest.approx(START + 0.2) and paced.held
-    assert paced.behind_s == pytest.approx(0.8)
+    assert paced.waited() == {"behind_s": 0.8, "recognition_s": 0.8}
     assert recognition.mark() == pytest.approx(START + 0.2)
     wall.t += 0.1
     assert paced.now() == pytest.approx(START + 0.3) and not paced.held   # on from where it was held
@@ -104,7 +104,7 @@ def test_a_sleeper_does_not_hold_it_before_it_wakes() -> None:
     reader.mark()
     reader.sleep(0.5)
     assert paced.now() == pytest.approx(START + 0.5) and wall() == pytest.approx(START + 0.5)
-    assert paced.behind_s == pytest.approx(0.0)
+    assert paced.waited() == {"behind_s": 0.0, "thermal_reader_s": 0.0}
 
 
 def test_a_sleeper_waits_while_another_participant_holds_the_clock() -> None:
