@@ -83,13 +83,6 @@ class PacedClock:
                 report[key] = round(report.get(key, 0.0) + p.held_s, 2)
             return report
 
-    @property
-    def held(self) -> bool:
-        """The clock is waiting for a participant (for tests and the health report)."""
-        with self._condition:
-            self._advance()
-            return self._now >= self._limit()
-
     # -- under the condition's lock ------------------------------------------------------------------------------
 
     def _limit(self) -> float:

@@ -4,7 +4,7 @@ Two consumers hold the scene's clock, each by the slack it tolerates:
 
 - recognition may take `recognition_lead_s` of scene time per frame (the scene runs at most that far past the
   moment it finished the last one): an idle kiosk takes less and is never held, a busy one still recognises a frame
-  every `recognition_lead_s` of scene time (5 a second; an idle one here does about 10).
+  every `recognition_lead_s` of scene time (5 a second; an idle one here recognises 13 of the 15 camera frames).
 - the thermal reader runs in lock-step: the scene runs at most a sixteenth of a subpage period past its last look
   at the clock. The driver pairs two subpages only when it acknowledged the first before the second was measured,
   and schedules its next look from when it saw the last subpage; with more slack, a reader starved of CPU sees

@@ -57,7 +57,10 @@ def test_only_a_live_known_active_valid_person_without_fever_is_let_in(obs: Obse
         return
     assert obs.person is not None and obs.match is not None
     assert obs.match.person_id == obs.person.person_id and obs.match.distance <= obs.match.threshold
-    assert obs.person.status == "active" and obs.person not in (SUSPENDED, EXPIRED)
+    person = obs.person
+    assert person.status == "active" and person is not SUSPENDED
+    # Valid at the walk-up (EXPIRED is still valid when `at` falls before its valid_to).
+    assert (person.valid_from is None or obs.at >= person.valid_from) and (person.valid_to is None or obs.at < person.valid_to)
     assert obs.liveness is not PHOTO                        # a photo or a screen is never let in
     if cfg.temperature.mode == "hard":                      # soft: let in, with a fever alert
         assert decision.fever is not True
