@@ -29,17 +29,18 @@ MAX_HOLD_S = 5.0
 
 @dataclass(frozen=True)
 class Pacing:
-    recognition_lead_s: Optional[float]   # None: the camera is not simulated (its frames are on another clock)
-    thermal_lag_s: Optional[float]        # None: the thermal sensor is not simulated
+    recognition_lead_s: float
+    thermal_lag_s: Optional[float]        # None: no thermal sensor
     max_hold_s: float = MAX_HOLD_S
 
 
 def pacing_for(config: KioskConfig) -> Optional[Pacing]:
-    """The pacing of the configured simulator; None: the scene runs on the wall clock (`sim.paced = false`)."""
-    if not config.sim.paced:
-        return None
-    camera = config.camera
-    lead = max(RECOGNITION_LEAD_S, RECOGNITION_LEAD_FRAMES / camera.fps) if camera.backend == "mock" else None
+    """The pacing of the configured simulator. None, the scene on the wall clock: `sim.paced = false`, or a real
+    device beside a simulated one (its frames carry time.monotonic, which the scene's timestamps must stay
+    comparable with for the thermal alignment; a held scene would drift away from it)."""
     thermal = config.thermal
+    if not config.sim.paced or config.camera.backend != "mock" or thermal.backend not in ("mock", "none"):
+        return None
+    lead = max(RECOGNITION_LEAD_S, RECOGNITION_LEAD_FRAMES / config.camera.fps)
     lag = THERMAL_LAG_PERIODS / thermal.refresh_hz if isinstance(thermal, MockThermalConfig) else None
     return Pacing(lead, lag)

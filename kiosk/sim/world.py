@@ -94,8 +94,7 @@ class SimWorld:
 
     def recognition_pace(self) -> Optional[Participant]:
         """What the recognition stage marks with each frame it has finished (None: the scene does not wait for it)."""
-        lead = self.pacing.recognition_lead_s if self.pacing is not None else None
-        return self.clock.participant("recognition", lead) if lead is not None else None
+        return self.clock.participant("recognition", self.pacing.recognition_lead_s) if self.pacing else None
 
     def thermal_reader_time(self) -> tuple[Callable[[], float], Callable[[float], None]]:
         """The thermal driver's `clock` and `sleep`: its looks at the clock tell the scene it keeps up."""
