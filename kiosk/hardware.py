@@ -7,6 +7,7 @@ load (gpiod, pyserial, OpenCV). A new backend is a driver file, its configuratio
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +33,25 @@ if TYPE_CHECKING:
 MOCK_STATE_FILE = "relay-mock.json"
 
 
+class SceneClock(Protocol):
+    """The simulator's clock (kiosk.sim.clock.PacedClock): the mock devices' time."""
+
+    def now(self) -> float: ...
+
+    def wait_until(self, t: float, timeout: float, /) -> bool: ...
+
+
 class Scene(Protocol):
     """What the mock devices sample of the scene simulator (kiosk.sim.world.SimWorld, a layer above, passed in)."""
+
+    @property
+    def clock(self) -> SceneClock: ...
 
     def render_camera(self, now: float, /) -> np.ndarray: ...
 
     def thermal(self, bus_time: float, /) -> tuple[np.ndarray, float]: ...
+
+    def thermal_reader_time(self) -> tuple[Callable[[], float], Callable[[float], None]]: ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,7 @@ def _mock_camera(cam: MockCameraConfig, context: BuildContext) -> Camera:
     from drivers.camera.mock import MockCamera
 
     assert context.world is not None, "the mock camera needs the simulator"
-    return MockCamera(context.world.render_camera, fps=cam.fps)
+    return MockCamera(context.world.render_camera, fps=cam.fps, timebase=context.world.clock)
 
 
 # Thermal sensors ---------------------------------------------------------------------------------
@@ -110,13 +124,15 @@ def _lens(context: BuildContext) -> str:
     return context.config.temperature.sensor_fov.value
 
 
-def _mlx90640_on_i2c(t: I2cThermalConfig | MockThermalConfig, bus: int | I2cBus, context: BuildContext) -> ThermalSensor:
+def _mlx90640_on_i2c(t: I2cThermalConfig | MockThermalConfig, bus: int | I2cBus, context: BuildContext,
+                     clock: Callable[[], float] = time.monotonic,
+                     sleep: Callable[[float], None] = time.sleep) -> ThermalSensor:
     from drivers.thermal.mlx90640_i2c import Mlx90640I2CSensor
 
     return Mlx90640I2CSensor(bus, t.i2c_address, refresh_hz=t.refresh_hz, adc_resolution=t.adc_resolution,
                              mode=str(t.mode), chunk_words=t.i2c_chunk_words, emissivity=t.emissivity,
                              reflected_c=t.reflected_c, max_errors_before_degraded=t.max_errors_before_degraded,
-                             lens=_lens(context))
+                             lens=_lens(context), clock=clock, sleep=sleep)
 
 
 @THERMAL_SENSORS.register("i2c")
@@ -128,10 +144,13 @@ def _i2c_thermal(t: I2cThermalConfig, context: BuildContext) -> ThermalSensor:
 def _mock_thermal(t: MockThermalConfig, context: BuildContext) -> ThermalSensor:
     from drivers.mlx90640.mock import MockMlx90640Bus
 
-    assert context.world is not None, "the mock thermopile needs the simulator"
-    # The simulated sensor sees the same emissivity as the driver assumes (a real face's is ~0.98).
-    return _mlx90640_on_i2c(t, MockMlx90640Bus(context.world.thermal, emissivity=t.emissivity,
-                                               reflected_c=t.reflected_c), context)
+    world = context.world
+    assert world is not None, "the mock thermopile needs the simulator"
+    # The simulated sensor sees the same emissivity as the driver assumes (a real face's is ~0.98). The device
+    # measures on the simulator's clock, and the driver reads it on that clock too (its looks keep the scene going).
+    clock, sleep = world.thermal_reader_time()
+    bus = MockMlx90640Bus(world.thermal, emissivity=t.emissivity, reflected_c=t.reflected_c, clock=world.clock.now)
+    return _mlx90640_on_i2c(t, bus, context, clock, sleep)
 
 
 @THERMAL_SENSORS.register("uart")

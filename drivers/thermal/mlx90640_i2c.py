@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import itertools
+import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -29,6 +31,7 @@ class Mlx90640I2CSensor(ThermalSensor):
     - max_errors_before_degraded: consecutive bus errors before health turns degraded
       (`max_errors_before_degraded`)
     - lens: "55x35" (BAB) or "110x75" (BAA, wide) (`temperature.sensor_fov`): the field of view frames carry
+    - clock, sleep: the driver's time (the scene simulator's clock for the mock bus; frame timestamps are on it)
 
     `open()` raises ThermalError if the bus cannot be opened or the EEPROM is refused; `read()` raises
     ThermalError when no frame arrives within the timeout (health "failed" until frames flow again).
@@ -37,12 +40,13 @@ class Mlx90640I2CSensor(ThermalSensor):
     def __init__(self, bus: int | I2cBus = 1, address: int = DEFAULT_ADDRESS, *, refresh_hz: float = 8.0,
                  adc_resolution: int = 18, mode: str = "chess", chunk_words: int = RAM_WORDS, emissivity: float = 0.98,
                  reflected_c: float | None = None, max_errors_before_degraded: int = 5,
-                 lens: str = STANDARD_LENS) -> None:
+                 lens: str = STANDARD_LENS, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         if mode not in ("chess", "interleaved"):
             raise ValueError(f"mode {mode!r} must be 'chess' or 'interleaved'")
         self.device = Mlx90640(bus, address, refresh_hz=refresh_hz, resolution_bits=adc_resolution, chess=mode == "chess",
                                chunk_words=chunk_words, emissivity=emissivity, reflected_c=reflected_c,
-                               errors_before_degraded=max_errors_before_degraded)
+                               errors_before_degraded=max_errors_before_degraded, clock=clock, sleep=sleep)
         self.health = self.device.health
         self.geometry = mlx90640_geometry(lens)
         self._seq = itertools.count(1)

@@ -27,3 +27,6 @@ class SimConfig(Section):
     speed: float = Field(1.0, gt=0, le=20, description="Time scale of the scene (2 = twice as fast).")
     room_c: float = Field(22.0, ge=0, le=40, description="Room temperature of the simulated scene.")
     dwell_s: float = Field(4.0, gt=0, le=600, description="How long each person stands at the kiosk.")
+    paced: bool = Field(True, description="The scene waits for the kiosk: real time while recognition and the "
+                                          "thermal reader keep up, slower when they fall behind (a busy machine), "
+                                          "so a walk-up is decided the same under load; false = wall-clock time.")

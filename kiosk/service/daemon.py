@@ -140,8 +140,12 @@ class Running:
         self.frames: LatestQueue[Frame] = LatestQueue(config.health.frame_queue)
         self.results: asyncio.Queue[FrameResult] = asyncio.Queue(maxsize=4)
         web = services.web
+        # On simulated hardware the scene waits for recognition: it runs at most `recognition_lead_s` past the
+        # moment the last frame was recognised (kiosk/sim/pacing.py). None on real devices.
+        self.pace = services.world.recognition_pace() if services.world is not None else None
         self.recognition = RecognitionStage(self.frames, self.results, services.recognizer, services.infer,
-                                            services.health, on_faces=web.offer_faces if web is not None else None)
+                                            services.health, on_faces=web.offer_faces if web is not None else None,
+                                            on_done=self.pace.mark if self.pace is not None else None)
         self.ledger = AttendanceSaver(services.attendance, services.store_thread, services.health)
         self.decisions = DecisionStage(
             self.results, tracker=Tracker(config), feedback=services.feedback, attendance=services.attendance,
@@ -218,6 +222,8 @@ class Running:
             raise StartupError(f"door inputs: {exc}") from None
         camera = build_camera(config, services.world)
         thermal = build_thermal(config, services.world)
+        if self.pace is not None:
+            self.pace.mark()      # the scene waits for the first frame recognised (the first inference is slow)
         self._start_reader("camera", camera, 1.0, self._on_frame)
         if thermal is not None:
             self._start_reader("thermal", thermal, max(1.0, 3.0 / (config.thermal.subpage_hz or 1.0)), self._on_thermal)
@@ -280,6 +286,10 @@ class Running:
         services = self.services
         self.notifier.stopping()
         deadline = time.monotonic() + SHUTDOWN_BUDGET_S
+        if self.pace is not None:
+            self.pace.leave()     # the camera reader must not wait for a recognition that has stopped
+        if services.world is not None:
+            log.info("simulated scene: waited for the kiosk", extra={"fields": services.world.clock.waited()})
         writer = next((t for t in self.tasks if t.get_name() == "events"), None)
         others = [t for t in self.tasks if t is not writer]
         for task in others:

@@ -125,6 +125,9 @@ async def build_services(config: KioskConfig, config_path: Optional[Path] = None
             raise StartupError(f"gate: {exc}") from None
         health.gauge("gate", lambda: {"unlocked": gate.unlocked, **gate.health.as_dict()})
         health.gauge("clock", lambda: clock.state.as_dict())
+        world = loaded.world
+        if world is not None:     # how much the simulated scene has waited for the kiosk (kiosk/sim/pacing.py)
+            health.gauge("sim", lambda: {"paced": world.pacing is not None, **world.clock.waited()})
         mqtt = _mqtt_service(config, loaded.store, store_thread, health) if config.mqtt.enabled else None
         services = Services(config=config, config_path=config_path, health=health, clock=clock, infer=infer,
                             store_thread=store_thread, pipeline=loaded.pipeline, store=loaded.store,

@@ -1,6 +1,6 @@
 """The walk-up script: who comes to the kiosk, when, how close, and what they really are.
 
-Time is scene time in seconds (wall time multiplied by `sim.speed`). Each walk-up is an empty
+Time is scene time in seconds (the simulator's clock, kiosk/sim/clock.py, multiplied by `sim.speed`). Each walk-up is an empty
 gap, an approach, a dwell in front of the kiosk and a leave.
 """
 from __future__ import annotations

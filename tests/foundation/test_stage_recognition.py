@@ -40,18 +40,20 @@ def thermal(seq: int) -> ThermalFrame:
     return ThermalFrame(np.zeros((24, 32), np.float32), 25.0, float(seq), seq, geometry=mlx90640_geometry())
 
 
-def run(recognizer: FakeRecognizer, scenario) -> tuple[HealthMonitor, list[float]]:
+def run(recognizer: FakeRecognizer, scenario, done: Optional[list[int]] = None) -> tuple[HealthMonitor, list[float]]:
     """Runs `scenario(stage, frames, results)` against a RecognitionStage task; returns its health monitor and
-    the timestamps of the frames whose faces it passed on."""
+    the timestamps of the frames whose faces it passed on. `done` gets a 1 per frame the stage finished."""
     health = HealthMonitor(30.0)
     infer = ThreadPoolExecutor(1, thread_name_prefix="infer")
     faces: list[float] = []
+    finished = done if done is not None else []
 
     async def main() -> None:
         frames: LatestQueue[Frame] = LatestQueue(2)
         results: asyncio.Queue[FrameResult] = asyncio.Queue(4)
         stage = RecognitionStage(frames, results, recognizer, infer, health,
-                                 on_faces=lambda timestamp, _samples: faces.append(timestamp))
+                                 on_faces=lambda timestamp, _samples: faces.append(timestamp),
+                                 on_done=lambda: finished.append(1))
         task = asyncio.create_task(stage.run())
         async with asyncio.timeout(10):                       # a guard only
             await scenario(stage, frames, results)
@@ -95,9 +97,11 @@ def test_a_failing_frame_is_counted_and_recognition_goes_on(caplog) -> None:
         frames.put(frame(2))
         assert (await results.get()).timestamp == 2.0         # frame 1 produced no result
 
-    health, _ = run(recognizer, scenario)
+    done: list[int] = []
+    health, _ = run(recognizer, scenario, done)
     assert health.counters["recognition_errors"] == 1
     assert "recognition failed on frame 1" in caplog.text
+    assert len(done) == 2        # the failed frame is finished too: the simulated scene must not wait for it
 
 
 def test_recognition_waits_for_the_decisions() -> None:

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 from drivers.camera.base import Frame
 from drivers.thermal.base import ThermalFrame
@@ -35,14 +35,17 @@ class FrameRecognizer(Protocol):
 
 class RecognitionStage:
     def __init__(self, frames: LatestQueue[Frame], results: asyncio.Queue[FrameResult], recognizer: FrameRecognizer,
-                 infer: Executor, health: HealthMonitor, *, on_faces: Optional[FacesListener] = None) -> None:
-        """`on_faces(timestamp, samples)`: each recognised frame's faces, on the loop (the web preview's boxes)."""
+                 infer: Executor, health: HealthMonitor, *, on_faces: Optional[FacesListener] = None,
+                 on_done: Optional[Callable[[], Any]] = None) -> None:
+        """`on_faces(timestamp, samples)`: each recognised frame's faces, on the loop (the web preview's boxes);
+        `on_done()`: recognition has finished a frame, on the loop (the simulated scene waits for it)."""
         self.frames = frames
         self.results = results
         self.recognizer = recognizer
         self.infer = infer
         self.health = health
         self.on_faces = on_faces
+        self.on_done = on_done
         self.thermal: Optional[ThermalFrame] = None   # the newest thermal frame; older ones are of no use
 
     def offer_thermal(self, frame: ThermalFrame) -> None:
@@ -61,6 +64,9 @@ class RecognitionStage:
                 self.health.count("recognition_errors")
                 log.exception("recognition failed on frame %d", frame.seq)
                 continue
+            finally:
+                if self.on_done is not None:
+                    self.on_done()
             self.health.pipeline_result()
             self.health.latency("recognition", time.monotonic() - started)
             for stage, seconds in result.latencies.items():
