@@ -26,6 +26,7 @@ from .config.gate import GpioGateConfig, MockGateConfig, SerialGateConfig
 from .config.thermal import I2cThermalConfig, MockThermalConfig, NoThermalConfig, UartThermalConfig
 
 if TYPE_CHECKING:
+    from drivers.camera.mock import Timebase
     from drivers.gpio_inputs import GpioInputs
     from drivers.mlx90640.i2c import I2cBus
 
@@ -33,19 +34,11 @@ if TYPE_CHECKING:
 MOCK_STATE_FILE = "relay-mock.json"
 
 
-class SceneClock(Protocol):
-    """The simulator's clock (kiosk.sim.clock.PacedClock): the mock devices' time."""
-
-    def now(self) -> float: ...
-
-    def wait_until(self, t: float, timeout: float, /) -> bool: ...
-
-
 class Scene(Protocol):
     """What the mock devices sample of the scene simulator (kiosk.sim.world.SimWorld, a layer above, passed in)."""
 
     @property
-    def clock(self) -> SceneClock: ...
+    def clock(self) -> Timebase: ...       # kiosk.sim.clock.PacedClock: the mock devices' time
 
     def render_camera(self, now: float, /) -> np.ndarray: ...
 

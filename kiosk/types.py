@@ -6,6 +6,8 @@ from typing import Optional
 
 import numpy as np
 
+Box = tuple[float, float, float, float]   # x1, y1, x2, y2 in frame pixels
+
 
 @dataclass
 class FaceQuality:
@@ -21,7 +23,7 @@ class FaceQuality:
 class FaceObservation:
     """One face in one camera frame."""
 
-    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels
+    box: Box
     score: float
     keypoints: np.ndarray                   # (k, 2) frame pixels; order given by the detector (see kiosk.face)
     quality: FaceQuality = field(default_factory=lambda: FaceQuality(ok=True))

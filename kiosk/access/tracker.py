@@ -22,8 +22,9 @@ from datetime import datetime
 from typing import Optional
 
 from ..config import KioskConfig
-from ..recognition.observations import NEW_FACE_IOU, Box, FaceSample, PersonInfo, iou
-from ..types import LivenessResult, MatchResult
+from ..face.boxes import iou
+from ..recognition.observations import NEW_FACE_IOU, FaceSample, PersonInfo
+from ..types import Box, LivenessResult, MatchResult
 from .policy import Decision, Observation, decide
 
 HISTORY = 16            # readings kept per identity (temperatures, liveness, mask scores)

@@ -12,17 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
-Box = tuple[float, float, float, float]
+from ..types import Box
+from .boxes import iou
+
 MIN_IOU = 0.5
-
-
-def iou(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .boxes import iou_many
 from .detectors.base import Detection
 from .errors import ModelError
 from .runtime import TFLiteModel
@@ -55,17 +56,6 @@ def anchors(input_px: int) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def _iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """Overlap of (n, 4) corner boxes with one corner box."""
-    x1 = np.maximum(boxes[:, 0], box[0])
-    y1 = np.maximum(boxes[:, 1], box[1])
-    x2 = np.minimum(boxes[:, 2], box[2])
-    y2 = np.minimum(boxes[:, 3], box[3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / (area + (box[2] - box[0]) * (box[3] - box[1]) - inter + 1e-9)
-
-
 class SsdMaskScorer:
     """Mask score of one detected face from the AIZOO SSD. Not thread-safe (one interpreter)."""
 
@@ -78,30 +68,35 @@ class SsdMaskScorer:
         if shapes != [[1, len(self.anchors), 2], [1, len(self.anchors), 4]]:
             raise ModelError(self.model.path, f"outputs {self.model.output_shapes}, expected boxes and two classes "
                                               f"for {len(self.anchors)} anchors (the AIZOO face-mask SSD)")
+        self._boxes_output = 0 if self.model.output_shapes[0][-1] == 4 else 1     # the other output is the classes
         self.model_id = f"{spec.id}@{self.model.sha256[:12]}"
 
     def crop(self, image_bgr: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
         """The square crop around the face box that the SSD sees (RUN_SIZE px, black outside the image)."""
-        x1, y1, x2, y2 = box
-        scale = RUN_SIZE / (max(x2 - x1, y2 - y1) * CROP_SCALE)
-        shift_x = RUN_SIZE / 2 - (x1 + x2) / 2 * scale
-        shift_y = RUN_SIZE / 2 - (y1 + y2) / 2 * scale
-        warp = np.array([[scale, 0.0, shift_x], [0.0, scale, shift_y]], np.float32)
+        cx, cy, side = _square(box)
+        scale = RUN_SIZE / side
+        warp = np.array([[scale, 0.0, RUN_SIZE / 2 - cx * scale], [0.0, scale, RUN_SIZE / 2 - cy * scale]], np.float32)
         return cv2.warpAffine(image_bgr, warp, (RUN_SIZE, RUN_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
 
     def score(self, image_bgr: np.ndarray, detection: Detection) -> float:
         """0 = bare .. 1 = masked."""
-        x1, y1, x2, y2 = detection.box
         outputs = self.model.run(self.model.prepare(self.crop(image_bgr, detection.box)))
-        offsets, classes = sorted((o[0] for o in outputs), key=lambda o: o.shape[-1], reverse=True)
+        offsets, classes = outputs[self._boxes_output][0], outputs[1 - self._boxes_output][0]
         a = self.anchors
         centre = offsets[:, :2] * CENTRE_VARIANCE * a[:, 2:] + a[:, :2]
         size = np.exp(offsets[:, 2:] * SIZE_VARIANCE) * a[:, 2:]
         boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
-        half_w = (x2 - x1) / (max(x2 - x1, y2 - y1) * CROP_SCALE) / 2
-        half_h = (y2 - y1) / (max(x2 - x1, y2 - y1) * CROP_SCALE) / 2
-        face = np.array([0.5 - half_w, 0.5 - half_h, 0.5 + half_w, 0.5 + half_h], np.float32)
-        best = int(np.argmax(classes.max(axis=1) * _iou(boxes, face)))
+        x1, y1, x2, y2 = detection.box
+        cx, cy, side = _square(detection.box)
+        face = np.array([(x1 - cx) / side + 0.5, (y1 - cy) / side + 0.5, (x2 - cx) / side + 0.5,
+                         (y2 - cy) / side + 0.5], np.float32)      # the detected face in crop units
+        best = int(np.argmax(classes.max(axis=1) * iou_many(face, boxes)))
         masked, bare = (float(p) for p in classes[best])
         return masked / (masked + bare + 1e-9)
+
+
+def _square(box: tuple[float, float, float, float]) -> tuple[float, float, float]:
+    """Centre and side of the square crop around a face box."""
+    x1, y1, x2, y2 = box
+    return (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * CROP_SCALE

@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
+from ..face.boxes import iou
 from ..face.metrics import distance
 from ..face.spec import Metric
-from ..types import MatchResult
-from .observations import NEW_FACE_IOU, Box, iou
+from ..types import Box, MatchResult
+from .observations import NEW_FACE_IOU
 
 if TYPE_CHECKING:
     from .matching import Matcher

@@ -13,7 +13,6 @@ from ..types import FaceObservation, LivenessResult, MatchResult, TemperatureRea
 
 NEW_FACE_IOU = 0.1      # a face box overlapping the previous one less than this is a new face (tracker and fusion)
 
-Box = tuple[float, float, float, float]   # x1, y1, x2, y2 in frame pixels
 
 
 @dataclass(frozen=True)
@@ -52,15 +51,6 @@ class FaceSample:
     person: Optional[PersonInfo] = None              # record of match.person_id, looked up by the caller
     temperature: Optional[TemperatureReading] = None
     liveness: Optional[LivenessResult] = None
-
-
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two (x1, y1, x2, y2) boxes; 0 for empty boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _parse_instant(value: Any, *, end_of_day: bool) -> Optional[datetime]:

@@ -27,13 +27,12 @@ from ..face.openset import OpenSetPoint
 from ..face.pipeline import FacePipeline
 from ..store import Store
 from ..thermal import Calibration, FaceThermometer, liveness
-from ..types import FaceObservation
+from ..types import Box, FaceObservation
 from .fusion import TrackFusion
 from .matching import Matcher
 from .observations import FaceSample, PersonInfo
 
 log = logging.getLogger("kiosk.recognizer")
-Box = tuple[float, float, float, float]
 
 MAX_THERMAL_AGE_S = 0.5   # a camera sighting this close to the thermal measurement stands for it
 MAX_STILL_SPAN_S = 2.0    # a face seen still from before the measurement until now: a thermal frame this old is used

@@ -20,9 +20,9 @@ import numpy as np
 from drivers.camera.base import Frame
 
 from ..recognition.observations import FaceSample
+from ..types import Box
 from .screen import TooManyClients
 
-Box = tuple[float, float, float, float]
 JPEG_QUALITY = 70
 MAX_BOX_AGE_S = 2.0       # a face box found on a frame this much older than the frame shown is not drawn
 BOX_BGR = (80, 220, 80)

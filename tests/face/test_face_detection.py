@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kiosk.face.detectors.blazeface import FULL_RANGE, SHORT_RANGE, Letterbox, decode, iou, weighted_nms
+from kiosk.face.boxes import iou_many
+from kiosk.face.detectors.blazeface import FULL_RANGE, SHORT_RANGE, Letterbox, decode, weighted_nms
 
 
 def test_anchor_grids_match_the_models_outputs():
@@ -41,7 +42,7 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
     np.testing.assert_allclose(box[0], (0 * 0.9 + 1 * 0.3) / 1.2)
     np.testing.assert_allclose(kps[0, 0], 3.0 * 0.3 / 1.2)
     assert merged[1][2] == 0.8
-    assert iou(boxes[0], boxes[2:])[0] == 0.0
+    assert iou_many(boxes[0], boxes[2:])[0] == 0.0
 
 
 def test_letterbox_maps_input_points_back_to_the_frame():

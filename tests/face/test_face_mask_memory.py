@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.config.face import FaceConfig
-from kiosk.face.mask_memory import RecentMaskScores, iou
+from kiosk.face.boxes import iou
+from kiosk.face.mask_memory import RecentMaskScores
 from kiosk.face.pipeline import FacePipeline
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..boxes import iou_many
 from ..errors import ModelError
 from ..runtime import TFLiteModel
 from ..spec import ModelSpec
@@ -60,19 +61,6 @@ def decode(regressors: np.ndarray, anchors: np.ndarray, input_size: int) -> tupl
     return boxes, keypoints
 
 
-def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one box with many (x1, y1, x2, y2)."""
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
 def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
                  iou_threshold: float = 0.3) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Clusters of overlapping detections, each merged into one (box, keypoints, best score)."""
@@ -81,7 +69,7 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
     merged = []
     while remaining.size:
         best = remaining[0]
-        overlap = iou(boxes[best], boxes[remaining])
+        overlap = iou_many(boxes[best], boxes[remaining])
         cluster = remaining[overlap > iou_threshold]
         weights = scores[cluster][:, None]
         total = weights.sum()
