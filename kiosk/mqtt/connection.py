@@ -178,6 +178,7 @@ class Connection:
         self.close_reason = ""
         self.close_code: Optional[int] = None      # the broker's reason code when it closed the connection
         self.connected_at = 0.0                    # monotonic time of the CONNACK
+        self.refusals = 0                          # PUBACKs with a failure reason on this connection
         self._misc: Optional[asyncio.Task[None]] = None
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
@@ -315,6 +316,8 @@ class Connection:
         self._acks.clear()
 
     def _handle_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, properties: Any) -> None:
+        if reason.is_failure:
+            self.refusals += 1
         callback = self._acks.pop(mid, None)
         if callback is not None:
             callback(mid, reason)

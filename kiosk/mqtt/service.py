@@ -341,7 +341,8 @@ class MqttService:
         (the reconnects then back off by the number of recent takeovers)."""
         if conn.close_code is None:   # closed by this side, not by the broker
             return False
-        taken = self.takeovers.connection_lost(conn.close_code, time.monotonic() - conn.connected_at)
+        taken = self.takeovers.connection_lost(conn.close_code, time.monotonic() - conn.connected_at,
+                                               refusals=conn.refusals)
         line = self.takeovers.report()
         if line is not None:
             log.error("%s", line)

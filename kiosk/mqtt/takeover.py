@@ -3,7 +3,10 @@
 A broker keeps one session per client id: a second client with the same id takes it over and
 the first is disconnected, with MQTT 5 reason 0x8E "Session taken over" where the broker sends
 one (mosquitto 2.0.11 just closes the socket, also for MQTT 5). So a connection the broker closes
-within EARLY_LOSS_S of its CONNACK counts too. Two such clients that both reconnect knock each
+within EARLY_LOSS_S of its CONNACK counts too, unless it had just refused a message: mosquitto 2.0
+also closes the connection after a PUBACK "Not authorized" (eclipse-mosquitto/mosquitto#2579), and
+the refusal has its own alarm. (When the close resets the socket before the PUBACK is read, the
+refusal is not seen and the loss still counts.) Two such clients that both reconnect knock each
 other off in turn, and commands reach whichever is connected.
 ALARM_THRESHOLD takeovers within ALARM_WINDOW_S raise the alarm; it clears when fewer remain in
 the window. The log says so at most once per LOG_INTERVAL_S, with the count in between.
@@ -33,9 +36,11 @@ class TakeoverWatch:
         self._reason: Optional[int] = None
         self.total = 0
 
-    def connection_lost(self, reason_code: Optional[int], connected_for_s: float) -> bool:
-        """Count a connection the broker closed if it looks taken over; True when it does."""
-        if reason_code != TAKEN_OVER and connected_for_s >= EARLY_LOSS_S:
+    def connection_lost(self, reason_code: Optional[int], connected_for_s: float, refusals: int = 0) -> bool:
+        """Count a connection the broker closed if it looks taken over; True when it does.
+
+        `refusals`: PUBACKs with a failure reason the connection received."""
+        if reason_code != TAKEN_OVER and (connected_for_s >= EARLY_LOSS_S or refusals):
             return False
         self._times.append(self._clock())
         self.total += 1

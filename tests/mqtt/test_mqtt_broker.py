@@ -179,7 +179,7 @@ def test_messages_the_broker_refuses_are_kept_aside_with_an_alarm(tmp_path: Path
         await service.start()
         for i in range(3):
             await service.publish_event(make_event(signer, "kiosk-1", i))
-        for _ in range(200):
+        for _ in range(1200):   # a deadline for a busy machine, not a timing assertion
             if service.queue is not None and service.queue.rejected == 3:
                 break
             await asyncio.sleep(0.05)
@@ -190,8 +190,8 @@ def test_messages_the_broker_refuses_are_kept_aside_with_an_alarm(tmp_path: Path
     finally:
         broker.stop()
     assert service.queue is not None and service.queue.rejected == 3 and service.queue.depth == 0
-    # The rejection alarm is raised (and reported to the callback); under load the connection on this ACL-
-    # restricted broker is sometimes dropped and re-made, which may raise the takeover alarm first.
+    # mosquitto 2.0 drops the connection after each refusal. Where the client reads the PUBACK first this is
+    # not taken for a session takeover (test_mqtt_security); where the reset comes first it may be.
     assert ALARM_REJECTED in service.alarms and any(ALARM_REJECTED in raised for raised in alarms)
     assert service.health()["status"] == "degraded"
     import sqlite3

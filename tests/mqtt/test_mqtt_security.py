@@ -146,6 +146,15 @@ def test_a_connection_closed_right_after_connecting_counts_without_the_reason_co
     assert watch.alarm
 
 
+def test_a_connection_closed_after_a_refused_message_is_not_a_takeover() -> None:
+    """mosquitto 2.0 drops the connection after a PUBACK 'Not authorized'; that has its own alarm."""
+    watch = TakeoverWatch("kiosk-door-1", clock=Clock())
+    for _ in range(5):
+        assert not watch.connection_lost(128, 0.2, refusals=1)
+    assert watch.total == 0 and not watch.alarm and watch.report() is None
+    assert watch.connection_lost(TAKEN_OVER, 0.2, refusals=1)                # the reason code still counts
+
+
 def write_public(key: Ed25519PrivateKey, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
