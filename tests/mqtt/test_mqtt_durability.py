@@ -59,9 +59,12 @@ def test_ten_thousand_events_survive_broker_restarts_and_sigkill(tmp_path: Path,
     started = time.monotonic()
     try:
         for fraction, action in SCHEDULE:
-            while progress(state) < fraction * COUNT:
+            last, moved_at = progress(state), time.monotonic()
+            while (fed := progress(state)) < fraction * COUNT:
                 assert kiosk.poll() is None, tail(state / "kiosk.log")
-                assert time.monotonic() - started < 60, f"feeding stalled at {progress(state)}"
+                if fed != last:
+                    last, moved_at = fed, time.monotonic()
+                assert time.monotonic() - moved_at < 60, f"feeding stalled at {fed}\n{tail(state / 'kiosk.log')}"
                 time.sleep(0.01)
             if action == "kill":
                 os.kill(kiosk.pid, signal.SIGKILL)
