@@ -4,19 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from fake_clock import FakeClock
 
 from kiosk.config.face import FaceConfig
 from kiosk.face.boxes import iou
 from kiosk.face.mask_memory import RecentMaskScores
 from kiosk.face.pipeline import FacePipeline
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_face_in_the_same_place_keeps_its_score_until_it_is_too_old():

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from fake_clock import FakeClock
 from gate_helpers import AT, LIVE, STAFF, WAIT_S, config, match, reading
 
 from drivers.relay.fake_chip import FakeGpioChip
@@ -39,13 +40,6 @@ class WatchedChip(FakeGpioChip):
         return out
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def granted():
     return decide(Observation(at=AT, match=match(STAFF), person=STAFF, liveness=LIVE, temperatures=(reading(36.6),),
@@ -59,7 +53,7 @@ def prompt():
 
 def test_headless_logs_each_message_once(caplog) -> None:
     caplog.set_level(logging.INFO, logger="kiosk.feedback")
-    feedback = Feedback(config({"display": {"hold_s": 0}}), clock=Clock())
+    feedback = Feedback(config({"display": {"hold_s": 0}}), clock=FakeClock())
     feedback.start()
     for _ in range(3):
         feedback.show_decision(prompt())
@@ -71,7 +65,7 @@ def test_headless_logs_each_message_once(caplog) -> None:
 
 
 def test_verdict_is_held_then_prompts_and_idle_come_back() -> None:
-    clock = Clock()
+    clock = FakeClock()
     feedback = Feedback(config({"display": {"hold_s": 3}}), clock=clock)
     decision = granted()
     feedback.present(Step(1, verdict=Verdict(1, decision, Observation(at=AT))))

@@ -1,20 +1,14 @@
 """The refusal window (one audit summary per window) and the per-client reply budget, on a fake clock."""
 from __future__ import annotations
 
+from fake_clock import FakeClock
+
 from kiosk.mqtt.ratelimit import ReplyLimiter
 from kiosk.mqtt.refusals import MAX_CLIENTS, SAMPLES, RefusalWindow, client_of
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_window_counts_per_client_and_code_and_keeps_the_first_few_in_full() -> None:
-    clock = Clock()
+    clock = FakeClock()
     window = RefusalWindow(60.0, clock)
     assert window.take() is None and not window.due
     kept = [window.add("unsigned", "unauthorised", n < 3, {"request_id": f"r{n}"}) for n in range(10)]
@@ -33,7 +27,7 @@ def test_a_window_counts_per_client_and_code_and_keeps_the_first_few_in_full() -
 
 
 def test_clients_beyond_the_bound_are_counted_as_other() -> None:
-    window = RefusalWindow(60.0, Clock())
+    window = RefusalWindow(60.0, FakeClock())
     for n in range(MAX_CLIENTS + 10):
         window.add(f"claims:{n:016x}", "unauthorised", False, {})
     summary = window.take()
@@ -51,7 +45,7 @@ def test_client_of_names_the_verified_key_then_the_claimed_one_then_unsigned() -
 
 
 def test_the_reply_budget_is_per_client_refills_and_bounds_the_clients_it_keeps() -> None:
-    clock = Clock()
+    clock = FakeClock()
     limiter = ReplyLimiter(rate_per_s=2.0, burst=5, max_clients=3, clock=clock)
     assert [limiter.allow("a") for _ in range(7)] == [True] * 5 + [False] * 2
     assert limiter.allow("b")                     # another client has its own budget

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fake_clock import FakeClock
 
 from kiosk.config import ConfigError, load_config, parse_config
 from kiosk.mqtt.device_signing import PinnedDeviceKeys, sign_message, verify_message
@@ -105,16 +106,9 @@ def test_every_start_warns_about_what_is_open() -> None:
     assert insecure_warnings(parse_config(mqtt(tls=True, **LOGIN)).mqtt) == []
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def test_takeovers_raise_an_alarm_log_rarely_and_clear_with_time() -> None:
-    clock = Clock()
+    clock = FakeClock()
     watch = TakeoverWatch("kiosk-door-1", clock=clock)
     assert not watch.connection_lost(0x80, 3600.0) and watch.total == 0        # lost after an hour: not a takeover
     lines = []
@@ -135,7 +129,7 @@ def test_takeovers_raise_an_alarm_log_rarely_and_clear_with_time() -> None:
 
 
 def test_a_connection_closed_right_after_connecting_counts_without_the_reason_code() -> None:
-    watch = TakeoverWatch("kiosk-door-1", clock=Clock())
+    watch = TakeoverWatch("kiosk-door-1", clock=FakeClock())
     watch.connection_lost(128, 0.2)
     assert watch.report() == ("mqtt: the broker closed the connection right after connecting, "
                                                "probably for another client with client id 'kiosk-door-1': 1 time "
@@ -148,7 +142,7 @@ def test_a_connection_closed_right_after_connecting_counts_without_the_reason_co
 
 def test_a_connection_closed_after_a_refused_message_is_not_a_takeover() -> None:
     """mosquitto 2.0 drops the connection after a PUBACK 'Not authorized'; that has its own alarm."""
-    watch = TakeoverWatch("kiosk-door-1", clock=Clock())
+    watch = TakeoverWatch("kiosk-door-1", clock=FakeClock())
     for _ in range(5):
         assert not watch.connection_lost(128, 0.2, refusals=1)
     assert watch.total == 0 and not watch.alarm and watch.report() is None

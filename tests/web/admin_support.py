@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from fake_clock import FakeClock
 from starlette.testclient import TestClient
 
 from kiosk.config import KioskConfig, parse_config
@@ -24,13 +25,6 @@ PASSWORDS = {"root": "correct horse battery", "hana": "staple 12345678", "audrey
 ROLES = {"root": "admin", "hana": "hr", "audrey": "auditor"}
 BASE = "http://127.0.0.1:8080"
 
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def health() -> dict[str, Any]:
@@ -61,7 +55,7 @@ def admin_console(tmp_path: Path, pipeline: Any = None, **sections: Any) -> Iter
                            "web": {"enabled": True, "listen": "127.0.0.1:0"}, **sections})
     init_keys(config.keys_dir)
     store = Store.open(config)
-    clock = FakeClock()
+    clock = FakeClock(1_800_000_000.0)
     accounts = Accounts.in_state_dir(config.state_dir, clock)
     for name, role in ROLES.items():
         accounts.add(name, role, PASSWORDS[name])
