@@ -46,5 +46,6 @@ class RecentMaskScores:
         return value
 
     def _match(self, box: Box) -> Optional[_Scored]:
-        best = max(self._scored, key=lambda s: iou(s.box, box), default=None)
-        return best if best is not None and iou(best.box, box) >= MIN_IOU else None
+        overlap, best = max(((iou(s.box, box), s) for s in self._scored), key=lambda pair: pair[0],
+                            default=(0.0, None))
+        return best if overlap >= MIN_IOU else None

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..types import Box
 from .boxes import iou_many
 from .detectors.base import Detection
 from .errors import ModelError
@@ -71,7 +72,7 @@ class SsdMaskScorer:
         self._boxes_output = 0 if self.model.output_shapes[0][-1] == 4 else 1     # the other output is the classes
         self.model_id = f"{spec.id}@{self.model.sha256[:12]}"
 
-    def crop(self, image_bgr: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    def crop(self, image_bgr: np.ndarray, box: Box) -> np.ndarray:
         """The square crop around the face box that the SSD sees (RUN_SIZE px, black outside the image)."""
         cx, cy, side = _square(box)
         scale = RUN_SIZE / side
@@ -96,7 +97,7 @@ class SsdMaskScorer:
         return masked / (masked + bare + 1e-9)
 
 
-def _square(box: tuple[float, float, float, float]) -> tuple[float, float, float]:
+def _square(box: Box) -> tuple[float, float, float]:
     """Centre and side of the square crop around a face box."""
     x1, y1, x2, y2 = box
     return (x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, y2 - y1) * CROP_SCALE
