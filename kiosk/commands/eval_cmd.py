@@ -7,6 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ..config.face import MaskModel
+
 
 def _output_options(parser: argparse.ArgumentParser, out_help: str) -> None:
     parser.add_argument("--models", type=Path, default=None, help="models directory (default: from the configuration)")
@@ -37,7 +39,7 @@ def register(subparsers, common) -> None:
     mask = subparsers.add_parser("eval-mask", parents=[common], prog="kiosk eval mask",
                                  help="mask classifier behind the detector on labelled images (kiosk eval mask)")
     mask.add_argument("labels", type=Path, help="TSV with columns image (relative to the file's folder) and masked (0/1)")
-    mask.add_argument("--mask-model", choices=["auto", "aizoo_mask", "learned"], default=None,
+    mask.add_argument("--mask-model", choices=[m.value for m in MaskModel], default=None,
                       help="mask score to evaluate (default: the configuration's face.mask_model, \"auto\")")
     _output_options(mask, "folder for <name>_mask.json (default ./eval-report)")
     mask.set_defaults(handler=_eval_mask)
@@ -84,7 +86,6 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_mask(args: argparse.Namespace) -> int:
     from ..actions.errors import CommandError
     from ..cli import load
-    from ..config.face import MaskModel
     from ..face.errors import PIPELINE_SETUP_ERRORS
     from ..face.mask_eval import LabelsError, evaluate_mask, format_mask_report, read_labels
     from ..face.pipeline import FacePipeline
