@@ -14,7 +14,6 @@ from ..types import FaceObservation, LivenessResult, MatchResult, TemperatureRea
 NEW_FACE_IOU = 0.1      # a face box overlapping the previous one less than this is a new face (tracker and fusion)
 
 
-
 @dataclass(frozen=True)
 class PersonInfo:
     """What the policy needs of an enrolled person (docs/contracts.md section 2, `person`)."""
